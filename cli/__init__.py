@@ -1,0 +1,1 @@
+"""The `sloth-runner` command line: typer groups, rendering, and the exit-code mapping."""

@@ -1,0 +1,20 @@
+"""Asking before destructive changes: on a TTY ask, otherwise require --yes."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from cli.errors import UsageProblem
+
+
+def confirm_or_refuse(question: str, *, yes: bool, what: str) -> None:
+    """Return if the user agreed (or passed --yes); raise otherwise."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageProblem(f"refusing to {what} without confirmation: pass --yes")
+    if not typer.confirm(question, default=False):
+        print("cancelled", file=sys.stderr)
+        raise typer.Exit(1)

@@ -1,0 +1,88 @@
+"""What every command can reach: the global options, the runtime, and the invocation."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from commands.service import StackService
+    from domain.invocation import Invocation
+    from infrastructure.runtime import Runtime
+    from infrastructure.settings import Settings
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+
+@dataclass
+class CliState:
+    """The global options of one invocation and the things built from them on demand."""
+
+    db: str | None = None
+    config: str | None = None
+    json: bool = False
+    no_color: bool = False
+    debug: bool = False
+    correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    _runtime: Runtime | None = None
+
+    def settings(self) -> Settings:
+        return self.runtime().settings
+
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            from infrastructure.runtime import Runtime
+            from infrastructure.settings import resolve_settings
+
+            self._runtime = Runtime(resolve_settings(self.db, self.config))
+        return self._runtime
+
+    def reader(self) -> sqlite3.Connection:
+        """Read models, caught up with every event so far (the user reads their own writes)."""
+        return self.runtime().reader()
+
+    def service(self) -> StackService:
+        return self.runtime().service()
+
+    def written(self) -> None:
+        """After a write: bring the read models up to date before printing."""
+        self.runtime().catch_up()
+
+    def invocation(self, *, lock_id: str | None = None) -> Invocation:
+        from domain.invocation import Invocation, Source
+        from infrastructure.clock import now
+        from infrastructure.identity import default_actor, presented_lock_id
+
+        return Invocation(
+            actor=default_actor(),
+            source=Source.CLI,
+            correlation_id=self.correlation_id,
+            at=now(),
+            lock_id=lock_id or presented_lock_id(),
+        )
+
+    def wants_json(self, flag: bool) -> bool:
+        return self.json or flag
+
+    def color(self) -> bool:
+        return not self.no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+
+    def close(self) -> None:
+        if self._runtime is not None:
+            self._runtime.close()
+            self._runtime = None
+
+
+def state(ctx: typer.Context) -> CliState:
+    """The CliState of this invocation, from the root command's context."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, CliState):
+        root.obj = CliState()
+    return root.obj

@@ -1,0 +1,83 @@
+"""The `sloth-runner` entry point: global options, command groups, and process exit."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from cli import events, projections, stack, state
+from cli.context import CliState
+from cli.errors import Typer
+from cli.exit_codes import ExitCode
+
+app = Typer(
+    name="sloth-runner",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Stack state management: locks, snapshots, drift, dependencies and a full audit log.",
+)
+stack.app.add_typer(state.app, name="state")
+app.add_typer(stack.app, name="stack")
+app.add_typer(events.app, name="events")
+app.add_typer(projections.app, name="projections")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"sloth-runner {version('sloth-runner')}")
+        except PackageNotFoundError:
+            print("sloth-runner (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", metavar="PATH", help="SQLite database (env SLOTH_RUNNER_DB)."),
+    ] = None,
+    config: Annotated[
+        str | None,
+        typer.Option("--config", metavar="PATH", help="Config file (env SLOTH_RUNNER_CONFIG)."),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="No colours.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Tracebacks on internal errors.")] = False,
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Stack state management: locks, snapshots, drift, dependencies and a full audit log."""
+    cli_state = CliState(db=db, config=config, json=json_output, no_color=no_color, debug=debug)
+    ctx.obj = cli_state
+    ctx.call_on_close(cli_state.close)
+
+
+def main() -> None:
+    """Console-script entry point: usage errors become one line and exit code 2."""
+    from typer._click.exceptions import ClickException
+
+    try:
+        result = app(standalone_mode=False, prog_name="sloth-runner")
+    except ClickException as exc:
+        context = getattr(exc, "ctx", None)
+        hint = f" (see '{context.command_path} --help')" if context is not None else ""
+        message = " ".join(exc.format_message().split())
+        print(f"error: {message}{hint}", file=sys.stderr)
+        sys.exit(exc.exit_code if exc.exit_code else ExitCode.USAGE)
+    except typer.Abort:
+        print("aborted", file=sys.stderr)
+        sys.exit(ExitCode.CHECK_FAILED)
+    sys.exit(result if isinstance(result, int) else ExitCode.OK)
+
+
+if __name__ == "__main__":
+    main()

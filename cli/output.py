@@ -1,0 +1,104 @@
+"""Rendering: JSON documents, the seed's plain tables, times, colours, values."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+import typer
+
+_STATUS_COLOURS = {
+    "completed": "green",
+    "created": "cyan",
+    "running": "yellow",
+    "failed": "red",
+    "destroyed": "bright_black",
+    "LOCKED": "red",
+    "UNLOCKED": "green",
+    "EXPIRED": "yellow",
+    "pass": "green",
+    "warn": "yellow",
+    "fail": "red",
+}
+
+
+def emit_json(document: Any) -> None:
+    sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def emit_json_lines(documents: Iterable[Any]) -> None:
+    write = sys.stdout.write
+    for document in documents:
+        write(orjson.dumps(document).decode() + "\n")
+
+
+def say(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def tick() -> str:
+    """A check mark where the terminal can show one."""
+    encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+    try:
+        "✓".encode(encoding)
+    except (LookupError, UnicodeEncodeError):
+        return "OK"
+    return "✓"
+
+
+def paint(text: str, word: str, colour: bool) -> str:
+    """Colour `text` by the status word it shows, when colour is on."""
+    shade = _STATUS_COLOURS.get(word)
+    return typer.style(text, fg=shade) if colour and shade else text
+
+
+def short_time(stamp: str | None, *, seconds: bool = True) -> str:
+    """`2025-10-10 14:41:31` (UTC) from the storage form; `-` when there is none."""
+    if not stamp:
+        return "-"
+    text = stamp.replace("T", " ")
+    return text[:19] if seconds else text[:16]
+
+
+def value_text(value: Any) -> str:
+    """A state value or output as JSON text."""
+    return orjson.dumps(value).decode()
+
+
+def raw_value(value: Any) -> str:
+    """Strings as they are (for scripts), everything else as JSON."""
+    return value if isinstance(value, str) else value_text(value)
+
+
+def table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    min_widths: Sequence[int] = (),
+    gap: int = 2,
+    colour_column: int | None = None,
+    colour: bool = False,
+    full_rule: bool = False,
+) -> list[str]:
+    """Lines of a plain left-aligned table with a dashed rule under the header."""
+    widths = [len(h) for h in headers]
+    for index, minimum in enumerate(min_widths):
+        widths[index] = max(widths[index], minimum - gap)
+    for row in rows:
+        for index, cell in enumerate(row):
+            widths[index] = max(widths[index], len(cell))
+    last = len(headers) - 1
+
+    def line(cells: Sequence[str], paint_it: bool = False) -> str:
+        parts = []
+        for index, cell in enumerate(cells):
+            padded = cell if index == last else cell.ljust(widths[index] + gap)
+            if paint_it and index == colour_column:
+                padded = paint(padded, cell, colour)
+            parts.append(padded)
+        return "".join(parts).rstrip()
+
+    rule = [("-" * widths[i]) if full_rule else ("-" * len(h)) for i, h in enumerate(headers)]
+    return [line(headers), line(rule), *(line(row, True) for row in rows)]

@@ -1,0 +1,234 @@
+"""`sloth-runner stack`: create, list, show, update, destroy, output."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from cli import output
+from cli.confirm import confirm_or_refuse
+from cli.context import JsonFlag, state
+from cli.errors import Typer, UsageProblem
+from domain.errors import KeyNotFound, StackDestroyed, StackNotFound
+from domain.names import validate_stack_name
+
+app = Typer(no_args_is_help=True, help="Create, inspect and manage stacks.")
+
+NameArg = Annotated[str, typer.Argument(help="Stack name.", show_default=False)]
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def duration_text(milliseconds: int | None) -> str:
+    if not milliseconds:
+        return "0s"
+    from datetime import timedelta
+
+    from domain.durations import format_duration
+
+    return format_duration(timedelta(milliseconds=milliseconds))
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    name: NameArg,
+    description: Annotated[str, typer.Option("--description", "-d", help="What it is for.")] = "",
+    json_output: JsonFlag = False,
+) -> None:
+    """Create a stack (a destroyed stack's name can be created again; its history stays)."""
+    from commands.models import CreateStack
+
+    st = state(ctx)
+    command = CreateStack(stack=name, description=description)
+    outcome = st.service().create_stack(command, st.invocation())
+    st.written()
+    if st.wants_json(json_output):
+        output.emit_json(outcome.to_json())
+        return
+    again = " again (its earlier history is kept)" if outcome.detail.get("recreated") else ""
+    output.say(f"{output.tick()} Stack '{name}' created{again}")
+
+
+@app.command("list")
+def list_stacks(
+    ctx: typer.Context,
+    all_stacks: Annotated[bool, typer.Option("--all", "-a", help="Include destroyed stacks.")] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """List stacks with their status and executions."""
+    from projections.queries import list_stacks as query
+
+    st = state(ctx)
+    stacks = query(st.reader(), include_destroyed=all_stacks)
+    if st.wants_json(json_output):
+        output.emit_json({"stacks": [s.to_json() for s in stacks], "total": len(stacks)})
+        return
+    output.say("Workflow Stacks")
+    output.say()
+    rows = [
+        [s.name, s.status, output.short_time(s.last_execution, seconds=False),
+         duration_text(s.last_duration_ms), str(s.execution_count)]
+        for s in stacks
+    ]
+    if rows:
+        for line in output.table(
+            ["NAME", "STATUS", "LAST RUN", "DURATION", "EXECUTIONS"], rows,
+            min_widths=(20, 12, 19, 12), colour_column=1, colour=st.color(),
+        ):
+            output.say(line)
+    else:
+        output.say("No stacks yet. Create one with: sloth-runner stack create NAME")
+    output.say()
+    output.say(f"Total: {plural(len(stacks), 'stack')}")
+
+
+@app.command("show")
+def show(ctx: typer.Context, name: NameArg, json_output: JsonFlag = False) -> None:
+    """Show a stack: status, history counters, state values and outputs."""
+    from projections.queries import find_stack
+
+    st = state(ctx)
+    validate_stack_name(name)
+    stack = find_stack(st.reader(), name)
+    if stack is None:
+        raise StackNotFound(name)
+    if st.wants_json(json_output):
+        output.emit_json(stack.to_json())
+        return
+    colour = st.color()
+    output.say(f"Stack: {stack.name}")
+    output.say(f"  ID:            {stack.id}")
+    output.say(f"  Description:   {stack.description or '-'}")
+    output.say(f"  Status:        {output.paint(stack.status, stack.status, colour)}")
+    output.say(f"  Version:       {('v' + str(stack.version)) if stack.version else '-'}")
+    output.say(f"  Created:       {output.short_time(stack.created_at)} by {stack.created_by}")
+    output.say(f"  Updated:       {output.short_time(stack.updated_at)} by {stack.updated_by}")
+    if stack.destroyed_at:
+        output.say(f"  Destroyed:     {output.short_time(stack.destroyed_at)}")
+    output.say(f"  Last run:      {output.short_time(stack.last_execution)}")
+    output.say(f"  Executions:    {stack.execution_count}")
+    output.say(f"  Events:        {stack.event_version}")
+    _key_value_block("State values", stack.values)
+    _key_value_block("Outputs", stack.outputs)
+
+
+def _key_value_block(title: str, values: dict[str, Any]) -> None:
+    output.say()
+    output.say(f"{title} ({len(values)}):")
+    if not values:
+        output.say("  (none)")
+    for key, value in values.items():
+        output.say(f"  {key} = {output.value_text(value)}")
+
+
+@app.command("update")
+def update(
+    ctx: typer.Context,
+    name: NameArg,
+    description: Annotated[str, typer.Option("--description", "-d", help="New description.")],
+    json_output: JsonFlag = False,
+) -> None:
+    """Change a stack's description."""
+    from commands.models import UpdateStack
+
+    st = state(ctx)
+    outcome = st.service().update_stack(UpdateStack(stack=name, description=description),
+                                        st.invocation())
+    st.written()
+    if st.wants_json(json_output):
+        output.emit_json(outcome.to_json())
+    elif outcome.detail["changed"]:
+        output.say(f"{output.tick()} Stack '{name}' updated")
+    else:
+        output.say(f"Stack '{name}' unchanged")
+
+
+@app.command("destroy")
+def destroy(
+    ctx: typer.Context,
+    name: NameArg,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded).")] = "",
+    json_output: JsonFlag = False,
+) -> None:
+    """Destroy a stack. Its history is kept and its name can be created again."""
+    from commands.models import DestroyStack
+    from projections.queries import find_stack
+
+    st = state(ctx)
+    command = DestroyStack(stack=name, reason=reason)
+    current = find_stack(st.reader(), name)
+    if current is None:
+        raise StackNotFound(name)
+    if current.status == "destroyed":
+        raise StackDestroyed(name)
+    confirm_or_refuse(f"Destroy stack '{name}'?", yes=yes, what=f"destroy stack '{name}'")
+    outcome = st.service().destroy_stack(command, st.invocation())
+    st.written()
+    if st.wants_json(json_output):
+        output.emit_json(outcome.to_json())
+        return
+    output.say(f"{output.tick()} Stack '{name}' destroyed (history kept; see: "
+               f"sloth-runner events list --stack {name})")
+
+
+@app.command("output")
+def outputs(
+    ctx: typer.Context,
+    name: NameArg,
+    key: Annotated[str | None, typer.Argument(help="Show only this output.")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="KEY=VALUE (a string) or KEY:=JSON. Repeatable."),
+    ] = None,
+    unset: Annotated[list[str] | None, typer.Option("--unset", help="KEY to delete. Repeatable.")] = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Show a stack's outputs, or write them with --set / --unset."""
+    st = state(ctx)
+    if set_ or unset:
+        if key is not None:
+            raise UsageProblem("give either KEY to show one output, or --set/--unset to write")
+        from commands.models import ChangeOutputs, parse_assignments
+
+        command = ChangeOutputs(stack=name, set=parse_assignments(set_ or [], kind="output key"),
+                                unset=unset or [])
+        outcome = st.service().change_outputs(command, st.invocation())
+        st.written()
+        if st.wants_json(json_output):
+            output.emit_json(outcome.to_json())
+            return
+        changed, deleted = outcome.detail["changed"], outcome.detail["deleted"]
+        parts = ([f"set {', '.join(changed)}"] if changed else []) + (
+            [f"deleted {', '.join(deleted)}"] if deleted else [])
+        output.say(f"{output.tick()} Outputs of '{name}': {'; '.join(parts) or 'unchanged'}")
+        return
+
+    from projections.queries import find_stack
+
+    validate_stack_name(name)
+    stack = find_stack(st.reader(), name)
+    if stack is None:
+        raise StackNotFound(name)
+    if key is not None:
+        if key not in stack.outputs:
+            raise KeyNotFound(name, key, "output")
+        value = stack.outputs[key]
+        if st.wants_json(json_output):
+            output.emit_json(value)
+        else:
+            output.say(output.raw_value(value))
+        return
+    if st.wants_json(json_output):
+        output.emit_json(stack.outputs)
+        return
+    output.say(f"Outputs of stack: {name}")
+    output.say()
+    if not stack.outputs:
+        output.say("(none)")
+    for out_key, value in stack.outputs.items():
+        output.say(f"{out_key} = {output.value_text(value)}")

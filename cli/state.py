@@ -1,0 +1,112 @@
+"""`sloth-runner stack state`: the stack's key/value state."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cli import output
+from cli.context import JsonFlag, state
+from cli.errors import Typer
+from domain.errors import KeyNotFound, StackNotFound
+from domain.names import validate_stack_name
+
+app = Typer(no_args_is_help=True, help="Read and write a stack's state values.")
+
+NameArg = Annotated[str, typer.Argument(help="Stack name.", show_default=False)]
+
+
+@app.command("set")
+def set_values(
+    ctx: typer.Context,
+    name: NameArg,
+    assignments: Annotated[
+        list[str], typer.Argument(help="KEY=VALUE (a string) or KEY:=JSON.", show_default=False)
+    ],
+    json_output: JsonFlag = False,
+) -> None:
+    """Set one or more state values, atomically."""
+    from commands.models import SetValues, parse_assignments
+
+    st = state(ctx)
+    command = SetValues(stack=name, values=parse_assignments(assignments, kind="state key"))
+    outcome = st.service().set_values(command, st.invocation())
+    st.written()
+    if st.wants_json(json_output):
+        output.emit_json(outcome.to_json())
+        return
+    changed = outcome.detail["changed"]
+    if changed:
+        output.say(f"{output.tick()} Set {', '.join(changed)} on stack '{name}'")
+    else:
+        output.say(f"No change: stack '{name}' already has these values")
+
+
+@app.command("get")
+def get_value(
+    ctx: typer.Context,
+    name: NameArg,
+    key: Annotated[str, typer.Argument(help="State key.", show_default=False)],
+    json_output: JsonFlag = False,
+) -> None:
+    """Print one state value (strings as they are, anything else as JSON)."""
+    from projections.queries import find_stack
+
+    st = state(ctx)
+    validate_stack_name(name)
+    stack = find_stack(st.reader(), name)
+    if stack is None:
+        raise StackNotFound(name)
+    if key not in stack.values:
+        raise KeyNotFound(name, key)
+    value = stack.values[key]
+    if st.wants_json(json_output):
+        output.emit_json(value)
+    else:
+        output.say(output.raw_value(value))
+
+
+@app.command("unset")
+def unset_values(
+    ctx: typer.Context,
+    name: NameArg,
+    keys: Annotated[list[str], typer.Argument(help="Keys to delete.", show_default=False)],
+    json_output: JsonFlag = False,
+) -> None:
+    """Delete one or more state values, atomically (every key must exist)."""
+    from commands.models import UnsetValues
+
+    st = state(ctx)
+    outcome = st.service().unset_values(UnsetValues(stack=name, keys=keys), st.invocation())
+    st.written()
+    if st.wants_json(json_output):
+        output.emit_json(outcome.to_json())
+        return
+    output.say(f"{output.tick()} Deleted {', '.join(outcome.detail['deleted'])} "
+               f"from stack '{name}'")
+
+
+@app.command("list")
+def list_values(ctx: typer.Context, name: NameArg, json_output: JsonFlag = False) -> None:
+    """List a stack's state values."""
+    from projections.queries import find_stack
+
+    st = state(ctx)
+    validate_stack_name(name)
+    stack = find_stack(st.reader(), name)
+    if stack is None:
+        raise StackNotFound(name)
+    if st.wants_json(json_output):
+        output.emit_json(stack.values)
+        return
+    output.say(f"State of stack: {name}")
+    output.say()
+    if not stack.values:
+        output.say("(no values)")
+        return
+    rows = [[key, output.value_text(value)] for key, value in stack.values.items()]
+    for line in output.table(["KEY", "VALUE"], rows):
+        output.say(line)
+    output.say()
+    output.say(f"Total: {len(rows)} value{'s' if len(rows) != 1 else ''}")

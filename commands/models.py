@@ -1,0 +1,67 @@
+"""Commands are data: validated once, at the edge, before any handler runs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from domain.errors import InvalidInput
+from domain.names import validate_key, validate_stack_name
+
+StackName = Annotated[str, AfterValidator(validate_stack_name)]
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class StackCommand(Command):
+    stack: StackName
+
+
+class CreateStack(StackCommand):
+    description: str = ""
+
+
+class UpdateStack(StackCommand):
+    description: str | None = None
+
+
+class DestroyStack(StackCommand):
+    reason: str = ""
+
+
+class SetValues(StackCommand):
+    values: dict[str, Any] = Field(min_length=1)
+
+
+class UnsetValues(StackCommand):
+    keys: list[str] = Field(min_length=1)
+
+
+class ChangeOutputs(StackCommand):
+    set: dict[str, Any] = Field(default_factory=dict)
+    unset: list[str] = Field(default_factory=list)
+
+
+def parse_assignments(items: list[str], *, kind: str = "key") -> dict[str, Any]:
+    """Parse `KEY=VALUE` (a string) and `KEY:=JSON` (any JSON value) into a mapping."""
+    result: dict[str, Any] = {}
+    for item in items:
+        key, separator, raw = item.partition("=")
+        if not separator:
+            raise InvalidInput(f"expected KEY=VALUE or KEY:=JSON, got '{item}'")
+        if key.endswith(":"):
+            key = key[:-1]
+            validate_key(key, kind)
+            try:
+                value: Any = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                raise InvalidInput(f"invalid JSON for '{key}': {exc}") from None
+        else:
+            validate_key(key, kind)
+            value = raw
+        result[key] = value
+    return result

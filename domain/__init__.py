@@ -1,0 +1,1 @@
+"""The pure domain of stack state: aggregates, events, value objects and rules."""

@@ -1,0 +1,42 @@
+"""The base of every domain event: a frozen pydantic model with a stable dotted topic."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+from uuid import UUID
+
+from eventsourcing.domain import CanMutateAggregate
+from pydantic import BaseModel, ConfigDict
+
+from domain.invocation import Invocation, Source
+
+
+class DomainEvent(BaseModel, CanMutateAggregate[UUID]):
+    """A fact about one aggregate, recorded with who caused it, from where, and in which call."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    TOPIC: ClassVar[str]
+    class_version: ClassVar[int] = 1
+
+    originator_id: UUID
+    originator_version: int
+    timestamp: datetime
+    actor: str
+    source: Source
+    correlation_id: str
+
+    def payload(self) -> dict[str, Any]:
+        """The fields that are particular to this kind of event."""
+        return self.model_dump(mode="json", exclude=set(DomainEvent.model_fields))
+
+
+def stamp(invocation: Invocation) -> dict[str, Any]:
+    """The fields every event takes from the invocation that caused it."""
+    return {
+        "actor": invocation.actor,
+        "source": invocation.source,
+        "correlation_id": invocation.correlation_id,
+        "timestamp": invocation.at,
+    }

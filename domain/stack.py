@@ -1,0 +1,340 @@
+"""The Stack aggregate: one event stream per stack name."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar
+from uuid import UUID
+
+from eventsourcing.domain import BaseAggregate, CanInitAggregate, CanMutateAggregate
+from pydantic import BaseModel, ConfigDict
+
+from domain.errors import (
+    InvalidInput,
+    KeyNotFound,
+    StackAlreadyExists,
+    StackDestroyed,
+)
+from domain.events import DomainEvent, stamp
+from domain.invocation import Invocation
+from domain.names import stack_id, validate_key, validate_stack_name
+
+MAX_DESCRIPTION_LENGTH = 4096
+
+
+class StackStatus(StrEnum):
+    CREATED = "created"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    DESTROYED = "destroyed"
+
+
+def _validate_description(description: str) -> str:
+    if len(description) > MAX_DESCRIPTION_LENGTH:
+        raise InvalidInput(f"description is longer than {MAX_DESCRIPTION_LENGTH} characters")
+    if any(ord(c) < 32 and c not in "\t\n" for c in description):
+        raise InvalidInput("description must not contain control characters")
+    return description
+
+
+class StackMemento(BaseModel):
+    """The whole state of a Stack, as stored in a library-level aggregate snapshot."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    created_on: datetime
+    modified_on: datetime
+    name: str
+    description: str
+    status: StackStatus
+    incarnation: int
+    created_at: datetime
+    destroyed_at: datetime | None
+    values: dict[str, Any]
+    outputs: dict[str, Any]
+
+
+class StackSnapshot(BaseModel):
+    """A library-level snapshot of a Stack, so loading does not grow with its history."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    TOPIC: ClassVar[str] = "stack.snapshot"
+
+    originator_id: UUID
+    originator_version: int
+    timestamp: datetime
+    topic: str
+    state: dict[str, Any]
+
+    @classmethod
+    def take(cls, aggregate: Stack) -> StackSnapshot:
+        state = aggregate.memento().model_dump(mode="json")
+        if Stack.class_version > 1:
+            state["class_version"] = Stack.class_version
+        return cls(
+            originator_id=aggregate.id,
+            originator_version=aggregate.version,
+            timestamp=aggregate.modified_on,
+            topic=Stack.TOPIC,
+            state=state,
+        )
+
+    def mutate(self, _: None) -> Stack:
+        state = dict(self.state)
+        from_version = state.pop("class_version", 1)
+        while from_version < Stack.class_version:
+            getattr(Stack, f"upcast_v{from_version}_v{from_version + 1}")(state)
+            from_version += 1
+        return Stack.from_memento(self.originator_id, self.originator_version,
+                                  StackMemento.model_validate(state))
+
+
+class Stack(BaseAggregate[UUID]):
+    """A named unit of infrastructure or workflow state and everything that happened to it."""
+
+    TOPIC: ClassVar[str] = "stack"
+    class_version: ClassVar[int] = 1
+    Snapshot: ClassVar[type[StackSnapshot]] = StackSnapshot
+
+    if TYPE_CHECKING:  # set by the events' apply(); not dataclass fields
+        name: str
+        description: str
+        status: StackStatus
+        incarnation: int
+        created_at: datetime
+        destroyed_at: datetime | None
+        values: dict[str, Any]
+        outputs: dict[str, Any]
+
+    # ---- events -------------------------------------------------------------------------
+
+    class Event(DomainEvent):
+        pass
+
+    class Created(Event, CanInitAggregate[UUID]):
+        """The stack was created, or created again after it had been destroyed."""
+
+        TOPIC: ClassVar[str] = "stack.created"
+        originator_topic: str
+        name: str
+        description: str = ""
+
+        def mutate(self, aggregate: Any) -> Any:
+            if aggregate is None:
+                return super().mutate(None)
+            return CanMutateAggregate.mutate(self, aggregate)
+
+        def apply(self, aggregate: Any) -> None:
+            stack: Stack = aggregate
+            stack.name = self.name
+            stack.description = self.description
+            stack.status = StackStatus.CREATED
+            stack.incarnation = getattr(stack, "incarnation", 0) + 1
+            stack.created_at = self.timestamp
+            stack.destroyed_at = None
+            stack.values = {}
+            stack.outputs = {}
+
+    class Updated(Event):
+        """The stack's description or status changed."""
+
+        TOPIC: ClassVar[str] = "stack.updated"
+        description: str | None = None
+        status: StackStatus | None = None
+
+        def apply(self, aggregate: Any) -> None:
+            stack: Stack = aggregate
+            if self.description is not None:
+                stack.description = self.description
+            if self.status is not None:
+                stack.status = self.status
+
+    class Destroyed(Event):
+        TOPIC: ClassVar[str] = "stack.destroyed"
+        reason: str = ""
+
+        def apply(self, aggregate: Any) -> None:
+            stack: Stack = aggregate
+            stack.status = StackStatus.DESTROYED
+            stack.destroyed_at = self.timestamp
+
+    class StateSet(Event):
+        TOPIC: ClassVar[str] = "state.set"
+        key: str
+        value: Any
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.values[self.key] = self.value
+
+    class StateDeleted(Event):
+        TOPIC: ClassVar[str] = "state.deleted"
+        key: str
+
+        def apply(self, aggregate: Any) -> None:
+            del aggregate.values[self.key]
+
+    class OutputSet(Event):
+        TOPIC: ClassVar[str] = "output.set"
+        key: str
+        value: Any
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.outputs[self.key] = self.value
+
+    class OutputDeleted(Event):
+        TOPIC: ClassVar[str] = "output.deleted"
+        key: str
+
+        def apply(self, aggregate: Any) -> None:
+            del aggregate.outputs[self.key]
+
+    # ---- construction -------------------------------------------------------------------
+
+    @staticmethod
+    def create_id(name: str) -> UUID:
+        return stack_id(name)
+
+    @classmethod
+    def create(cls, name: str, description: str, invocation: Invocation) -> Stack:
+        """Create a new stack with this name."""
+        validate_stack_name(name)
+        return cls._create(
+            cls.Created,
+            id=stack_id(name),
+            name=name,
+            description=_validate_description(description),
+            **stamp(invocation),
+        )
+
+    def recreate(self, description: str, invocation: Invocation) -> None:
+        """Create a destroyed stack again: a fresh state on the same, unbroken history."""
+        if not self.is_destroyed:
+            raise StackAlreadyExists(self.name)
+        self.trigger_event(
+            self.Created,
+            originator_topic=self.TOPIC,
+            name=self.name,
+            description=_validate_description(description),
+            **self._stamp(invocation),
+        )
+
+    # ---- queries ------------------------------------------------------------------------
+
+    @property
+    def is_destroyed(self) -> bool:
+        return self.status is StackStatus.DESTROYED
+
+    # ---- commands -----------------------------------------------------------------------
+
+    def update(self, invocation: Invocation, *, description: str | None = None) -> bool:
+        """Change the description; returns False when nothing would change."""
+        self._ensure_mutable(invocation)
+        if description is None or description == self.description:
+            return False
+        self.trigger_event(
+            self.Updated, description=_validate_description(description), **self._stamp(invocation)
+        )
+        return True
+
+    def destroy(self, invocation: Invocation, reason: str = "") -> None:
+        """Destroy the stack; its history stays and its name can be created again."""
+        self._ensure_mutable(invocation)
+        self.trigger_event(self.Destroyed, reason=reason, **self._stamp(invocation))
+
+    def set_values(self, values: Mapping[str, Any], invocation: Invocation) -> list[str]:
+        """Set state values; returns the keys whose value changed."""
+        return self._set(values, self.values, self.StateSet, invocation, "state key")
+
+    def unset_values(self, keys: Iterable[str], invocation: Invocation) -> list[str]:
+        """Delete state values; every key must exist."""
+        return self._unset(keys, self.values, self.StateDeleted, invocation, "state value")
+
+    def set_outputs(self, values: Mapping[str, Any], invocation: Invocation) -> list[str]:
+        """Set outputs; returns the keys whose value changed."""
+        return self._set(values, self.outputs, self.OutputSet, invocation, "output key")
+
+    def unset_outputs(self, keys: Iterable[str], invocation: Invocation) -> list[str]:
+        """Delete outputs; every key must exist."""
+        return self._unset(keys, self.outputs, self.OutputDeleted, invocation, "output")
+
+    # ---- rules --------------------------------------------------------------------------
+
+    def _stamp(self, invocation: Invocation) -> dict[str, Any]:
+        """Event fields from the invocation; a stream's timestamps never go backwards."""
+        fields = stamp(invocation)
+        fields["timestamp"] = max(fields["timestamp"], self.modified_on)
+        return fields
+
+    def _ensure_mutable(self, invocation: Invocation) -> None:
+        if self.is_destroyed:
+            raise StackDestroyed(self.name)
+
+    def _set(
+        self,
+        values: Mapping[str, Any],
+        current: dict[str, Any],
+        event: type[Stack.Event],
+        invocation: Invocation,
+        kind: str,
+    ) -> list[str]:
+        self._ensure_mutable(invocation)
+        for key in values:
+            validate_key(key, kind)
+        changed = [key for key, value in values.items() if key not in current
+                   or current[key] != value or type(current[key]) is not type(value)]
+        for key in changed:
+            self.trigger_event(event, key=key, value=values[key], **self._stamp(invocation))
+        return changed
+
+    def _unset(
+        self,
+        keys: Iterable[str],
+        current: dict[str, Any],
+        event: type[Stack.Event],
+        invocation: Invocation,
+        kind: str,
+    ) -> list[str]:
+        self._ensure_mutable(invocation)
+        wanted = list(dict.fromkeys(keys))
+        for key in wanted:
+            if key not in current:
+                raise KeyNotFound(self.name, key, kind)
+        for key in wanted:
+            self.trigger_event(event, key=key, **self._stamp(invocation))
+        return wanted
+
+    # ---- library-level snapshots --------------------------------------------------------
+
+    def memento(self) -> StackMemento:
+        return StackMemento(
+            created_on=self.created_on,
+            modified_on=self.modified_on,
+            name=self.name,
+            description=self.description,
+            status=self.status,
+            incarnation=self.incarnation,
+            created_at=self.created_at,
+            destroyed_at=self.destroyed_at,
+            values=self.values,
+            outputs=self.outputs,
+        )
+
+    @classmethod
+    def from_memento(cls, id: UUID, version: int, memento: StackMemento) -> Stack:
+        stack = cls.__new__(cls)
+        stack.__base_init__(originator_id=id, originator_version=version,
+                            timestamp=memento.created_on)
+        stack.modified_on = memento.modified_on
+        stack.name = memento.name
+        stack.description = memento.description
+        stack.status = memento.status
+        stack.incarnation = memento.incarnation
+        stack.created_at = memento.created_at
+        stack.destroyed_at = memento.destroyed_at
+        stack.values = memento.values
+        stack.outputs = memento.outputs
+        return stack

@@ -1,0 +1,33 @@
+"""Timestamps: one storage form, and parsing what users type (ISO 8601)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from domain.errors import InvalidInput
+
+
+def to_text(moment: datetime) -> str:
+    """The storage and JSON form: UTC, microseconds, `Z` (sorts as text in time order)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def from_text(text: str) -> datetime:
+    """Read the storage form back."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def parse_timestamp(text: str, *, what: str = "timestamp") -> datetime:
+    """Parse an ISO 8601 timestamp a user typed; a time without a zone is taken as UTC."""
+    cleaned = text.strip()
+    if cleaned.endswith(("z", "Z")):
+        cleaned = cleaned[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(cleaned)
+    except ValueError:
+        raise InvalidInput(
+            f"invalid {what} '{text}': use ISO 8601, e.g. 2025-10-10T14:30:00Z or 2025-10-10"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

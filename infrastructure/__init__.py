@@ -1,0 +1,1 @@
+"""Adapters to the outside world: event store, databases, configuration, identity, clock."""

@@ -1,0 +1,53 @@
+"""The event store: an eventsourcing Application over SQLite (PostgreSQL to come)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import Mapper, Transcoder
+from eventsourcing.utils import register_topic
+
+from domain.stack import Stack, StackSnapshot
+from infrastructure.mapping import OrjsonTranscoder, PydanticMapper
+from infrastructure.sqlite import BUSY_TIMEOUT_SECONDS
+
+SNAPSHOT_INTERVAL = 100
+"""Take a library-level snapshot of a stack every this many events."""
+
+# Library snapshots are stored under a stable topic, like events.
+register_topic(StackSnapshot.TOPIC, StackSnapshot)
+
+
+class StackStore(Application[UUID]):
+    """Stores every stack's events; loads stacks from their latest snapshot onwards."""
+
+    name = "SlothRunner"
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Stack: SNAPSHOT_INTERVAL}
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return self.factory.mapper(
+            transcoder=self.construct_transcoder(), mapper_class=PydanticMapper
+        )
+
+    def construct_transcoder(self) -> Transcoder:
+        return OrjsonTranscoder()
+
+
+def sqlite_environment(path: Path, *, create_tables: bool) -> dict[str, str]:
+    """The eventsourcing environment for a SQLite file."""
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": str(path),
+        "SQLITE_LOCK_TIMEOUT": str(BUSY_TIMEOUT_SECONDS),
+        "CREATE_TABLE": "y" if create_tables else "n",
+        "AGGREGATE_CACHE_MAXSIZE": "256",
+        "IS_SNAPSHOTTING_ENABLED": "y",
+    }
+
+
+def open_sqlite_store(path: Path, *, create_tables: bool) -> StackStore:
+    """An event store on a prepared SQLite file."""
+    return StackStore(env=sqlite_environment(path, create_tables=create_tables))

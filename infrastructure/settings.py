@@ -1,0 +1,128 @@
+"""Settings from flags, environment, the YAML config file and defaults, in that order."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+DB_ENV = "SLOTH_RUNNER_DB"
+DB_PATH_ENV = "SLOTH_RUNNER_DB_PATH"
+CONFIG_ENV = "SLOTH_RUNNER_CONFIG"
+SYSTEM_DIR = Path("/etc/sloth-runner")
+
+
+class SettingsError(Exception):
+    """The configuration cannot be used; the message names the file, key and reason."""
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """The `stacks:` section of the config file (seed section 12)."""
+
+    database_path: Path | None = None
+    auto_lock: bool = False
+    auto_snapshot: bool = False
+    lock_timeout: timedelta = timedelta(hours=1)
+    snapshot_retention: timedelta = timedelta(days=30)
+    max_concurrent_executions: int = 10
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run of the tool is configured with."""
+
+    db_path: Path
+    config_path: Path | None = None
+    stacks: StackSettings = field(default_factory=StackSettings)
+
+
+def _xdg(variable: str, fallback: str) -> Path:
+    value = os.environ.get(variable, "").strip()
+    return Path(value) if value else Path.home() / fallback
+
+
+def default_db_path() -> Path:
+    """`/etc/sloth-runner/stacks.db` where that directory is writable, else the user's data dir."""
+    if SYSTEM_DIR.is_dir() and os.access(SYSTEM_DIR, os.W_OK | os.X_OK):
+        return SYSTEM_DIR / "stacks.db"
+    return _xdg("XDG_DATA_HOME", ".local/share") / "sloth-runner" / "stacks.db"
+
+
+def default_config_path() -> Path | None:
+    """The first config file that exists among the system and the user's locations."""
+    for candidate in (
+        SYSTEM_DIR / "config.yaml",
+        _xdg("XDG_CONFIG_HOME", ".config") / "sloth-runner" / "config.yaml",
+    ):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def resolve_settings(db_flag: str | None = None, config_flag: str | None = None) -> Settings:
+    """Combine flags, environment, config file and defaults (flag > env > file > default)."""
+    config_path: Path | None
+    explicit_config = config_flag or os.environ.get(CONFIG_ENV, "").strip() or None
+    if explicit_config:
+        config_path = Path(explicit_config).expanduser()
+        if not config_path.is_file():
+            raise SettingsError(f"config file {config_path} does not exist")
+    else:
+        config_path = default_config_path()
+
+    stacks = load_config(config_path) if config_path else StackSettings()
+
+    db_value = (
+        db_flag
+        or os.environ.get(DB_ENV, "").strip()
+        or os.environ.get(DB_PATH_ENV, "").strip()
+        or None
+    )
+    if db_value:
+        db_path = Path(db_value).expanduser()
+    elif stacks.database_path is not None:
+        db_path = stacks.database_path
+    else:
+        db_path = default_db_path()
+    return Settings(db_path=db_path, config_path=config_path, stacks=stacks)
+
+
+def load_config(path: Path) -> StackSettings:
+    """Read and validate a config file; errors name the file, the key and the reason."""
+    import yaml
+
+    from infrastructure.config_model import ConfigFile, describe_errors
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SettingsError(f"config {path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        document: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise SettingsError(f"config {path}:{where}: not valid YAML: {problem}") from None
+    if document is None:
+        return StackSettings()
+    if not isinstance(document, dict):
+        raise SettingsError(f"config {path}: expected a mapping with a 'stacks' section")
+    from pydantic import ValidationError
+
+    try:
+        config = ConfigFile.model_validate(document)
+    except ValidationError as exc:
+        raise SettingsError(f"config {path}: {describe_errors(exc)}") from None
+    section = config.stacks
+    return StackSettings(
+        database_path=Path(section.database_path).expanduser() if section.database_path else None,
+        auto_lock=section.auto_lock,
+        auto_snapshot=section.auto_snapshot,
+        lock_timeout=section.lock_timeout,
+        snapshot_retention=section.snapshot_retention,
+        max_concurrent_executions=section.max_concurrent_executions,
+    )

@@ -1,0 +1,67 @@
+"""One-line summaries and severities of events, for the audit log."""
+
+from __future__ import annotations
+
+from functools import singledispatch
+from typing import Any
+
+import orjson
+
+from domain.events import DomainEvent
+from domain.stack import Stack
+
+INFO, WARNING, ERROR = "info", "warning", "error"
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """A value as it reads in a one-line summary."""
+    text = orjson.dumps(value).decode()
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@singledispatch
+def summarize(event: DomainEvent) -> tuple[str, str]:
+    """The severity and one-line message of an event."""
+    return INFO, type(event).TOPIC
+
+
+@summarize.register
+def _(event: Stack.Created) -> tuple[str, str]:
+    described = f" ({shown(event.description)})" if event.description else ""
+    return INFO, f"stack '{event.name}' created{described}"
+
+
+@summarize.register
+def _(event: Stack.Updated) -> tuple[str, str]:
+    changes = []
+    if event.description is not None:
+        changes.append(f"description set to {shown(event.description)}")
+    if event.status is not None:
+        changes.append(f"status set to {event.status.value}")
+    return INFO, "stack updated: " + ", ".join(changes)
+
+
+@summarize.register
+def _(event: Stack.Destroyed) -> tuple[str, str]:
+    because = f" ({shown(event.reason)})" if event.reason else ""
+    return WARNING, f"stack destroyed{because}"
+
+
+@summarize.register
+def _(event: Stack.StateSet) -> tuple[str, str]:
+    return INFO, f"state '{event.key}' set to {shown(event.value)}"
+
+
+@summarize.register
+def _(event: Stack.StateDeleted) -> tuple[str, str]:
+    return INFO, f"state '{event.key}' deleted"
+
+
+@summarize.register
+def _(event: Stack.OutputSet) -> tuple[str, str]:
+    return INFO, f"output '{event.key}' set to {shown(event.value)}"
+
+
+@summarize.register
+def _(event: Stack.OutputDeleted) -> tuple[str, str]:
+    return INFO, f"output '{event.key}' deleted"

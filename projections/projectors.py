@@ -1,0 +1,162 @@
+"""Projectors: each turns events into the rows of the read models it owns."""
+
+from __future__ import annotations
+
+import sqlite3
+from functools import singledispatchmethod
+from typing import Any, ClassVar
+
+import orjson
+
+from domain.events import DomainEvent
+from domain.stack import Stack
+from domain.timestamps import to_text
+from projections import schema
+from projections.audit import summarize
+
+
+def dump(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+class Projector:
+    """Handles events for one projection; re-processing an event leaves the same rows."""
+
+    spec: ClassVar[schema.ProjectionSpec]
+
+    def project(self, cursor: sqlite3.Cursor, event: DomainEvent, position: int) -> None:
+        raise NotImplementedError
+
+
+class StackProjector(Projector):
+    """Maintains `stacks`, `state_values` and `stack_outputs`."""
+
+    spec = schema.STACKS
+
+    def project(self, cursor: sqlite3.Cursor, event: DomainEvent, position: int) -> None:
+        applied = cursor.execute(
+            "SELECT event_version FROM stacks WHERE id = ?", (str(event.originator_id),)
+        ).fetchone()
+        if applied is not None and event.originator_version <= applied[0]:
+            return  # already projected: each stack row records its last applied version
+        self.handle(event, cursor)
+        if not isinstance(event, Stack.Created):
+            cursor.execute(
+                "UPDATE stacks SET updated_at = ?, updated_by = ?, event_version = ? "
+                "WHERE id = ?",
+                (to_text(event.timestamp), event.actor, event.originator_version,
+                 str(event.originator_id)),
+            )
+
+    @singledispatchmethod
+    def handle(self, event: DomainEvent, cursor: sqlite3.Cursor) -> None:
+        """Events that change nothing but the stack's last-updated stamp."""
+
+    @handle.register
+    def _created(self, event: Stack.Created, cursor: sqlite3.Cursor) -> None:
+        stack_id = str(event.originator_id)
+        at = to_text(event.timestamp)
+        cursor.execute(
+            "INSERT INTO stacks (id, name, description, status, created_at, updated_at,"
+            " event_version, incarnation, created_by, updated_by)"
+            " VALUES (?, ?, ?, 'created', ?, ?, ?, 1, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET description = excluded.description,"
+            " status = 'created', created_at = excluded.created_at,"
+            " updated_at = excluded.updated_at, event_version = excluded.event_version,"
+            " incarnation = stacks.incarnation + 1, destroyed_at = NULL,"
+            " created_by = excluded.created_by, updated_by = excluded.updated_by,"
+            " value_count = 0, output_count = 0",
+            (stack_id, event.name, event.description, at, at, event.originator_version,
+             event.actor, event.actor),
+        )
+        cursor.execute("DELETE FROM state_values WHERE stack_id = ?", (stack_id,))
+        cursor.execute("DELETE FROM stack_outputs WHERE stack_id = ?", (stack_id,))
+
+    @handle.register
+    def _updated(self, event: Stack.Updated, cursor: sqlite3.Cursor) -> None:
+        if event.description is not None:
+            cursor.execute("UPDATE stacks SET description = ? WHERE id = ?",
+                           (event.description, str(event.originator_id)))
+        if event.status is not None:
+            cursor.execute("UPDATE stacks SET status = ? WHERE id = ?",
+                           (event.status.value, str(event.originator_id)))
+
+    @handle.register
+    def _destroyed(self, event: Stack.Destroyed, cursor: sqlite3.Cursor) -> None:
+        cursor.execute(
+            "UPDATE stacks SET status = 'destroyed', destroyed_at = ? WHERE id = ?",
+            (to_text(event.timestamp), str(event.originator_id)),
+        )
+
+    @handle.register
+    def _state_set(self, event: Stack.StateSet, cursor: sqlite3.Cursor) -> None:
+        self._put("state_values", "value_count", event, event.key, event.value, cursor)
+
+    @handle.register
+    def _state_deleted(self, event: Stack.StateDeleted, cursor: sqlite3.Cursor) -> None:
+        self._delete("state_values", "value_count", event, event.key, cursor)
+
+    @handle.register
+    def _output_set(self, event: Stack.OutputSet, cursor: sqlite3.Cursor) -> None:
+        self._put("stack_outputs", "output_count", event, event.key, event.value, cursor)
+
+    @handle.register
+    def _output_deleted(self, event: Stack.OutputDeleted, cursor: sqlite3.Cursor) -> None:
+        self._delete("stack_outputs", "output_count", event, event.key, cursor)
+
+    @staticmethod
+    def _put(table: str, counter: str, event: DomainEvent, key: str, value: Any,
+             cursor: sqlite3.Cursor) -> None:
+        stack_id = str(event.originator_id)
+        cursor.execute(
+            f"INSERT INTO {table} (stack_id, key, value, updated_at, updated_by)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (stack_id, key) DO UPDATE SET"
+            " value = excluded.value, updated_at = excluded.updated_at,"
+            " updated_by = excluded.updated_by",
+            (stack_id, key, dump(value), to_text(event.timestamp), event.actor),
+        )
+        StackProjector._recount(table, counter, stack_id, cursor)
+
+    @staticmethod
+    def _delete(table: str, counter: str, event: DomainEvent, key: str,
+                cursor: sqlite3.Cursor) -> None:
+        stack_id = str(event.originator_id)
+        cursor.execute(f"DELETE FROM {table} WHERE stack_id = ? AND key = ?", (stack_id, key))
+        StackProjector._recount(table, counter, stack_id, cursor)
+
+    @staticmethod
+    def _recount(table: str, counter: str, stack_id: str, cursor: sqlite3.Cursor) -> None:
+        cursor.execute(
+            f"UPDATE stacks SET {counter} = (SELECT COUNT(*) FROM {table} WHERE stack_id = ?)"
+            " WHERE id = ?",
+            (stack_id, stack_id),
+        )
+
+
+class AuditProjector(Projector):
+    """Maintains `state_events`: one row per event, with a one-line summary."""
+
+    spec = schema.AUDIT
+
+    def project(self, cursor: sqlite3.Cursor, event: DomainEvent, position: int) -> None:
+        stack_id = str(event.originator_id)
+        if isinstance(event, Stack.Created):
+            name = event.name
+        else:
+            row = cursor.execute(
+                "SELECT stack_name FROM state_events WHERE stack_id = ? LIMIT 1", (stack_id,)
+            ).fetchone()
+            name = row[0] if row else ""
+        severity, message = summarize(event)
+        cursor.execute(
+            "INSERT OR REPLACE INTO state_events (id, stack_id, stack_name, stack_version,"
+            " event_type, severity, message, source, actor, correlation_id, created_at, data)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (position, stack_id, name, event.originator_version, type(event).TOPIC, severity,
+             message, event.source.value, event.actor, event.correlation_id,
+             to_text(event.timestamp), dump(event.payload())),
+        )
+
+
+def all_projectors() -> list[Projector]:
+    return [StackProjector(), AuditProjector()]

@@ -1,0 +1,210 @@
+"""Queries over the read models, returning typed read DTOs (never aggregates).
+
+This module is on the start-up path of every read command: it imports no pydantic,
+no eventsourcing and no domain events.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import orjson
+
+from projections import schema
+
+
+@dataclass(frozen=True)
+class StackSummary:
+    id: str
+    name: str
+    description: str
+    status: str
+    version: int
+    created_at: str
+    updated_at: str
+    last_execution: str | None
+    last_duration_ms: int | None
+    execution_count: int
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class StackDetail:
+    id: str
+    name: str
+    description: str
+    status: str
+    version: int
+    created_at: str
+    created_by: str
+    updated_at: str
+    updated_by: str
+    last_execution: str | None
+    last_duration_ms: int | None
+    execution_count: int
+    event_version: int
+    incarnation: int
+    destroyed_at: str | None
+    values: dict[str, Any]
+    outputs: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    id: int
+    stack_id: str
+    stack: str
+    stack_version: int
+    type: str
+    severity: str
+    message: str
+    source: str
+    actor: str
+    correlation_id: str
+    timestamp: str
+    data: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    stack_id: str | None = None
+    type_pattern: str | None = None
+    actor: str | None = None
+    since: str | None = None
+    until: str | None = None
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class ProjectionStatus:
+    name: str
+    version: int
+    position: int
+    head: int
+    lag: int
+    updated_at: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_SUMMARY_COLUMNS = (
+    "id, name, description, status, version, created_at, updated_at, last_execution,"
+    " last_duration_ms, execution_count"
+)
+
+
+def list_stacks(connection: sqlite3.Connection, *, include_destroyed: bool) -> list[StackSummary]:
+    where = "" if include_destroyed else "WHERE status != 'destroyed'"
+    rows = connection.execute(
+        f"SELECT {_SUMMARY_COLUMNS} FROM stacks {where} ORDER BY name"
+    ).fetchall()
+    return [StackSummary(*row) for row in rows]
+
+
+def find_stack(connection: sqlite3.Connection, name: str) -> StackDetail | None:
+    row = connection.execute(
+        "SELECT id, name, description, status, version, created_at, created_by, updated_at,"
+        " updated_by, last_execution, last_duration_ms, execution_count, event_version,"
+        " incarnation, destroyed_at FROM stacks WHERE name = ?",
+        (name,),
+    ).fetchone()
+    if row is None:
+        return None
+    columns = ("id", "name", "description", "status", "version", "created_at", "created_by",
+               "updated_at", "updated_by", "last_execution", "last_duration_ms",
+               "execution_count", "event_version", "incarnation", "destroyed_at")
+    stack_id = row[0]
+    return StackDetail(
+        **dict(zip(columns, row, strict=True)),
+        values=_key_values(connection, "state_values", stack_id),
+        outputs=_key_values(connection, "stack_outputs", stack_id),
+    )
+
+
+def _key_values(connection: sqlite3.Connection, table: str, stack_id: str) -> dict[str, Any]:
+    rows = connection.execute(
+        f"SELECT key, value FROM {table} WHERE stack_id = ? ORDER BY key", (stack_id,)
+    ).fetchall()
+    return {key: orjson.loads(value) for key, value in rows}
+
+
+def list_events(connection: sqlite3.Connection, query: EventFilter) -> list[EventRecord]:
+    """Events in log order; with a limit, the most recent `limit` of them."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if query.stack_id is not None:
+        clauses.append("stack_id = ?")
+        params.append(query.stack_id)
+    if query.type_pattern:
+        clauses.append("event_type GLOB ?")
+        params.append(query.type_pattern)
+    if query.actor:
+        clauses.append("actor = ?")
+        params.append(query.actor)
+    if query.since:
+        clauses.append("created_at >= ?")
+        params.append(query.since)
+    if query.until:
+        clauses.append("created_at <= ?")
+        params.append(query.until)
+    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    sql = (
+        "SELECT id, stack_id, stack_name, stack_version, event_type, severity, message, source,"
+        f" actor, correlation_id, created_at, data FROM state_events {where} ORDER BY id DESC"
+    )
+    if query.limit is not None:
+        sql += " LIMIT ?"
+        params.append(query.limit)
+    rows = connection.execute(sql, params).fetchall()
+    rows.reverse()
+    return [EventRecord(
+        id=row[0], stack_id=row[1], stack=row[2], stack_version=row[3], type=row[4],
+        severity=row[5], message=row[6], source=row[7], actor=row[8], correlation_id=row[9],
+        timestamp=row[10], data=orjson.loads(row[11])) for row in rows]
+
+
+def head_position(connection: sqlite3.Connection) -> int:
+    """The position of the newest event in the log (0 when there are none)."""
+    row = connection.execute("SELECT MAX(rowid) FROM stored_events").fetchone()
+    return int(row[0] or 0)
+
+
+def projection_status(connection: sqlite3.Connection) -> list[ProjectionStatus]:
+    head = head_position(connection)
+    rows = dict(
+        (name, (version, position, updated_at))
+        for name, version, position, updated_at in connection.execute(
+            "SELECT name, version, position, updated_at FROM projection_positions"
+        )
+    )
+    result = []
+    for spec in schema.PROJECTIONS:
+        version, position, updated_at = rows.get(spec.name, (spec.version, 0, None))
+        result.append(
+            ProjectionStatus(spec.name, version, position, head, head - position, updated_at)
+        )
+    return result
+
+
+def lag(connection: sqlite3.Connection) -> int:
+    """How many events the most lagging projection has yet to process."""
+    row = connection.execute(
+        "SELECT (SELECT MAX(rowid) FROM stored_events),"
+        " (SELECT MIN(position) FROM projection_positions),"
+        " (SELECT COUNT(*) FROM projection_positions)"
+    ).fetchone()
+    head, lowest, count = int(row[0] or 0), int(row[1] or 0), int(row[2])
+    if count < len(schema.PROJECTIONS):
+        return max(head, 1)
+    return head - lowest

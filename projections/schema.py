@@ -1,0 +1,132 @@
+"""Read-model tables. Each projection owns its tables and records its own position."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+SCHEMA_VERSION = 1
+"""Bumped whenever a projection's tables or logic change; a mismatch triggers a migration."""
+
+POSITIONS_DDL = (
+    "CREATE TABLE IF NOT EXISTS projection_positions ("
+    " name TEXT PRIMARY KEY,"
+    " version INTEGER NOT NULL,"
+    " position INTEGER NOT NULL,"
+    " updated_at TEXT)"
+)
+
+
+@dataclass(frozen=True)
+class ProjectionSpec:
+    """A projection's name, the version of its logic, and the tables it owns."""
+
+    name: str
+    version: int
+    tables: tuple[str, ...]
+    ddl: tuple[str, ...]
+
+
+STACKS = ProjectionSpec(
+    name="stacks",
+    version=1,
+    tables=("stacks", "state_values", "stack_outputs"),
+    ddl=(
+        """CREATE TABLE IF NOT EXISTS stacks (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            description TEXT NOT NULL,
+            status TEXT NOT NULL,
+            version INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            last_execution TEXT,
+            last_duration_ms INTEGER,
+            execution_count INTEGER NOT NULL DEFAULT 0,
+            event_version INTEGER NOT NULL,
+            incarnation INTEGER NOT NULL,
+            destroyed_at TEXT,
+            created_by TEXT NOT NULL,
+            updated_by TEXT NOT NULL,
+            value_count INTEGER NOT NULL DEFAULT 0,
+            output_count INTEGER NOT NULL DEFAULT 0)""",
+        "CREATE INDEX IF NOT EXISTS stacks_by_status ON stacks (status, name)",
+        """CREATE TABLE IF NOT EXISTS state_values (
+            stack_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            updated_by TEXT NOT NULL,
+            PRIMARY KEY (stack_id, key))""",
+        """CREATE TABLE IF NOT EXISTS stack_outputs (
+            stack_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            updated_by TEXT NOT NULL,
+            PRIMARY KEY (stack_id, key))""",
+    ),
+)
+
+AUDIT = ProjectionSpec(
+    name="audit",
+    version=1,
+    tables=("state_events",),
+    ddl=(
+        """CREATE TABLE IF NOT EXISTS state_events (
+            id INTEGER PRIMARY KEY,
+            stack_id TEXT NOT NULL,
+            stack_name TEXT NOT NULL,
+            stack_version INTEGER NOT NULL,
+            event_type TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            message TEXT NOT NULL,
+            source TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            correlation_id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            data TEXT NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS state_events_by_stack ON state_events (stack_id, id)",
+        "CREATE INDEX IF NOT EXISTS state_events_by_type ON state_events (event_type, id)",
+        "CREATE INDEX IF NOT EXISTS state_events_by_time ON state_events (created_at)",
+        "CREATE INDEX IF NOT EXISTS state_events_by_actor ON state_events (actor, id)",
+    ),
+)
+
+PROJECTIONS: tuple[ProjectionSpec, ...] = (STACKS, AUDIT)
+
+
+def create_tables(cursor: sqlite3.Cursor, spec: ProjectionSpec) -> None:
+    for statement in spec.ddl:
+        cursor.execute(statement)
+
+
+def drop_tables(cursor: sqlite3.Cursor, spec: ProjectionSpec) -> None:
+    for table in spec.tables:
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def reset_position(cursor: sqlite3.Cursor, spec: ProjectionSpec) -> None:
+    cursor.execute(
+        "INSERT INTO projection_positions (name, version, position) VALUES (?, ?, 0) "
+        "ON CONFLICT (name) DO UPDATE SET version = excluded.version, position = 0",
+        (spec.name, spec.version),
+    )
+
+
+def migrate(cursor: sqlite3.Cursor) -> list[str]:
+    """Create missing read models and reset those whose logic changed; returns their names.
+
+    A reset projection starts again from position 0 and is rebuilt by the next catch-up.
+    """
+    cursor.execute(POSITIONS_DDL)
+    known = dict(cursor.execute("SELECT name, version FROM projection_positions").fetchall())
+    reset = []
+    for spec in PROJECTIONS:
+        if known.get(spec.name) != spec.version:
+            drop_tables(cursor, spec)
+            reset_position(cursor, spec)
+            reset.append(spec.name)
+        create_tables(cursor, spec)
+    cursor.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    return reset

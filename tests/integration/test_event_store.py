@@ -1,0 +1,151 @@
+"""The event store on real SQLite files: mapping, upcasting, snapshots, concurrency."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+from uuid import UUID, uuid4
+
+import pytest
+from eventsourcing.domain import BaseAggregate, CanInitAggregate
+from eventsourcing.persistence import StoredEvent
+
+from commands.models import CreateStack, SetValues
+from domain.errors import StackAlreadyExists
+from domain.events import DomainEvent
+from domain.names import stack_id
+from domain.stack import Stack
+from infrastructure.eventstore import SNAPSHOT_INTERVAL
+from infrastructure.runtime import Runtime
+from infrastructure.settings import Settings
+from projections import queries
+from tests.conftest import invocation
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+
+
+def load_fixture(name: str) -> list[StoredEvent]:
+    rows = [json.loads(line) for line in (FIXTURES / name).read_text().splitlines()]
+    return [StoredEvent(originator_id=UUID(r["originator_id"]),
+                        originator_version=r["originator_version"], topic=r["topic"],
+                        state=r["state"].encode()) for r in rows]
+
+
+def test_events_stored_by_the_first_release_still_load(runtime: Runtime) -> None:
+    store = runtime.store()
+    store.recorder.insert_events(load_fixture("events-v1.jsonl"))
+    stack: Stack = store.repository.get(stack_id("golden"))
+    assert (stack.description, stack.incarnation, stack.values) == ("again", 2, {})
+    old: Stack = store.repository.get(stack_id("golden"), version=8)
+    assert old.values == {"b": {"n": [1, 2]}}
+    assert old.outputs == {"port": 8080}
+    assert old.description == "updated"
+    connection = runtime.reader()
+    assert queries.find_stack(connection, "golden").incarnation == 2  # type: ignore[union-attr]
+    assert len(queries.list_events(connection, queries.EventFilter())) == 10
+
+
+class Ledger(BaseAggregate[UUID]):
+    """An aggregate whose event changed shape: v1 stored `amount`, v2 stores cents."""
+
+    TOPIC: ClassVar[str] = "test.ledger"
+
+    class Event(DomainEvent):
+        pass
+
+    class Opened(Event, CanInitAggregate[UUID]):
+        TOPIC: ClassVar[str] = "test.ledger.opened"
+        originator_topic: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.cents = 0
+
+    class EntryAdded(Event):
+        TOPIC: ClassVar[str] = "test.ledger.entry_added"
+        class_version: ClassVar[int] = 2
+        amount_cents: int
+        currency: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["amount_cents"] = state.pop("amount") * 100
+            state["currency"] = "EUR"
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.cents += self.amount_cents
+
+
+def test_old_version_events_load_through_their_upcaster(runtime: Runtime) -> None:
+    store = runtime.store()
+    store.recorder.insert_events(load_fixture("ledger-v1.jsonl"))
+    ledger = store.repository.get(UUID("0f0c7a33-93c4-4d8e-9a41-4a0fb7d0bd2e"))
+    assert ledger.cents == 4200
+    entry = list(store.events.get(ledger.id))[1]
+    assert (entry.amount_cents, entry.currency) == (4000, "EUR")
+    # New events are written at the current version and read back unchanged.
+    stored = store.mapper.to_stored_event(entry)
+    assert json.loads(stored.state)["class_version"] == 2
+    assert store.mapper.to_domain_event(stored) == entry
+
+
+def test_stack_snapshots_upcast_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    stack = Stack.create("app", "d", invocation())
+    snapshot = Stack.Snapshot.take(stack)
+    old_state = dict(snapshot.state)
+    old_state["title"] = old_state.pop("description")
+    monkeypatch.setattr(Stack, "class_version", 2, raising=False)
+
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["description"] = state.pop("title")
+
+    monkeypatch.setattr(Stack, "upcast_v1_v2", staticmethod(upcast_v1_v2), raising=False)
+    restored = snapshot.model_copy(update={"state": old_state}).mutate(None)
+    assert restored.description == "d"
+
+
+def test_library_snapshots_bound_the_replay(runtime: Runtime, db_path: Path) -> None:
+    service = runtime.service()
+    service.create_stack(CreateStack(stack="long"), invocation())
+    for i in range(2 * SNAPSHOT_INTERVAL + 5):
+        service.set_values(SetValues(stack="long", values={"i": i}), invocation())
+    store = runtime.store()
+    assert store.snapshots is not None
+    snapshots = list(store.snapshots.get(stack_id("long")))
+    assert [s.originator_version for s in snapshots] == [SNAPSHOT_INTERVAL, 2 * SNAPSHOT_INTERVAL]
+    fresh = Runtime(Settings(db_path=db_path))
+    try:
+        assert fresh.service().load("long").values == {"i": 2 * SNAPSHOT_INTERVAL + 4}
+        assert fresh.service().load("long", version=150).values == {"i": 148}
+    finally:
+        fresh.close()
+
+
+def test_a_create_that_loses_a_race_is_a_conflict(runtime: Runtime, db_path: Path) -> None:
+    """The rival's write lands between our load and our save: we retry and see it exists."""
+    rival = Runtime(Settings(db_path=db_path))
+    store = runtime.store()
+    original_save = store.save
+    calls = []
+
+    def save_after_rival(*objs: Any, **kwargs: Any) -> Any:
+        if not calls:
+            rival.service().create_stack(CreateStack(stack="contested"), invocation("rival@x"))
+        calls.append(1)
+        return original_save(*objs, **kwargs)
+
+    store.save = save_after_rival  # type: ignore[method-assign]
+    try:
+        with pytest.raises(StackAlreadyExists):
+            runtime.service().create_stack(CreateStack(stack="contested"), invocation())
+    finally:
+        rival.close()
+    assert len(calls) == 1
+    assert runtime.service().load("contested").created_on is not None
+    events = list(store.events.get(stack_id("contested")))
+    assert [e.actor for e in events] == ["rival@x"]
+
+
+def test_unique_ids_per_name() -> None:
+    assert stack_id("a") == stack_id("a") != stack_id("b")
+    assert isinstance(uuid4(), UUID)

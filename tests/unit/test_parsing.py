@@ -1,0 +1,75 @@
+"""Parsing what users type: names, keys, assignments, durations, timestamps."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from commands.models import CreateStack, parse_assignments
+from domain.durations import format_duration, parse_duration
+from domain.errors import InvalidInput, InvalidKey, InvalidStackName
+from domain.names import validate_key
+from domain.timestamps import from_text, parse_timestamp, to_text
+
+
+def test_assignments_take_strings_and_json() -> None:
+    assert parse_assignments(["a=1", "b:=1", "c:={\"x\": [true]}", "d=x=y", "e="]) == {
+        "a": "1", "b": 1, "c": {"x": [True]}, "d": "x=y", "e": ""}
+
+
+@pytest.mark.parametrize("item", ["novalue", "k:=", "k:={bad", "=v", "bad key=1"])
+def test_bad_assignments_are_refused(item: str) -> None:
+    with pytest.raises(InvalidInput):
+        parse_assignments([item])
+
+
+def test_command_model_validates_the_stack_name() -> None:
+    with pytest.raises(InvalidStackName):
+        CreateStack(stack="../etc")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("90s", timedelta(seconds=90)), ("30m", timedelta(minutes=30)), ("1h", timedelta(hours=1)),
+    ("1h30m", timedelta(minutes=90)), ("30d", timedelta(days=30)),
+    ("250ms", timedelta(milliseconds=250)), ("1d2h3m4s", timedelta(days=1, seconds=7384)),
+])
+def test_durations(text: str, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["abc", "0", "0s", "-5s", "5", "1h1h", "", "1x"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(InvalidInput):
+        parse_duration(text)
+
+
+def test_duration_rendering() -> None:
+    assert format_duration(timedelta(milliseconds=71)) == "71ms"
+    assert format_duration(timedelta(minutes=5, seconds=23)) == "5m 23s"
+    assert format_duration(timedelta(days=3, hours=4)) == "3d 4h"
+
+
+def test_timestamps_parse_iso_and_assume_utc() -> None:
+    assert parse_timestamp("2025-10-10") == datetime(2025, 10, 10, tzinfo=UTC)
+    assert parse_timestamp("2025-10-10T14:30:00Z") == datetime(2025, 10, 10, 14, 30, tzinfo=UTC)
+    assert parse_timestamp("2025-10-10T16:30:00+02:00") == datetime(2025, 10, 10, 14, 30, tzinfo=UTC)
+    with pytest.raises(InvalidInput):
+        parse_timestamp("yesterday")
+
+
+def test_storage_form_sorts_in_time_order_and_round_trips() -> None:
+    a = datetime(2025, 1, 1, 9, 0, tzinfo=UTC)
+    b = datetime(2025, 1, 1, 10, 0, 0, 1, tzinfo=UTC)
+    assert to_text(a) < to_text(b)
+    assert from_text(to_text(b)) == b
+
+
+@pytest.mark.parametrize("key", ["", "a b", "x" * 256, "k:v", "-k", "tab\t"])
+def test_keys_must_be_simple(key: str) -> None:
+    with pytest.raises(InvalidKey):
+        validate_key(key)
+
+
+def test_keys_may_have_paths_and_dots() -> None:
+    assert validate_key("app/db.host_1-x") == "app/db.host_1-x"
