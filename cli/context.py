@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 import uuid
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -21,17 +20,18 @@ if TYPE_CHECKING:
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
 
-@dataclass
 class CliState:
     """The global options of one invocation and the things built from them on demand."""
 
-    db: str | None = None
-    config: str | None = None
-    json: bool = False
-    no_color: bool = False
-    debug: bool = False
-    correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    _runtime: Runtime | None = None
+    def __init__(self, db: str | None = None, config: str | None = None, *, json: bool = False,
+                 no_color: bool = False, debug: bool = False) -> None:
+        self.db = db
+        self.config = config
+        self.json = json
+        self.no_color = no_color
+        self.debug = debug
+        self.correlation_id = str(uuid.uuid4())
+        self._runtime: Runtime | None = None
 
     def settings(self) -> Settings:
         return self.runtime().settings

@@ -12,8 +12,7 @@ import typer
 
 from cli.exit_codes import ExitCode
 from domain import errors
-from infrastructure.settings import SettingsError
-from infrastructure.sqlite import DatabaseUnusable
+from infrastructure.errors import DatabaseUnusable, SettingsError
 
 F = TypeVar("F", bound=Callable[..., Any])
 

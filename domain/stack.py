@@ -307,6 +307,19 @@ class Stack(BaseAggregate[UUID]):
             self.trigger_event(event, key=key, **self._stamp(invocation))
         return wanted
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Stack:
+        """A copy for a command to change (the repository's cache keeps the original).
+
+        Values are JSON and events replace them rather than change them in place, so copying
+        the containers is enough.
+        """
+        copy = type(self).__new__(type(self))
+        copy.__dict__.update(self.__dict__)
+        copy._pending_events = list(self._pending_events)
+        copy.values = dict(self.values)
+        copy.outputs = dict(self.outputs)
+        return copy
+
     # ---- library-level snapshots --------------------------------------------------------
 
     def memento(self) -> StackMemento:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from infrastructure import sqlite
+from infrastructure.errors import DatabaseUnusable
 from infrastructure.settings import Settings
 
 if TYPE_CHECKING:
@@ -41,10 +42,10 @@ class Runtime:
                 connection = sqlite.connect(path)
                 version = connection.execute("PRAGMA user_version").fetchone()[0]
             except sqlite3.DatabaseError as exc:
-                raise sqlite.DatabaseUnusable(f"{path} is not a usable database: {exc}") from None
+                raise DatabaseUnusable(f"{path} is not a usable database: {exc}") from None
             if version > schema.SCHEMA_VERSION:
                 connection.close()
-                raise sqlite.DatabaseUnusable(
+                raise DatabaseUnusable(
                     f"{path} was written by a newer sloth-runner (schema {version}); upgrade"
                 )
             self._connection = connection

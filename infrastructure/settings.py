@@ -8,14 +8,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from infrastructure.errors import SettingsError
+
 DB_ENV = "SLOTH_RUNNER_DB"
 DB_PATH_ENV = "SLOTH_RUNNER_DB_PATH"
 CONFIG_ENV = "SLOTH_RUNNER_CONFIG"
 SYSTEM_DIR = Path("/etc/sloth-runner")
-
-
-class SettingsError(Exception):
-    """The configuration cannot be used; the message names the file, key and reason."""
 
 
 @dataclass(frozen=True)

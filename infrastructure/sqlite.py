@@ -8,12 +8,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from infrastructure.errors import DatabaseUnusable
+
 SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_SECONDS = 30
-
-
-class DatabaseUnusable(Exception):
-    """The database path cannot be created or is not a SQLite database."""
 
 
 def prepare_database_file(path: Path) -> Path:
@@ -42,11 +40,18 @@ def prepare_database_file(path: Path) -> Path:
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    """A connection in autocommit mode: transactions are begun explicitly."""
+    """A read-model connection, in autocommit mode: transactions are begun explicitly.
+
+    Read models are derived data: their rows and positions commit together, so a power cut
+    can only lose whole projection transactions, which the next catch-up redoes from the
+    event log. They therefore commit without waiting for the disk (`synchronous=NORMAL`);
+    the event store's own connections keep SQLite's full durability.
+    """
     connection = sqlite3.connect(
         str(path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
     )
     connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
     return connection
 
 

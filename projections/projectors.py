@@ -34,19 +34,24 @@ class StackProjector(Projector):
     spec = schema.STACKS
 
     def project(self, cursor: sqlite3.Cursor, event: DomainEvent, position: int) -> None:
-        applied = cursor.execute(
-            "SELECT event_version FROM stacks WHERE id = ?", (str(event.originator_id),)
-        ).fetchone()
-        if applied is not None and event.originator_version <= applied[0]:
-            return  # already projected: each stack row records its last applied version
-        self.handle(event, cursor)
         if not isinstance(event, Stack.Created):
+            # Stamp the row, and learn in the same statement whether this event is new to it:
+            # each row records the last stream version applied, which makes replays harmless.
             cursor.execute(
-                "UPDATE stacks SET updated_at = ?, updated_by = ?, event_version = ? "
-                "WHERE id = ?",
+                "UPDATE stacks SET updated_at = ?, updated_by = ?, event_version = ?"
+                " WHERE id = ? AND event_version < ?",
                 (to_text(event.timestamp), event.actor, event.originator_version,
-                 str(event.originator_id)),
+                 str(event.originator_id), event.originator_version),
             )
+            if cursor.rowcount == 0:
+                return
+        else:
+            applied = cursor.execute(
+                "SELECT event_version FROM stacks WHERE id = ?", (str(event.originator_id),)
+            ).fetchone()
+            if applied is not None and event.originator_version <= applied[0]:
+                return
+        self.handle(event, cursor)
 
     @singledispatchmethod
     def handle(self, event: DomainEvent, cursor: sqlite3.Cursor) -> None:
@@ -109,28 +114,27 @@ class StackProjector(Projector):
              cursor: sqlite3.Cursor) -> None:
         stack_id = str(event.originator_id)
         cursor.execute(
-            f"INSERT INTO {table} (stack_id, key, value, updated_at, updated_by)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (stack_id, key) DO UPDATE SET"
-            " value = excluded.value, updated_at = excluded.updated_at,"
-            " updated_by = excluded.updated_by",
-            (stack_id, key, dump(value), to_text(event.timestamp), event.actor),
+            f"UPDATE {table} SET value = ?, updated_at = ?, updated_by = ?"
+            " WHERE stack_id = ? AND key = ?",
+            (dump(value), to_text(event.timestamp), event.actor, stack_id, key),
         )
-        StackProjector._recount(table, counter, stack_id, cursor)
+        if cursor.rowcount == 0:
+            cursor.execute(
+                f"INSERT INTO {table} (stack_id, key, value, updated_at, updated_by)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (stack_id, key, dump(value), to_text(event.timestamp), event.actor),
+            )
+            cursor.execute(f"UPDATE stacks SET {counter} = {counter} + 1 WHERE id = ?",
+                           (stack_id,))
 
     @staticmethod
     def _delete(table: str, counter: str, event: DomainEvent, key: str,
                 cursor: sqlite3.Cursor) -> None:
         stack_id = str(event.originator_id)
         cursor.execute(f"DELETE FROM {table} WHERE stack_id = ? AND key = ?", (stack_id, key))
-        StackProjector._recount(table, counter, stack_id, cursor)
-
-    @staticmethod
-    def _recount(table: str, counter: str, stack_id: str, cursor: sqlite3.Cursor) -> None:
-        cursor.execute(
-            f"UPDATE stacks SET {counter} = (SELECT COUNT(*) FROM {table} WHERE stack_id = ?)"
-            " WHERE id = ?",
-            (stack_id, stack_id),
-        )
+        if cursor.rowcount:
+            cursor.execute(f"UPDATE stacks SET {counter} = {counter} - 1 WHERE id = ?",
+                           (stack_id,))
 
 
 class AuditProjector(Projector):
@@ -138,15 +142,20 @@ class AuditProjector(Projector):
 
     spec = schema.AUDIT
 
+    def __init__(self) -> None:
+        self._names: dict[str, str] = {}  # a stack's id never changes its name (uuid5)
+
     def project(self, cursor: sqlite3.Cursor, event: DomainEvent, position: int) -> None:
         stack_id = str(event.originator_id)
         if isinstance(event, Stack.Created):
-            name = event.name
+            name = self._names[stack_id] = event.name
+        elif stack_id in self._names:
+            name = self._names[stack_id]
         else:
             row = cursor.execute(
                 "SELECT stack_name FROM state_events WHERE stack_id = ? LIMIT 1", (stack_id,)
             ).fetchone()
-            name = row[0] if row else ""
+            name = self._names[stack_id] = row[0] if row else ""
         severity, message = summarize(event)
         cursor.execute(
             "INSERT OR REPLACE INTO state_events (id, stack_id, stack_name, stack_version,"

@@ -7,16 +7,14 @@ no eventsourcing and no domain events.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
 from projections import schema
 
 
-@dataclass(frozen=True)
-class StackSummary:
+class StackSummary(NamedTuple):
     id: str
     name: str
     description: str
@@ -29,11 +27,10 @@ class StackSummary:
     execution_count: int
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return self._asdict()
 
 
-@dataclass(frozen=True)
-class StackDetail:
+class StackDetail(NamedTuple):
     id: str
     name: str
     description: str
@@ -53,11 +50,10 @@ class StackDetail:
     outputs: dict[str, Any]
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return self._asdict()
 
 
-@dataclass(frozen=True)
-class EventRecord:
+class EventRecord(NamedTuple):
     id: int
     stack_id: str
     stack: str
@@ -72,11 +68,10 @@ class EventRecord:
     data: dict[str, Any]
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return self._asdict()
 
 
-@dataclass(frozen=True)
-class EventFilter:
+class EventFilter(NamedTuple):
     stack_id: str | None = None
     type_pattern: str | None = None
     actor: str | None = None
@@ -85,8 +80,7 @@ class EventFilter:
     limit: int | None = None
 
 
-@dataclass(frozen=True)
-class ProjectionStatus:
+class ProjectionStatus(NamedTuple):
     name: str
     version: int
     position: int
@@ -95,7 +89,7 @@ class ProjectionStatus:
     updated_at: str | None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return self._asdict()
 
 
 _SUMMARY_COLUMNS = (

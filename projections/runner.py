@@ -5,8 +5,10 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from typing import Any, cast
+from uuid import UUID
 
 from eventsourcing.application import Application
+from eventsourcing.persistence import Notification
 
 from domain.events import DomainEvent
 from domain.timestamps import to_text
@@ -65,10 +67,7 @@ class ProjectionRunner:
             cursor.execute("SELECT name, position FROM projection_positions").fetchall()
         )
         start = min(positions.get(p.spec.name, 0) for p in self.projectors)
-        limit = BATCH_SIZE
-        notifications = self.store.recorder.select_notifications(
-            start=start, limit=limit, stop=until, inclusive_of_start=False
-        )
+        notifications = read_notifications(cursor, start, BATCH_SIZE, until)
         if not notifications:
             return 0
         for notification in notifications:
@@ -77,11 +76,31 @@ class ProjectionRunner:
                 if notification.id > positions.get(projector.spec.name, 0):
                     projector.project(cursor, event, notification.id)
         last = notifications[-1].id
-        stamp = to_text(now())
-        for projector in self.projectors:
-            cursor.execute(
-                "UPDATE projection_positions SET position = ?, updated_at = ? "
-                "WHERE name = ? AND position < ?",
-                (last, stamp, projector.spec.name, last),
-            )
+        names = [p.spec.name for p in self.projectors]
+        cursor.execute(
+            "UPDATE projection_positions SET position = ?, updated_at = ? "
+            f"WHERE position < ? AND name IN ({', '.join('?' * len(names))})",
+            (last, to_text(now()), last, *names),
+        )
         return len(notifications)
+
+
+def read_notifications(
+    cursor: sqlite3.Cursor, after: int, limit: int, until: int | None = None
+) -> list[Notification]:
+    """The log after a position, read inside the caller's transaction.
+
+    Reading on the projection's own connection keeps the positions and the events it
+    processes in one consistent view of the database.
+    """
+    stop = until if until is not None else -1
+    rows = cursor.execute(
+        "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events"
+        " WHERE rowid > ? AND (? < 0 OR rowid <= ?) ORDER BY rowid LIMIT ?",
+        (after, stop, stop, limit),
+    ).fetchall()
+    return [
+        Notification(id=row[0], originator_id=UUID(row[1]), originator_version=row[2],
+                     topic=row[3], state=row[4])
+        for row in rows
+    ]

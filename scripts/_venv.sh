@@ -14,7 +14,9 @@ fi
 STAMP=.venv/.sloth-runner-installed
 WANT="$(cat pyproject.toml | "$PYTHON" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+    # compat mode: a plain path entry, which costs nothing at start-up (the default finder does)
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' \
+        --config-settings editable_mode=compat
     echo "$WANT" > "$STAMP"
 fi
 export PATH="$ROOT/.venv/bin:$PATH"

@@ -1,0 +1,44 @@
+"""Run the benchmark sections in scripts/benchmarks/ and print their figures.
+
+Each section measures the product and a baseline side by side, in the same run, and
+reports the ratio. Usage: python scripts/bench.py [SECTION...] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import benchmarks
+
+
+def sections() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__) if m.name != "common")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("sections", nargs="*", help=f"any of: {', '.join(sections())}")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    args = parser.parse_args()
+    chosen = args.sections or sections()
+    unknown = set(chosen) - set(sections())
+    if unknown:
+        parser.error(f"unknown section(s): {', '.join(sorted(unknown))}")
+    for name in chosen:
+        module = importlib.import_module(f"benchmarks.{name}")
+        print(f"== {name}: {module.__doc__.strip().splitlines()[0]}")
+        started = time.perf_counter()
+        module.run(quick=args.quick)
+        print(f"   ({time.perf_counter() - started:.1f}s)\n")
+
+
+if __name__ == "__main__":
+    main()

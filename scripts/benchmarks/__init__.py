@@ -1,0 +1,1 @@
+"""Benchmark sections, one module per capability."""

@@ -1,0 +1,68 @@
+"""Measuring helpers shared by the benchmark sections."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+SCRIPT = str(Path(sys.executable).with_name("sloth-runner"))
+HELLO = '''
+import typer
+app = typer.Typer()
+@app.command()
+def hello(name: str = "world") -> None:
+    print(f"hello {name}")
+if __name__ == "__main__":
+    app()
+'''
+
+
+def workdir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="sloth-bench-"))
+
+
+def invocation(actor: str = "bench@host"):  # type: ignore[no-untyped-def]
+    from domain.invocation import Invocation, Source
+
+    return Invocation(actor=actor, source=Source.CLI, correlation_id=str(uuid.uuid4()),
+                      at=datetime.now(UTC))
+
+
+def typer_floor_command(directory: Path) -> list[str]:
+    """A one-command typer app in this environment: the floor any typer CLI starts from."""
+    hello = directory / "hello.py"
+    hello.write_text(HELLO)
+    return [sys.executable, str(hello)]
+
+
+def median_wall(commands: dict[str, list[str]], runs: int, env: dict[str, str] | None = None
+                ) -> dict[str, float]:
+    """Median wall time of each command, interleaved so both see the same machine state."""
+    environment = {**os.environ, **(env or {})}
+    samples: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, command in commands.items():
+            started = time.perf_counter()
+            subprocess.run(command, env=environment, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, check=True)
+            samples[name].append(time.perf_counter() - started)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def per_second(action: Callable[[], object], count: int) -> float:
+    started = time.perf_counter()
+    for _ in range(count):
+        action()
+    return count / (time.perf_counter() - started)
+
+
+def report(label: str, value: str) -> None:
+    print(f"   {label:<58} {value}")

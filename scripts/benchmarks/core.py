@@ -1,0 +1,122 @@
+"""Core (issue 2): start-up of `stack list`, state-set throughput, projection rebuild."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from benchmarks.common import (
+    SCRIPT,
+    invocation,
+    median_wall,
+    per_second,
+    report,
+    typer_floor_command,
+    workdir,
+)
+
+
+def startup(quick: bool) -> None:
+    from commands.models import CreateStack
+    from infrastructure.runtime import Runtime
+    from infrastructure.settings import Settings
+
+    directory = workdir()
+    db = directory / "stacks.db"
+    runtime = Runtime(Settings(db_path=db))
+    service = runtime.service()
+    for i in range(1000):
+        service.create_stack(CreateStack(stack=f"stack-{i:04d}", description="bench"), invocation())
+    runtime.catch_up()
+    runtime.close()
+    runs = 7 if quick else 21
+    times = median_wall({"list": [SCRIPT, "stack", "list"],
+                         "floor": typer_floor_command(directory)}, runs,
+                        env={"SLOTH_RUNNER_DB": str(db)})
+    report("(a) `stack list`, 1,000 stacks, median wall", f"{times['list'] * 1000:.0f} ms")
+    report("    typer one-command app, median wall", f"{times['floor'] * 1000:.0f} ms")
+    report("    ratio list / floor (aim <= 1.3x)", f"{times['list'] / times['floor']:.2f}x")
+
+
+def state_set(quick: bool) -> None:
+    from commands.models import CreateStack, SetValues
+    from infrastructure.runtime import Runtime
+    from infrastructure.settings import Settings
+
+    count = 300 if quick else 2000
+    directory = workdir()
+    runtime = Runtime(Settings(db_path=directory / "stacks.db"))
+    service = runtime.service()
+    service.create_stack(CreateStack(stack="bench"), invocation())
+    counter = iter(range(10**9))
+
+    def write_only() -> None:
+        # The command side: validate, load, decide, append (durably).
+        service.set_values(SetValues(stack="bench", values={"k": next(counter)}), invocation())
+
+    def whole_command() -> None:
+        # What `stack state set` does in-process: the write, then the read models catch up.
+        write_only()
+        runtime.catch_up()
+
+    ours_write = per_second(write_only, count)
+    ours = per_second(whole_command, count)
+    runtime.close()
+
+    raw = sqlite3.connect(directory / "raw.db", isolation_level=None)
+    raw.execute("PRAGMA journal_mode=WAL")
+    raw.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)")
+    keys = iter(range(10**9))
+
+    def one_row() -> None:
+        raw.execute("BEGIN")
+        raw.execute("INSERT INTO t VALUES (?, ?)", (next(keys), "value"))
+        raw.execute("COMMIT")
+
+    baseline = per_second(one_row, count * 2)
+    raw.close()
+    report("(b) raw sqlite3 one-row transactions/s (same disk, WAL)", f"{baseline:,.0f}")
+    report("    `state set` write (command side), commands/s", f"{ours_write:,.0f}")
+    report("    ratio write / raw (aim >= 0.3x)", f"{ours_write / baseline:.2f}x")
+    report("    `state set` write + read-model catch-up, commands/s", f"{ours:,.0f}")
+    report("    ratio write+catch-up / raw", f"{ours / baseline:.2f}x")
+
+
+def rebuild(quick: bool) -> None:
+    from commands.models import CreateStack
+    from domain.stack import Stack
+    from infrastructure.runtime import Runtime
+    from infrastructure.settings import Settings
+
+    total = 10_000 if quick else 100_000
+    directory = workdir()
+    runtime = Runtime(Settings(db_path=directory / "stacks.db"))
+    service = runtime.service()
+    store = runtime.store()
+    stacks = 100
+    for i in range(stacks):
+        service.create_stack(CreateStack(stack=f"s{i}"), invocation())
+    written = stacks
+    batch = 100
+    while written < total:
+        for i in range(stacks):
+            stack: Stack = store.repository.get(Stack.create_id(f"s{i}"))
+            inv = invocation()
+            for j in range(batch):
+                stack.set_values({f"k{j % 10}": written + j}, inv)
+            store.save(stack)
+            written += batch
+            if written >= total:
+                break
+    started = time.perf_counter()
+    count = runtime.projections().rebuild()
+    elapsed = time.perf_counter() - started
+    runtime.close()
+    report(f"(c) `projections rebuild` over {count:,} events", f"{elapsed:.1f} s")
+    report("    events/s", f"{count / elapsed:,.0f}")
+
+
+def run(quick: bool = False) -> None:
+    startup(quick)
+    state_set(quick)
+    rebuild(quick)
