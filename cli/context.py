@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from infrastructure.settings import Settings
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+LockIdOption = Annotated[
+    str | None,
+    typer.Option("--lock-id", help="Present this lock id (env SLOTH_RUNNER_LOCK_ID) as holder."),
+]
 
 
 class CliState:

@@ -51,9 +51,12 @@ def report(exc: BaseException, *, debug: bool = False) -> ExitCode:
         return code
     print(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
           file=sys.stderr)
-    extra = getattr(exc, "explanation", None)
-    if callable(extra):
-        for line in extra():
+    lock = getattr(exc, "lock", None)
+    if lock is not None:
+        from cli.lockview import lock_info_block
+        from infrastructure.clock import now
+
+        for line in lock_info_block(lock, now()):
             print(line, file=sys.stderr)
     return code
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli import events, projections, stack, state
+from cli import events, lock, projections, stack, state
 from cli.context import CliState
 from cli.errors import Typer
 from cli.exit_codes import ExitCode
@@ -20,6 +20,7 @@ app = Typer(
     help="Stack state management: locks, snapshots, drift, dependencies and a full audit log.",
 )
 stack.app.add_typer(state.app, name="state")
+stack.app.add_typer(lock.app, name="lock")
 app.add_typer(stack.app, name="stack")
 app.add_typer(events.app, name="events")
 app.add_typer(projections.app, name="projections")

@@ -8,7 +8,7 @@ import typer
 
 from cli import output
 from cli.confirm import confirm_or_refuse
-from cli.context import JsonFlag, state
+from cli.context import JsonFlag, LockIdOption, state
 from cli.errors import Typer, UsageProblem
 from domain.errors import KeyNotFound, StackDestroyed, StackNotFound
 from domain.names import validate_stack_name
@@ -89,21 +89,29 @@ def list_stacks(
 @app.command("show")
 def show(ctx: typer.Context, name: NameArg, json_output: JsonFlag = False) -> None:
     """Show a stack: status, history counters, state values and outputs."""
-    from projections.queries import find_stack
+    from cli.lockview import lock_state
+    from infrastructure.clock import now
+    from projections.queries import find_lock, find_stack
 
     st = state(ctx)
     validate_stack_name(name)
-    stack = find_stack(st.reader(), name)
+    connection = st.reader()
+    stack = find_stack(connection, name)
     if stack is None:
         raise StackNotFound(name)
+    lock = find_lock(connection, stack.id)
+    lock_status = lock_state(lock.expires_at, now()) if lock else "UNLOCKED"
     if st.wants_json(json_output):
-        output.emit_json(stack.to_json())
+        output.emit_json({**stack.to_json(), "lock_status": lock_status,
+                          "lock": lock.to_json() if lock else None})
         return
     colour = st.color()
     output.say(f"Stack: {stack.name}")
     output.say(f"  ID:            {stack.id}")
     output.say(f"  Description:   {stack.description or '-'}")
     output.say(f"  Status:        {output.paint(stack.status, stack.status, colour)}")
+    held = f" by {lock.locked_by} until {output.short_time(lock.expires_at)}" if lock else ""
+    output.say(f"  Lock:          {output.paint(lock_status, lock_status, colour)}{held}")
     output.say(f"  Version:       {('v' + str(stack.version)) if stack.version else '-'}")
     output.say(f"  Created:       {output.short_time(stack.created_at)} by {stack.created_by}")
     output.say(f"  Updated:       {output.short_time(stack.updated_at)} by {stack.updated_by}")
@@ -130,6 +138,7 @@ def update(
     ctx: typer.Context,
     name: NameArg,
     description: Annotated[str, typer.Option("--description", "-d", help="New description.")],
+    lock_id: LockIdOption = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Change a stack's description."""
@@ -137,7 +146,7 @@ def update(
 
     st = state(ctx)
     outcome = st.service().update_stack(UpdateStack(stack=name, description=description),
-                                        st.invocation())
+                                        st.invocation(lock_id=lock_id))
     st.written()
     if st.wants_json(json_output):
         output.emit_json(outcome.to_json())
@@ -153,6 +162,10 @@ def destroy(
     name: NameArg,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     reason: Annotated[str, typer.Option("--reason", help="Why (recorded).")] = "",
+    force: Annotated[
+        bool, typer.Option("--force", help="Destroy even though you hold its lock.")
+    ] = False,
+    lock_id: LockIdOption = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Destroy a stack. Its history is kept and its name can be created again."""
@@ -160,14 +173,14 @@ def destroy(
     from projections.queries import find_stack
 
     st = state(ctx)
-    command = DestroyStack(stack=name, reason=reason)
+    command = DestroyStack(stack=name, reason=reason, force=force)
     current = find_stack(st.reader(), name)
     if current is None:
         raise StackNotFound(name)
     if current.status == "destroyed":
         raise StackDestroyed(name)
     confirm_or_refuse(f"Destroy stack '{name}'?", yes=yes, what=f"destroy stack '{name}'")
-    outcome = st.service().destroy_stack(command, st.invocation())
+    outcome = st.service().destroy_stack(command, st.invocation(lock_id=lock_id))
     st.written()
     if st.wants_json(json_output):
         output.emit_json(outcome.to_json())
@@ -186,6 +199,7 @@ def outputs(
         typer.Option("--set", help="KEY=VALUE (a string) or KEY:=JSON. Repeatable."),
     ] = None,
     unset: Annotated[list[str] | None, typer.Option("--unset", help="KEY to delete. Repeatable.")] = None,
+    lock_id: LockIdOption = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Show a stack's outputs, or write them with --set / --unset."""
@@ -197,7 +211,7 @@ def outputs(
 
         command = ChangeOutputs(stack=name, set=parse_assignments(set_ or [], kind="output key"),
                                 unset=unset or [])
-        outcome = st.service().change_outputs(command, st.invocation())
+        outcome = st.service().change_outputs(command, st.invocation(lock_id=lock_id))
         st.written()
         if st.wants_json(json_output):
             output.emit_json(outcome.to_json())

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from cli import output
-from cli.context import JsonFlag, state
+from cli.context import JsonFlag, LockIdOption, state
 from cli.errors import Typer
 from domain.errors import KeyNotFound, StackNotFound
 from domain.names import validate_stack_name
@@ -24,6 +24,7 @@ def set_values(
     assignments: Annotated[
         list[str], typer.Argument(help="KEY=VALUE (a string) or KEY:=JSON.", show_default=False)
     ],
+    lock_id: LockIdOption = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Set one or more state values, atomically."""
@@ -31,7 +32,7 @@ def set_values(
 
     st = state(ctx)
     command = SetValues(stack=name, values=parse_assignments(assignments, kind="state key"))
-    outcome = st.service().set_values(command, st.invocation())
+    outcome = st.service().set_values(command, st.invocation(lock_id=lock_id))
     st.written()
     if st.wants_json(json_output):
         output.emit_json(outcome.to_json())
@@ -72,13 +73,15 @@ def unset_values(
     ctx: typer.Context,
     name: NameArg,
     keys: Annotated[list[str], typer.Argument(help="Keys to delete.", show_default=False)],
+    lock_id: LockIdOption = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Delete one or more state values, atomically (every key must exist)."""
     from commands.models import UnsetValues
 
     st = state(ctx)
-    outcome = st.service().unset_values(UnsetValues(stack=name, keys=keys), st.invocation())
+    outcome = st.service().unset_values(UnsetValues(stack=name, keys=keys),
+                                        st.invocation(lock_id=lock_id))
     st.written()
     if st.wants_json(json_output):
         output.emit_json(outcome.to_json())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 import orjson
@@ -31,6 +32,7 @@ class UpdateStack(StackCommand):
 
 class DestroyStack(StackCommand):
     reason: str = ""
+    force: bool = False
 
 
 class SetValues(StackCommand):
@@ -63,5 +65,38 @@ def parse_assignments(items: list[str], *, kind: str = "key") -> dict[str, Any]:
         else:
             validate_key(key, kind)
             value = raw
+        result[key] = value
+    return result
+
+
+class AcquireLock(StackCommand):
+    ttl: timedelta
+    wait: timedelta | None = None
+    locked_by: str | None = None
+    operation: str = ""
+    reason: str = ""
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+
+class ReleaseLock(StackCommand):
+    unlocked_by: str | None = None
+
+
+class RenewLock(StackCommand):
+    ttl: timedelta
+
+
+class ForceReleaseLock(StackCommand):
+    reason: str = ""
+    lock_id: str | None = None
+
+
+def parse_metadata(items: list[str]) -> dict[str, str]:
+    """Parse `KEY=VALUE` lock metadata (values stay strings)."""
+    result: dict[str, str] = {}
+    for item in items:
+        key, separator, value = item.partition("=")
+        if not separator or not key:
+            raise InvalidInput(f"invalid --metadata '{item}': expected KEY=VALUE")
         result[key] = value
     return result

@@ -2,30 +2,40 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import RecordConflictError
+from pydantic import BaseModel
 
 from commands.models import (
+    AcquireLock,
     ChangeOutputs,
     CreateStack,
     DestroyStack,
+    ForceReleaseLock,
+    ReleaseLock,
+    RenewLock,
     SetValues,
     UnsetValues,
     UpdateStack,
 )
 from domain.errors import ConcurrentModification, StackNotFound
 from domain.invocation import Invocation
+from domain.locks import LockInfo, LockWaitTimedOut, StackLocked
 from domain.names import stack_id
 from domain.stack import Stack
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 25
+ANNOUNCE_WAIT_AFTER = 0.4
+"""Seconds of waiting for a lock before the caller is told who holds it."""
 
 
 @dataclass(frozen=True)
@@ -39,16 +49,35 @@ class Outcome:
     detail: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
+        detail = {key: value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+                  for key, value in self.detail.items()}
         return {"stack": self.stack, "stack_id": self.stack_id, "version": self.version,
-                "events": self.events, **self.detail}
+                "events": self.events, **detail}
 
 
 class StackService:
-    """Handles stack commands against the event store, retrying on concurrent writes."""
+    """Handles stack commands against the event store, retrying on concurrent writes.
 
-    def __init__(self, store: Application[UUID], clock: Callable[[], datetime]) -> None:
+    With `auto_lock`, every change to an existing stack takes the stack's lock first and
+    releases it after, unless the caller already holds it.
+    """
+
+    def __init__(
+        self,
+        store: Application[UUID],
+        clock: Callable[[], datetime],
+        *,
+        auto_lock: bool = False,
+        lock_ttl: timedelta = timedelta(hours=1),
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.store = store
         self.clock = clock
+        self.auto_lock = auto_lock
+        self.lock_ttl = lock_ttl
+        self.sleep = sleep
+        self.monotonic = monotonic
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -65,24 +94,26 @@ class StackService:
 
     def update_stack(self, command: UpdateStack, invocation: Invocation) -> Outcome:
         return self._change(command.stack, invocation, lambda stack, inv: {
-            "changed": stack.update(inv, description=command.description)})
+            "changed": stack.update(inv, description=command.description)}, "stack update")
 
     def destroy_stack(self, command: DestroyStack, invocation: Invocation) -> Outcome:
-        def destroy(stack: Stack, inv: Invocation) -> dict[str, Any]:
-            stack.destroy(inv, command.reason)
-            return {}
+        with self._auto_locked(command.stack, invocation, "stack destroy") as (inv, auto):
+            def destroy(stack: Stack, inv: Invocation) -> dict[str, Any]:
+                # Our own automatic lock does not stand in the way; a lock taken by hand does.
+                stack.destroy(inv, command.reason, force=command.force or auto)
+                return {}
 
-        return self._change(command.stack, invocation, destroy)
+            return self._change(command.stack, inv, destroy)
 
     # ---- state values and outputs --------------------------------------------------------
 
     def set_values(self, command: SetValues, invocation: Invocation) -> Outcome:
         return self._change(command.stack, invocation, lambda stack, inv: {
-            "changed": stack.set_values(command.values, inv)})
+            "changed": stack.set_values(command.values, inv)}, "state set")
 
     def unset_values(self, command: UnsetValues, invocation: Invocation) -> Outcome:
         return self._change(command.stack, invocation, lambda stack, inv: {
-            "deleted": stack.unset_values(command.keys, inv)})
+            "deleted": stack.unset_values(command.keys, inv)}, "state unset")
 
     def change_outputs(self, command: ChangeOutputs, invocation: Invocation) -> Outcome:
         def change(stack: Stack, inv: Invocation) -> dict[str, Any]:
@@ -90,7 +121,81 @@ class StackService:
             deleted = stack.unset_outputs(command.unset, inv) if command.unset else []
             return {"changed": changed, "deleted": deleted}
 
-        return self._change(command.stack, invocation, change)
+        return self._change(command.stack, invocation, change, "output")
+
+    # ---- locks --------------------------------------------------------------------------
+
+    def acquire_lock(
+        self,
+        command: AcquireLock,
+        invocation: Invocation,
+        on_wait: Callable[[LockInfo], None] | None = None,
+    ) -> Outcome:
+        """Take the lock; with `wait`, poll with backoff until it is free or the wait ends."""
+        started = self.monotonic()
+        delay = 0.05
+        announced = False
+        while True:
+            try:
+                return self._change(command.stack, invocation, lambda stack, inv: {
+                    "lock": stack.acquire_lock(
+                        inv, ttl=command.ttl, locked_by=command.locked_by,
+                        operation=command.operation, reason=command.reason,
+                        metadata=command.metadata)})
+            except StackLocked as refused:
+                waited = self.monotonic() - started
+                if command.wait is None:
+                    raise
+                remaining = command.wait.total_seconds() - waited
+                if remaining <= 0:
+                    raise LockWaitTimedOut(command.stack, refused.lock,
+                                           timedelta(seconds=waited)) from None
+                if not announced and waited >= ANNOUNCE_WAIT_AFTER and on_wait is not None:
+                    on_wait(refused.lock)
+                    announced = True
+                self.sleep(min(delay, remaining))
+                delay = min(delay * 1.5, 1.0)
+
+    def release_lock(self, command: ReleaseLock, invocation: Invocation) -> Outcome:
+        return self._change(command.stack, invocation, lambda stack, inv: {
+            "lock": stack.release_lock(inv, unlocked_by=command.unlocked_by)})
+
+    def renew_lock(self, command: RenewLock, invocation: Invocation) -> Outcome:
+        return self._change(command.stack, invocation, lambda stack, inv: {
+            "lock": stack.renew_lock(inv, ttl=command.ttl)})
+
+    def force_release_lock(self, command: ForceReleaseLock, invocation: Invocation) -> Outcome:
+        return self._change(command.stack, invocation, lambda stack, inv: {
+            "lock": stack.force_release_lock(inv, reason=command.reason,
+                                             lock_id=command.lock_id)})
+
+    @contextmanager
+    def _auto_locked(self, name: str, invocation: Invocation,
+                     operation: str) -> Iterator[tuple[Invocation, bool]]:
+        """Hold the stack's lock around a change when `auto_lock` is on.
+
+        Yields the invocation to use (presenting the automatic lock's id) and whether an
+        automatic lock was taken. A caller that already holds the lock keeps it.
+        """
+        if not self.auto_lock:
+            yield invocation, False
+            return
+        stack = self._load(name)
+        held = stack.held_lock(self.clock())
+        if held is not None and held.is_held_by(invocation):
+            yield invocation, False
+            return
+        acquired = self._change(name, invocation, lambda stack, inv: {
+            "lock": stack.acquire_lock(inv, ttl=self.lock_ttl, operation=operation,
+                                       reason="auto_lock")})
+        lock: LockInfo = acquired.detail["lock"]
+        locked = invocation.model_copy(update={"lock_id": lock.lock_id})
+        try:
+            yield locked, True
+        finally:
+            current = self._load(name).lock
+            if current is not None and current.lock_id == lock.lock_id:
+                self._change(name, locked, lambda stack, inv: {"lock": stack.release_lock(inv)})
 
     # ---- machinery ----------------------------------------------------------------------
 
@@ -110,7 +215,13 @@ class StackService:
         name: str,
         invocation: Invocation,
         action: Callable[[Stack, Invocation], dict[str, Any]],
+        auto_lock_operation: str | None = None,
     ) -> Outcome:
+        """Load the stack, apply one decision and save it (under `auto_lock` if named)."""
+        if auto_lock_operation is not None:
+            with self._auto_locked(name, invocation, auto_lock_operation) as (inv, _):
+                return self._change(name, inv, action)
+
         def attempt(inv: Invocation) -> tuple[Stack, dict[str, Any]]:
             stack = self._load(name)
             return stack, action(stack, inv)

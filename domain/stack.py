@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.domain import BaseAggregate, CanInitAggregate, CanMutateAggregate
 from pydantic import BaseModel, ConfigDict
@@ -19,6 +19,15 @@ from domain.errors import (
 )
 from domain.events import DomainEvent, stamp
 from domain.invocation import Invocation
+from domain.locks import (
+    LockInfo,
+    NotLocked,
+    NotLockHolder,
+    StackLocked,
+    validate_lock_text,
+    validate_metadata,
+    validate_ttl,
+)
 from domain.names import stack_id, validate_key, validate_stack_name
 
 MAX_DESCRIPTION_LENGTH = 4096
@@ -55,6 +64,8 @@ class StackMemento(BaseModel):
     destroyed_at: datetime | None
     values: dict[str, Any]
     outputs: dict[str, Any]
+    lock: LockInfo | None = None
+    lock_generation: int = 0
 
 
 class StackSnapshot(BaseModel):
@@ -109,6 +120,8 @@ class Stack(BaseAggregate[UUID]):
         destroyed_at: datetime | None
         values: dict[str, Any]
         outputs: dict[str, Any]
+        lock: LockInfo | None
+        lock_generation: int
 
     # ---- events -------------------------------------------------------------------------
 
@@ -138,6 +151,8 @@ class Stack(BaseAggregate[UUID]):
             stack.destroyed_at = None
             stack.values = {}
             stack.outputs = {}
+            stack.lock = None
+            stack.lock_generation = getattr(stack, "lock_generation", 0)
 
     class Updated(Event):
         """The stack's description or status changed."""
@@ -192,6 +207,62 @@ class Stack(BaseAggregate[UUID]):
         def apply(self, aggregate: Any) -> None:
             del aggregate.outputs[self.key]
 
+    class LockAcquired(Event):
+        TOPIC: ClassVar[str] = "lock.acquired"
+        lock_id: str
+        locked_by: str
+        operation: str = ""
+        reason: str = ""
+        metadata: dict[str, str] = {}
+        expires_at: datetime
+        generation: int
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.lock = LockInfo(
+                lock_id=self.lock_id, locked_by=self.locked_by, acquired_by_actor=self.actor,
+                locked_at=self.timestamp, expires_at=self.expires_at, operation=self.operation,
+                reason=self.reason, metadata=self.metadata, generation=self.generation,
+            )
+            aggregate.lock_generation = self.generation
+
+    class LockRenewed(Event):
+        TOPIC: ClassVar[str] = "lock.renewed"
+        lock_id: str
+        expires_at: datetime
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.lock = aggregate.lock.model_copy(update={"expires_at": self.expires_at})
+
+    class LockReleased(Event):
+        TOPIC: ClassVar[str] = "lock.released"
+        lock_id: str
+        released_by: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.lock = None
+
+    class LockForceReleased(Event):
+        """Someone who did not hold the lock removed it; who and why are on record."""
+
+        TOPIC: ClassVar[str] = "lock.force_released"
+        lock_id: str
+        holder: str
+        reason: str = ""
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.lock = None
+
+    class LockExpired(Event):
+        """The lease ran out unreleased; recorded when someone takes the stack over."""
+
+        TOPIC: ClassVar[str] = "lock.expired"
+        lock_id: str
+        holder: str
+        expired_at: datetime
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.lock = None
+
     # ---- construction -------------------------------------------------------------------
 
     @staticmethod
@@ -228,6 +299,12 @@ class Stack(BaseAggregate[UUID]):
     def is_destroyed(self) -> bool:
         return self.status is StackStatus.DESTROYED
 
+    def held_lock(self, at: datetime) -> LockInfo | None:
+        """The lock that protects the stack at this moment (an expired lease does not)."""
+        if self.lock is None or self.lock.is_expired(at):
+            return None
+        return self.lock
+
     # ---- commands -----------------------------------------------------------------------
 
     def update(self, invocation: Invocation, *, description: str | None = None) -> bool:
@@ -240,9 +317,19 @@ class Stack(BaseAggregate[UUID]):
         )
         return True
 
-    def destroy(self, invocation: Invocation, reason: str = "") -> None:
-        """Destroy the stack; its history stays and its name can be created again."""
+    def destroy(self, invocation: Invocation, reason: str = "", *, force: bool = False) -> None:
+        """Destroy the stack; its history stays and its name can be created again.
+
+        A locked stack is not destroyed, even by the lock's holder, unless forced; the
+        holder's lock is then released first, on record.
+        """
         self._ensure_mutable(invocation)
+        held = self.held_lock(invocation.at)
+        if held is not None:
+            if not force:
+                raise StackLocked(self.name, held, yours=True)
+            self.trigger_event(self.LockReleased, lock_id=held.lock_id,
+                               released_by=invocation.actor, **self._stamp(invocation))
         self.trigger_event(self.Destroyed, reason=reason, **self._stamp(invocation))
 
     def set_values(self, values: Mapping[str, Any], invocation: Invocation) -> list[str]:
@@ -261,6 +348,94 @@ class Stack(BaseAggregate[UUID]):
         """Delete outputs; every key must exist."""
         return self._unset(keys, self.outputs, self.OutputDeleted, invocation, "output")
 
+    # ---- locks --------------------------------------------------------------------------
+
+    def acquire_lock(
+        self,
+        invocation: Invocation,
+        *,
+        ttl: timedelta,
+        locked_by: str | None = None,
+        operation: str = "",
+        reason: str = "",
+        metadata: Mapping[str, str] | None = None,
+        lock_id: str | None = None,
+    ) -> LockInfo:
+        """Take the stack's lock; an expired lease is taken over, on record."""
+        if self.is_destroyed:
+            raise StackDestroyed(self.name)
+        validate_ttl(ttl)
+        holder = validate_lock_text(locked_by or invocation.actor, "--locked-by") or invocation.actor
+        held = self.held_lock(invocation.at)
+        if held is not None:
+            raise StackLocked(self.name, held)
+        stamp_fields = self._stamp(invocation)
+        if self.lock is not None:
+            self.trigger_event(self.LockExpired, lock_id=self.lock.lock_id,
+                               holder=self.lock.locked_by, expired_at=self.lock.expires_at,
+                               **stamp_fields)
+        self.trigger_event(
+            self.LockAcquired,
+            lock_id=lock_id or str(uuid4()),
+            locked_by=holder,
+            operation=validate_lock_text(operation, "--operation"),
+            reason=validate_lock_text(reason, "--reason"),
+            metadata=validate_metadata(dict(metadata or {})),
+            expires_at=stamp_fields["timestamp"] + ttl,
+            generation=self.lock_generation + 1,
+            **stamp_fields,
+        )
+        return self.lock  # type: ignore[return-value]
+
+    def release_lock(self, invocation: Invocation, *, unlocked_by: str | None = None) -> LockInfo:
+        """Release the lock; only its holder may."""
+        if self.is_destroyed:
+            raise StackDestroyed(self.name)
+        held = self._require_held_lock(invocation, claimed=unlocked_by)
+        self.trigger_event(self.LockReleased, lock_id=held.lock_id,
+                           released_by=unlocked_by or invocation.actor, **self._stamp(invocation))
+        return held
+
+    def renew_lock(self, invocation: Invocation, *, ttl: timedelta) -> LockInfo:
+        """Extend the holder's lease to `ttl` from now (a heartbeat for long runs)."""
+        if self.is_destroyed:
+            raise StackDestroyed(self.name)
+        validate_ttl(ttl)
+        held = self._require_held_lock(invocation)
+        stamp_fields = self._stamp(invocation)
+        self.trigger_event(self.LockRenewed, lock_id=held.lock_id,
+                           expires_at=stamp_fields["timestamp"] + ttl, **stamp_fields)
+        return self.lock  # type: ignore[return-value]
+
+    def force_release_lock(self, invocation: Invocation, *, reason: str = "",
+                           lock_id: str | None = None) -> LockInfo:
+        """Remove anyone's lock (held or expired); who forced it and why are recorded."""
+        if self.is_destroyed:
+            raise StackDestroyed(self.name)
+        if self.lock is None:
+            raise NotLocked(self.name)
+        if lock_id is not None and lock_id != self.lock.lock_id:
+            raise NotLockHolder(self.name, self.lock,
+                                f" (lock id {lock_id} does not match the current lock)")
+        removed = self.lock
+        self.trigger_event(self.LockForceReleased, lock_id=removed.lock_id,
+                           holder=removed.locked_by,
+                           reason=validate_lock_text(reason, "--reason"),
+                           **self._stamp(invocation))
+        return removed
+
+    def _require_held_lock(self, invocation: Invocation, claimed: str | None = None) -> LockInfo:
+        if self.lock is None:
+            raise NotLocked(self.name)
+        if self.lock.is_expired(invocation.at):
+            raise NotLocked(self.name, expired=self.lock)
+        if invocation.lock_id is not None and invocation.lock_id != self.lock.lock_id:
+            raise NotLockHolder(self.name, self.lock,
+                                f" (lock id {invocation.lock_id} does not match)")
+        if not self.lock.is_held_by(invocation, claimed):
+            raise NotLockHolder(self.name, self.lock)
+        return self.lock
+
     # ---- rules --------------------------------------------------------------------------
 
     def _stamp(self, invocation: Invocation) -> dict[str, Any]:
@@ -270,8 +445,12 @@ class Stack(BaseAggregate[UUID]):
         return fields
 
     def _ensure_mutable(self, invocation: Invocation) -> None:
+        """Every change passes here: a destroyed stack, or one locked by another, refuses."""
         if self.is_destroyed:
             raise StackDestroyed(self.name)
+        held = self.held_lock(invocation.at)
+        if held is not None and not held.is_held_by(invocation):
+            raise StackLocked(self.name, held)
 
     def _set(
         self,
@@ -334,6 +513,8 @@ class Stack(BaseAggregate[UUID]):
             destroyed_at=self.destroyed_at,
             values=self.values,
             outputs=self.outputs,
+            lock=self.lock,
+            lock_generation=self.lock_generation,
         )
 
     @classmethod
@@ -350,4 +531,6 @@ class Stack(BaseAggregate[UUID]):
         stack.destroyed_at = memento.destroyed_at
         stack.values = memento.values
         stack.outputs = memento.outputs
+        stack.lock = memento.lock
+        stack.lock_generation = memento.lock_generation
         return stack

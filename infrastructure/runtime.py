@@ -96,7 +96,9 @@ class Runtime:
             from commands.service import StackService
             from infrastructure.clock import now
 
-            self._service = StackService(self.store(), clock=now)
+            stacks = self.settings.stacks
+            self._service = StackService(self.store(), clock=now, auto_lock=stacks.auto_lock,
+                                         lock_ttl=stacks.lock_timeout)
         return self._service
 
     def close(self) -> None:

@@ -9,6 +9,7 @@ import orjson
 
 from domain.events import DomainEvent
 from domain.stack import Stack
+from domain.timestamps import to_text
 
 INFO, WARNING, ERROR = "info", "warning", "error"
 
@@ -65,3 +66,34 @@ def _(event: Stack.OutputSet) -> tuple[str, str]:
 @summarize.register
 def _(event: Stack.OutputDeleted) -> tuple[str, str]:
     return INFO, f"output '{event.key}' deleted"
+
+
+@summarize.register
+def _(event: Stack.LockAcquired) -> tuple[str, str]:
+    doing = f" for {shown(event.operation)}" if event.operation else ""
+    because = f": {shown(event.reason)}" if event.reason else ""
+    return INFO, f"lock {event.lock_id[:8]} acquired by {event.locked_by}{doing}{because}" + (
+        f" (generation {event.generation}, until {to_text(event.expires_at)[:19]}Z)")
+
+
+@summarize.register
+def _(event: Stack.LockRenewed) -> tuple[str, str]:
+    return INFO, f"lock {event.lock_id[:8]} renewed until {to_text(event.expires_at)[:19]}Z"
+
+
+@summarize.register
+def _(event: Stack.LockReleased) -> tuple[str, str]:
+    return INFO, f"lock {event.lock_id[:8]} released by {event.released_by}"
+
+
+@summarize.register
+def _(event: Stack.LockForceReleased) -> tuple[str, str]:
+    because = f": {shown(event.reason)}" if event.reason else ""
+    return WARNING, (f"lock {event.lock_id[:8]} held by {event.holder} force-released by "
+                     f"{event.actor}{because}")
+
+
+@summarize.register
+def _(event: Stack.LockExpired) -> tuple[str, str]:
+    return WARNING, (f"lock {event.lock_id[:8]} held by {event.holder} had expired at "
+                     f"{to_text(event.expired_at)[:19]}Z; taken over")

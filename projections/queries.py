@@ -92,6 +92,50 @@ class ProjectionStatus(NamedTuple):
         return self._asdict()
 
 
+class LockRecord(NamedTuple):
+    stack_id: str
+    stack: str
+    lock_id: str
+    locked_by: str
+    acquired_by_actor: str
+    locked_at: str
+    expires_at: str
+    operation: str
+    reason: str
+    metadata: dict[str, str]
+    generation: int
+    renewed_at: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return self._asdict()
+
+
+_LOCK_COLUMNS = (
+    "stack_id, stack_name, lock_id, locked_by, acquired_by_actor, locked_at, expires_at,"
+    " operation, reason, metadata, generation, renewed_at"
+)
+
+
+def _lock(row: tuple[Any, ...]) -> LockRecord:
+    values = list(row)
+    values[9] = orjson.loads(values[9])
+    return LockRecord._make(values)
+
+
+def find_lock(connection: sqlite3.Connection, stack_id: str) -> LockRecord | None:
+    row = connection.execute(
+        f"SELECT {_LOCK_COLUMNS} FROM state_locks WHERE stack_id = ?", (stack_id,)
+    ).fetchone()
+    return _lock(row) if row else None
+
+
+def list_locks(connection: sqlite3.Connection) -> list[LockRecord]:
+    rows = connection.execute(
+        f"SELECT {_LOCK_COLUMNS} FROM state_locks ORDER BY stack_name"
+    ).fetchall()
+    return [_lock(row) for row in rows]
+
+
 _SUMMARY_COLUMNS = (
     "id, name, description, status, version, created_at, updated_at, last_execution,"
     " last_duration_ms, execution_count"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Bumped whenever a projection's tables or logic change; a mismatch triggers a migration."""
 
 POSITIONS_DDL = (
@@ -93,7 +93,29 @@ AUDIT = ProjectionSpec(
     ),
 )
 
-PROJECTIONS: tuple[ProjectionSpec, ...] = (STACKS, AUDIT)
+LOCKS = ProjectionSpec(
+    name="locks",
+    version=1,
+    tables=("state_locks",),
+    ddl=(
+        """CREATE TABLE IF NOT EXISTS state_locks (
+            stack_id TEXT PRIMARY KEY,
+            stack_name TEXT NOT NULL,
+            lock_id TEXT NOT NULL,
+            locked_by TEXT NOT NULL,
+            acquired_by_actor TEXT NOT NULL,
+            locked_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            operation TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            metadata TEXT NOT NULL,
+            generation INTEGER NOT NULL,
+            renewed_at TEXT,
+            event_version INTEGER NOT NULL)""",
+    ),
+)
+
+PROJECTIONS: tuple[ProjectionSpec, ...] = (STACKS, AUDIT, LOCKS)
 
 
 def create_tables(cursor: sqlite3.Cursor, spec: ProjectionSpec) -> None:
