@@ -85,6 +85,10 @@ def handled(function: F) -> F:
 class Typer(typer.Typer):
     """A typer.Typer whose commands all report errors through `handled`."""
 
+    def __init__(self, **options: Any) -> None:
+        options.setdefault("add_completion", False)
+        super().__init__(**options)
+
     def command(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
         register = super().command(*args, **kwargs)
 

@@ -20,7 +20,7 @@ def _clock(moment: datetime) -> str:
 
 def relative(moment: datetime, now: datetime) -> str:
     delta = moment - now
-    if delta >= timedelta():
+    if delta > timedelta():
         return f"in {format_duration(delta)}"
     return f"{format_duration(-delta)} ago"
 

@@ -7,23 +7,19 @@ from typing import Annotated
 
 import typer
 
-from cli import events, lock, projections, stack, state
 from cli.context import CliState
 from cli.errors import Typer
 from cli.exit_codes import ExitCode
+from cli.lazy import lazy_group
 
 app = Typer(
     name="sloth-runner",
+    cls=lazy_group(stack="cli.stack", events="cli.events", projections="cli.projections"),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     help="Stack state management: locks, snapshots, drift, dependencies and a full audit log.",
 )
-stack.app.add_typer(state.app, name="state")
-stack.app.add_typer(lock.app, name="lock")
-app.add_typer(stack.app, name="stack")
-app.add_typer(events.app, name="events")
-app.add_typer(projections.app, name="projections")
 
 
 def _version(value: bool) -> None:

@@ -6,7 +6,6 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import orjson
 import typer
 
 _STATUS_COLOURS = {
@@ -25,10 +24,14 @@ _STATUS_COLOURS = {
 
 
 def emit_json(document: Any) -> None:
+    import orjson
+
     sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
 def emit_json_lines(documents: Iterable[Any]) -> None:
+    import orjson
+
     write = sys.stdout.write
     for document in documents:
         write(orjson.dumps(document).decode() + "\n")
@@ -64,6 +67,8 @@ def short_time(stamp: str | None, *, seconds: bool = True) -> str:
 
 def value_text(value: Any) -> str:
     """A state value or output as JSON text."""
+    import orjson
+
     return orjson.dumps(value).decode()
 
 

@@ -10,10 +10,15 @@ from cli import output
 from cli.confirm import confirm_or_refuse
 from cli.context import JsonFlag, LockIdOption, state
 from cli.errors import Typer, UsageProblem
+from cli.lazy import lazy_group
 from domain.errors import KeyNotFound, StackDestroyed, StackNotFound
 from domain.names import validate_stack_name
 
-app = Typer(no_args_is_help=True, help="Create, inspect and manage stacks.")
+app = Typer(
+    cls=lazy_group(state="cli.state", lock="cli.lock"),
+    no_args_is_help=True,
+    help="Create, inspect and manage stacks.",
+)
 
 NameArg = Annotated[str, typer.Argument(help="Stack name.", show_default=False)]
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from infrastructure.errors import SettingsError
 
@@ -16,8 +15,7 @@ CONFIG_ENV = "SLOTH_RUNNER_CONFIG"
 SYSTEM_DIR = Path("/etc/sloth-runner")
 
 
-@dataclass(frozen=True)
-class StackSettings:
+class StackSettings(NamedTuple):
     """The `stacks:` section of the config file (seed section 12)."""
 
     database_path: Path | None = None
@@ -28,13 +26,12 @@ class StackSettings:
     max_concurrent_executions: int = 10
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """Everything a run of the tool is configured with."""
 
     db_path: Path
     config_path: Path | None = None
-    stacks: StackSettings = field(default_factory=StackSettings)
+    stacks: StackSettings = StackSettings()
 
 
 def _xdg(variable: str, fallback: str) -> Path:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from typing import NamedTuple
 
 SCHEMA_VERSION = 2
 """Bumped whenever a projection's tables or logic change; a mismatch triggers a migration."""
@@ -17,8 +17,7 @@ POSITIONS_DDL = (
 )
 
 
-@dataclass(frozen=True)
-class ProjectionSpec:
+class ProjectionSpec(NamedTuple):
     """A projection's name, the version of its logic, and the tables it owns."""
 
     name: str

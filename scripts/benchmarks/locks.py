@@ -1,0 +1,126 @@
+"""Locks (issue 3): acquire/release throughput, `lock status` start-up, 8-process contention."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from benchmarks.common import (
+    SCRIPT,
+    invocation,
+    median_wall,
+    per_second,
+    report,
+    typer_floor_command,
+    workdir,
+)
+
+WORKER = str(Path(__file__).with_name("lock_worker.py"))
+
+
+def cycles(quick: bool) -> None:
+    from commands.models import AcquireLock, CreateStack, ReleaseLock
+    from infrastructure.runtime import Runtime
+    from infrastructure.settings import Settings
+
+    count = 200 if quick else 1000
+    directory = workdir()
+    runtime = Runtime(Settings(db_path=directory / "stacks.db"))
+    service = runtime.service()
+    service.create_stack(CreateStack(stack="bench"), invocation())
+    acquire = AcquireLock(stack="bench", ttl=timedelta(minutes=5))
+    release = ReleaseLock(stack="bench")
+
+    def write_only() -> None:
+        inv = invocation()
+        service.acquire_lock(acquire, inv)
+        service.release_lock(release, inv)
+
+    def with_catch_up() -> None:
+        inv = invocation()
+        service.acquire_lock(acquire, inv)
+        runtime.catch_up()
+        service.release_lock(release, inv)
+        runtime.catch_up()
+
+    ours = per_second(write_only, count)
+    ours_full = per_second(with_catch_up, count)
+    runtime.close()
+
+    raw = sqlite3.connect(directory / "raw.db", isolation_level=None)
+    raw.execute("PRAGMA journal_mode=WAL")
+    raw.execute("CREATE TABLE locks (stack TEXT PRIMARY KEY, holder TEXT)")
+
+    def raw_cycle() -> None:
+        raw.execute("BEGIN")
+        raw.execute("INSERT INTO locks VALUES ('bench', 'me')")
+        raw.execute("COMMIT")
+        raw.execute("BEGIN")
+        raw.execute("DELETE FROM locks WHERE stack = 'bench'")
+        raw.execute("COMMIT")
+
+    baseline = per_second(raw_cycle, count)
+    raw.close()
+    report("raw sqlite3: two one-row transactions per cycle, cycles/s", f"{baseline:,.0f}")
+    report("acquire+release in-process (command side), cycles/s", f"{ours:,.0f}")
+    report("    ratio (aim >= 0.25x)", f"{ours / baseline:.2f}x")
+    report("acquire+release with read-model catch-up, cycles/s", f"{ours_full:,.0f}")
+    report("    ratio", f"{ours_full / baseline:.2f}x")
+
+
+def status_startup(quick: bool) -> None:
+    directory = workdir()
+    db = directory / "stacks.db"
+    env = {"SLOTH_RUNNER_DB": str(db)}
+    subprocess.run([SCRIPT, "stack", "create", "prod"], env={**__import__("os").environ, **env},
+                   check=True, capture_output=True)
+    subprocess.run([SCRIPT, "stack", "lock", "acquire", "prod", "--reason", "bench"],
+                   env={**__import__("os").environ, **env}, check=True, capture_output=True)
+    times = median_wall({"status": [SCRIPT, "stack", "lock", "status", "prod"],
+                         "floor": typer_floor_command(directory)}, 7 if quick else 21, env=env)
+    report("`lock status`, whole process, median wall", f"{times['status'] * 1000:.0f} ms")
+    report("typer one-command app, median wall", f"{times['floor'] * 1000:.0f} ms")
+    report("    ratio (aim <= 1.3x)", f"{times['status'] / times['floor']:.2f}x")
+
+
+def contention(quick: bool) -> None:
+    from commands.models import CreateStack
+    from infrastructure.runtime import Runtime
+    from infrastructure.settings import Settings
+
+    per_worker = 25 if quick else 100
+    directory = workdir()
+    db = directory / "stacks.db"
+    runtime = Runtime(Settings(db_path=db))
+    for i in range(8):
+        runtime.service().create_stack(CreateStack(stack=f"s{i}"), invocation())
+    runtime.catch_up()
+    runtime.close()
+    started = time.perf_counter()
+    workers = [subprocess.Popen([sys.executable, WORKER, str(db), f"s{i}", str(per_worker)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for i in range(8)]
+    results = [w.communicate(timeout=600) for w in workers]
+    elapsed = time.perf_counter() - started
+    done = failures = 0
+    errors: list[str] = []
+    for out, err in results:
+        count, failed, _ = out.split()
+        done += int(count)
+        failures += int(failed)
+        errors += [line for line in err.splitlines() if line]
+    report("8 processes x acquire/release cycles on 8 stacks", f"{done} cycles in {elapsed:.1f}s")
+    report("    total cycles/s (each cycle: 2 writes + 2 catch-ups)", f"{done / elapsed:,.0f}")
+    report("    failures (must be 0)", str(failures))
+    for line in errors[:5]:
+        report("    error", line)
+
+
+def run(quick: bool = False) -> None:
+    cycles(quick)
+    status_startup(quick)
+    contention(quick)
