@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from cli import output
-from cli.context import JsonFlag, state
-from cli.errors import Typer
+from cli.context import CliState, JsonFlag, state
+from cli.errors import Typer, UsageProblem
 
 app = Typer(no_args_is_help=True, help="Inspect and rebuild the read models.")
 
@@ -31,14 +33,69 @@ def status(ctx: typer.Context, json_output: JsonFlag = False) -> None:
 
 
 @app.command("rebuild")
-def rebuild(ctx: typer.Context, json_output: JsonFlag = False) -> None:
-    """Drop every read model and rebuild it from the first event."""
+def rebuild(
+    ctx: typer.Context,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Only events up to this time (ISO 8601).")
+    ] = None,
+    until_event: Annotated[
+        int | None, typer.Option("--until-event", help="Only events up to this log position.")
+    ] = None,
+    into: Annotated[
+        str | None,
+        typer.Option("--into", metavar="PATH", help="Build into this new database instead."),
+    ] = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Drop every read model and rebuild it from the first event.
+
+    With --until/--until-event and --into, build a separate database holding the log and
+    every read model as they were at that point; open it with --db PATH.
+    """
     st = state(ctx)
     started = time.perf_counter()
-    count = st.runtime().projections().rebuild()
+    if until is not None and until_event is not None:
+        raise UsageProblem("give --until or --until-event, not both")
+    if (until is not None or until_event is not None) and into is None:
+        raise UsageProblem("--until/--until-event need --into PATH: the live read models "
+                           "always follow the whole log")
+    if until_event is not None and until_event < 0:
+        raise UsageProblem(f"invalid --until-event {until_event}: must be 0 or more")
+    if into is None:
+        count = st.runtime().projections().rebuild()
+        target = None
+    else:
+        count, target = _rebuild_into(st, Path(into), until, until_event)
     elapsed = time.perf_counter() - started
     if st.wants_json(json_output):
-        output.emit_json({"events": count, "seconds": round(elapsed, 3)})
+        output.emit_json({"events": count, "seconds": round(elapsed, 3),
+                          "into": str(target) if target else None})
         return
-    output.say(f"{output.tick()} Rebuilt every read model from {count} events "
+    where = f" into {target}" if target else ""
+    output.say(f"{output.tick()} Rebuilt every read model from {count} events{where} "
                f"in {elapsed:.2f}s")
+    if target:
+        output.say(f"Read it with: sloth-runner --db {target} stack list")
+
+
+def _rebuild_into(st: CliState, target: Path, until: str | None,
+                  until_event: int | None) -> tuple[int, Path]:
+    from domain.errors import Conflict
+    from domain.timestamps import parse_timestamp, to_text
+    from infrastructure.runtime import Runtime
+    from infrastructure.settings import Settings
+    from projections.pointintime import copy_log
+
+    until_time = to_text(parse_timestamp(until, what="--until")) if until else None
+    target = target.expanduser()
+    if target.exists() and target.stat().st_size > 0:
+        raise Conflict(f"{target} already exists; choose a new path for --into")
+    if target.resolve() == st.settings().db_path.expanduser().resolve():
+        raise UsageProblem("--into must be a different database")
+    source = st.reader()
+    fork = Runtime(Settings(db_path=target))
+    try:
+        copy_log(source, fork.connection(), until_event=until_event, until_time=until_time)
+        return fork.projections().rebuild(), target
+    finally:
+        fork.close()

@@ -15,7 +15,7 @@ from domain.errors import KeyNotFound, StackDestroyed, StackNotFound
 from domain.names import validate_stack_name
 
 app = Typer(
-    cls=lazy_group(state="cli.state", lock="cli.lock"),
+    cls=lazy_group(state="cli.state", lock="cli.lock", snapshot="cli.snapshot"),
     no_args_is_help=True,
     help="Create, inspect and manage stacks.",
 )
@@ -92,8 +92,21 @@ def list_stacks(
 
 
 @app.command("show")
-def show(ctx: typer.Context, name: NameArg, json_output: JsonFlag = False) -> None:
-    """Show a stack: status, history counters, state values and outputs."""
+def show(
+    ctx: typer.Context,
+    name: NameArg,
+    at: Annotated[
+        str | None, typer.Option("--at", help="As it was at this time (ISO 8601, UTC if no zone).")
+    ] = None,
+    at_event: Annotated[
+        int | None, typer.Option("--at-event", help="As it was at this event id (log position).")
+    ] = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Show a stack: status, history counters, state values and outputs (or as it was)."""
+    if at is not None or at_event is not None:
+        _show_as_of(ctx, name, at, at_event, json_output)
+        return
     from cli.lockview import lock_state
     from infrastructure.clock import now
     from projections.queries import find_lock, find_stack
@@ -127,6 +140,71 @@ def show(ctx: typer.Context, name: NameArg, json_output: JsonFlag = False) -> No
     output.say(f"  Events:        {stack.event_version}")
     _key_value_block("State values", stack.values)
     _key_value_block("Outputs", stack.outputs)
+
+
+def _show_as_of(ctx: typer.Context, name: str, at: str | None, at_event: int | None,
+                json_output: bool) -> None:
+    from domain.timestamps import parse_timestamp
+    from projections.timetravel import stack_as_of
+
+    st = state(ctx)
+    validate_stack_name(name)
+    if at is not None and at_event is not None:
+        raise UsageProblem("give --at or --at-event, not both")
+    if at_event is not None and at_event < 1:
+        raise UsageProblem(f"invalid --at-event {at_event}: event ids start at 1")
+    moment = parse_timestamp(at, what="--at") if at is not None else None
+    connection = st.reader()
+    past = stack_as_of(st.runtime().store(), connection, name, at=moment, event_id=at_event)
+    if st.wants_json(json_output):
+        output.emit_json(past.to_json())
+        return
+    colour = st.color()
+    output.say(f"Stack: {past.name} (as of {past.as_of})")
+    output.say(f"  Description:   {past.description or '-'}")
+    output.say(f"  Status:        {output.paint(past.status, past.status, colour)}")
+    locked = f"LOCKED by {past.lock['locked_by']}" if past.lock else "UNLOCKED"
+    output.say(f"  Lock:          {locked}")
+    output.say(f"  Version:       {('v' + str(past.snapshot_version)) if past.snapshot_version else '-'}")
+    output.say(f"  Created:       {output.short_time(past.created_at)}")
+    output.say(f"  Updated:       {output.short_time(past.updated_at)}")
+    output.say(f"  Events:        {past.stream_version}")
+    _key_value_block("State values", past.values)
+    _key_value_block("Outputs", past.outputs)
+
+
+@app.command("history")
+def history(
+    ctx: typer.Context,
+    name: NameArg,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", help="The newest N changes.")] = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Every change to a stack, newest first: event id, time, actor, type and a summary."""
+    from domain.errors import InvalidInput
+    from domain.names import stack_id
+    from projections.queries import stack_history
+
+    st = state(ctx)
+    validate_stack_name(name)
+    if limit is not None and limit < 1:
+        raise InvalidInput(f"invalid --limit {limit}: must be at least 1")
+    connection = st.reader()
+    identity = str(stack_id(name))
+    if connection.execute("SELECT 1 FROM stacks WHERE id = ?", (identity,)).fetchone() is None:
+        raise StackNotFound(name)
+    entries = stack_history(connection, identity, limit)
+    if st.wants_json(json_output):
+        output.emit_json({"stack": name, "history": [e.to_json() for e in entries]})
+        return
+    output.say(f"History of stack: {name}")
+    output.say()
+    rows = [[str(e.event_id), str(e.version), output.short_time(e.time), e.actor, e.kind,
+             e.summary] for e in entries]
+    for line in output.table(["EVENT", "VERSION", "TIME", "ACTOR", "TYPE", "SUMMARY"], rows):
+        output.say(line)
+    output.say()
+    output.say(f"Showing {len(entries)} change{'s' if len(entries) != 1 else ''}")
 
 
 def _key_value_block(title: str, values: dict[str, Any]) -> None:

@@ -91,6 +91,28 @@ class ForceReleaseLock(StackCommand):
     lock_id: str | None = None
 
 
+class CreateSnapshot(StackCommand):
+    description: str = ""
+    creator: str | None = None
+
+
+class SnapshotCommand(StackCommand):
+    version: int = Field(ge=0)
+
+
+class DeleteSnapshot(SnapshotCommand):
+    pass
+
+
+class RestoreSnapshot(SnapshotCommand):
+    pass
+
+
+class PruneSnapshots(StackCommand):
+    older_than: timedelta
+    keep: int = Field(default=1, ge=0)
+
+
 def parse_metadata(items: list[str]) -> dict[str, str]:
     """Parse `KEY=VALUE` lock metadata (values stay strings)."""
     result: dict[str, str] = {}

@@ -17,11 +17,15 @@ from pydantic import BaseModel
 from commands.models import (
     AcquireLock,
     ChangeOutputs,
+    CreateSnapshot,
     CreateStack,
+    DeleteSnapshot,
     DestroyStack,
     ForceReleaseLock,
+    PruneSnapshots,
     ReleaseLock,
     RenewLock,
+    RestoreSnapshot,
     SetValues,
     UnsetValues,
     UpdateStack,
@@ -31,6 +35,7 @@ from domain.invocation import Invocation
 from domain.locks import LockInfo, LockWaitTimedOut, StackLocked
 from domain.names import stack_id
 from domain.stack import Stack
+from domain.versions import StateDiff, diff_states
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 25
@@ -68,6 +73,7 @@ class StackService:
         clock: Callable[[], datetime],
         *,
         auto_lock: bool = False,
+        auto_snapshot: bool = False,
         lock_ttl: timedelta = timedelta(hours=1),
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
@@ -75,6 +81,7 @@ class StackService:
         self.store = store
         self.clock = clock
         self.auto_lock = auto_lock
+        self.auto_snapshot = auto_snapshot
         self.lock_ttl = lock_ttl
         self.sleep = sleep
         self.monotonic = monotonic
@@ -100,7 +107,8 @@ class StackService:
         with self._auto_locked(command.stack, invocation, "stack destroy") as (inv, auto):
             def destroy(stack: Stack, inv: Invocation) -> dict[str, Any]:
                 # Our own automatic lock does not stand in the way; a lock taken by hand does.
-                stack.destroy(inv, command.reason, force=command.force or auto)
+                stack.destroy(inv, command.reason, force=command.force or auto,
+                              snapshot_first=self.auto_snapshot)
                 return {}
 
             return self._change(command.stack, inv, destroy)
@@ -122,6 +130,54 @@ class StackService:
             return {"changed": changed, "deleted": deleted}
 
         return self._change(command.stack, invocation, change, "output")
+
+    # ---- snapshots ----------------------------------------------------------------------
+
+    def create_snapshot(self, command: CreateSnapshot, invocation: Invocation) -> Outcome:
+        return self._change(command.stack, invocation, lambda stack, inv: {
+            "snapshot": stack.create_snapshot(inv, creator=command.creator,
+                                              description=command.description)},
+            "snapshot create")
+
+    def delete_snapshot(self, command: DeleteSnapshot, invocation: Invocation) -> Outcome:
+        return self._change(command.stack, invocation, lambda stack, inv: {
+            "snapshot": stack.delete_snapshot(inv, command.version)}, "snapshot delete")
+
+    def restore_snapshot(self, command: RestoreSnapshot, invocation: Invocation) -> Outcome:
+        """Append an automatic backup and the restored state, in one atomic write."""
+        def restore(stack: Stack, inv: Invocation) -> dict[str, Any]:
+            target = self.state_of_version(stack, command.version)
+            before = stack.user_state()
+            backup = stack.restore_snapshot(inv, command.version, target)
+            return {"backup": backup, "diff": diff_states(before, target)}
+
+        return self._change(command.stack, invocation, restore, "snapshot restore")
+
+    def plan_restore(self, command: RestoreSnapshot) -> StateDiff:
+        """What a restore would change, without changing anything."""
+        stack = self._load(command.stack)
+        return diff_states(stack.user_state(), self.state_of_version(stack, command.version))
+
+    def state_of_version(self, stack: Stack, version: int) -> Any:
+        """The state a live version names, derived by replaying the stream to its position."""
+        mark = stack.version_mark(version)
+        return self._load(stack.name, version=mark.position).user_state()
+
+    def prune_snapshots(self, command: PruneSnapshots, invocation: Invocation,
+                        *, dry_run: bool = False) -> Outcome:
+        """Delete live versions older than `older_than`, keeping the newest `keep` of them."""
+        def prune(stack: Stack, inv: Invocation) -> dict[str, Any]:
+            doomed = stack.prunable_versions(inv.at, command.older_than, command.keep)
+            if not dry_run:
+                for version in doomed:
+                    stack.delete_snapshot(inv, version)
+            return {"pruned": doomed, "dry_run": dry_run}
+
+        if dry_run:
+            stack = self._load(command.stack)
+            return Outcome(command.stack, str(stack.id), stack.version, [],
+                           prune(stack, invocation.model_copy(update={"at": self.clock()})))
+        return self._change(command.stack, invocation, prune, "snapshot prune")
 
     # ---- locks --------------------------------------------------------------------------
 

@@ -29,6 +29,14 @@ from domain.locks import (
     validate_ttl,
 )
 from domain.names import stack_id, validate_key, validate_stack_name
+from domain.versions import (
+    SYSTEM_CREATOR,
+    SnapshotDeleted,
+    SnapshotNotFound,
+    StackState,
+    VersionMark,
+    same_json,
+)
 
 MAX_DESCRIPTION_LENGTH = 4096
 
@@ -66,6 +74,8 @@ class StackMemento(BaseModel):
     outputs: dict[str, Any]
     lock: LockInfo | None = None
     lock_generation: int = 0
+    versions: dict[int, VersionMark] = {}
+    last_version: int = 0
 
 
 class StackSnapshot(BaseModel):
@@ -122,6 +132,8 @@ class Stack(BaseAggregate[UUID]):
         outputs: dict[str, Any]
         lock: LockInfo | None
         lock_generation: int
+        versions: dict[int, VersionMark]
+        last_version: int
 
     # ---- events -------------------------------------------------------------------------
 
@@ -153,6 +165,9 @@ class Stack(BaseAggregate[UUID]):
             stack.outputs = {}
             stack.lock = None
             stack.lock_generation = getattr(stack, "lock_generation", 0)
+            # Snapshot versions are never reused, not even by a later incarnation.
+            stack.versions = getattr(stack, "versions", {})
+            stack.last_version = getattr(stack, "last_version", 0)
 
     class Updated(Event):
         """The stack's description or status changed."""
@@ -263,6 +278,46 @@ class Stack(BaseAggregate[UUID]):
         def apply(self, aggregate: Any) -> None:
             aggregate.lock = None
 
+    class SnapshotCreated(Event):
+        """Version N now names the stack's state at this event's position."""
+
+        TOPIC: ClassVar[str] = "snapshot.created"
+        version: int
+        creator: str
+        description: str = ""
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.versions = {**aggregate.versions, self.version: VersionMark(
+                version=self.version, position=self.originator_version, creator=self.creator,
+                description=self.description, created_at=self.timestamp)}
+            aggregate.last_version = self.version
+
+    class SnapshotDeleted(Event):
+        """The version is withdrawn; its number is never reused and its history stays."""
+
+        TOPIC: ClassVar[str] = "snapshot.deleted"
+        version: int
+
+        def apply(self, aggregate: Any) -> None:
+            mark = aggregate.versions[self.version]
+            aggregate.versions = {**aggregate.versions, self.version: mark.model_copy(
+                update={"deleted_at": self.timestamp, "deleted_by": self.actor})}
+
+    class SnapshotRestored(Event):
+        """The stack's state was rolled forward to what version N held (carried in full)."""
+
+        TOPIC: ClassVar[str] = "snapshot.restored"
+        version: int
+        state: StackState
+
+        def apply(self, aggregate: Any) -> None:
+            stack: Stack = aggregate
+            stack.description = self.state.description
+            stack.status = StackStatus(self.state.status)
+            stack.destroyed_at = self.timestamp if stack.is_destroyed else None
+            stack.values = dict(self.state.values)
+            stack.outputs = dict(self.state.outputs)
+
     # ---- construction -------------------------------------------------------------------
 
     @staticmethod
@@ -299,6 +354,20 @@ class Stack(BaseAggregate[UUID]):
     def is_destroyed(self) -> bool:
         return self.status is StackStatus.DESTROYED
 
+    def user_state(self) -> StackState:
+        """The part of the stack a snapshot captures and a restore brings back."""
+        return StackState(description=self.description, status=self.status.value,
+                          values=self.values, outputs=self.outputs)
+
+    def version_mark(self, version: int, *, include_deleted: bool = False) -> VersionMark:
+        """The live snapshot `version`; raises if it never existed or was deleted."""
+        mark = self.versions.get(version)
+        if mark is None:
+            raise SnapshotNotFound(self.name, version)
+        if mark.is_deleted and not include_deleted:
+            raise SnapshotDeleted(self.name, mark)
+        return mark
+
     def held_lock(self, at: datetime) -> LockInfo | None:
         """The lock that protects the stack at this moment (an expired lease does not)."""
         if self.lock is None or self.lock.is_expired(at):
@@ -317,7 +386,8 @@ class Stack(BaseAggregate[UUID]):
         )
         return True
 
-    def destroy(self, invocation: Invocation, reason: str = "", *, force: bool = False) -> None:
+    def destroy(self, invocation: Invocation, reason: str = "", *, force: bool = False,
+                snapshot_first: bool = False) -> None:
         """Destroy the stack; its history stays and its name can be created again.
 
         A locked stack is not destroyed, even by the lock's holder, unless forced; the
@@ -330,6 +400,8 @@ class Stack(BaseAggregate[UUID]):
                 raise StackLocked(self.name, held, yours=True)
             self.trigger_event(self.LockReleased, lock_id=held.lock_id,
                                released_by=invocation.actor, **self._stamp(invocation))
+        if snapshot_first:
+            self._take_snapshot(invocation, SYSTEM_CREATOR, "Automatic snapshot before destroy")
         self.trigger_event(self.Destroyed, reason=reason, **self._stamp(invocation))
 
     def set_values(self, values: Mapping[str, Any], invocation: Invocation) -> list[str]:
@@ -436,6 +508,53 @@ class Stack(BaseAggregate[UUID]):
             raise NotLockHolder(self.name, self.lock)
         return self.lock
 
+    # ---- snapshots ----------------------------------------------------------------------
+
+    def create_snapshot(self, invocation: Invocation, *, creator: str | None = None,
+                        description: str = "") -> VersionMark:
+        """Name the current state as the next version (v1, v2, ...)."""
+        self._ensure_mutable(invocation)
+        who = validate_lock_text(creator or invocation.actor, "--creator") or invocation.actor
+        return self._take_snapshot(invocation, who, _validate_description(description))
+
+    def delete_snapshot(self, invocation: Invocation, version: int) -> VersionMark:
+        """Withdraw a version; show and restore of it are refused from now on."""
+        self._ensure_mutable(invocation)
+        mark = self.version_mark(version)
+        self.trigger_event(self.SnapshotDeleted, version=version, **self._stamp(invocation))
+        return mark
+
+    def restore_snapshot(self, invocation: Invocation, version: int,
+                         state: StackState) -> VersionMark:
+        """Roll the state forward to what `version` held, after an automatic backup.
+
+        `state` is the version's state as derived by replaying the stream; the event
+        carries it so it is self-contained. Restoring a destroyed stack brings it back.
+        """
+        held = self.held_lock(invocation.at)
+        if held is not None and not held.is_held_by(invocation):
+            raise StackLocked(self.name, held)
+        self.version_mark(version)
+        backup = self._take_snapshot(invocation, SYSTEM_CREATOR,
+                                     f"Automatic backup before restoring v{version}")
+        self.trigger_event(self.SnapshotRestored, version=version, state=state,
+                           **self._stamp(invocation))
+        return backup
+
+    def prunable_versions(self, at: datetime, older_than: timedelta, keep: int) -> list[int]:
+        """Live versions created more than `older_than` before `at`, but never the newest `keep`."""
+        live = sorted(v for v, mark in self.versions.items() if not mark.is_deleted)
+        protected = set(live[-keep:]) if keep else set()
+        return [v for v in live
+                if v not in protected and self.versions[v].created_at <= at - older_than]
+
+    def _take_snapshot(self, invocation: Invocation, creator: str,
+                       description: str) -> VersionMark:
+        version = self.last_version + 1
+        self.trigger_event(self.SnapshotCreated, version=version, creator=creator,
+                           description=description, **self._stamp(invocation))
+        return self.versions[version]
+
     # ---- rules --------------------------------------------------------------------------
 
     def _stamp(self, invocation: Invocation) -> dict[str, Any]:
@@ -463,8 +582,8 @@ class Stack(BaseAggregate[UUID]):
         self._ensure_mutable(invocation)
         for key in values:
             validate_key(key, kind)
-        changed = [key for key, value in values.items() if key not in current
-                   or current[key] != value or type(current[key]) is not type(value)]
+        changed = [key for key, value in values.items()
+                   if key not in current or not same_json(current[key], value)]
         for key in changed:
             self.trigger_event(event, key=key, value=values[key], **self._stamp(invocation))
         return changed
@@ -515,6 +634,8 @@ class Stack(BaseAggregate[UUID]):
             outputs=self.outputs,
             lock=self.lock,
             lock_generation=self.lock_generation,
+            versions=self.versions,
+            last_version=self.last_version,
         )
 
     @classmethod
@@ -533,4 +654,6 @@ class Stack(BaseAggregate[UUID]):
         stack.outputs = memento.outputs
         stack.lock = memento.lock
         stack.lock_generation = memento.lock_generation
+        stack.versions = memento.versions
+        stack.last_version = memento.last_version
         return stack

@@ -98,6 +98,7 @@ class Runtime:
 
             stacks = self.settings.stacks
             self._service = StackService(self.store(), clock=now, auto_lock=stacks.auto_lock,
+                                         auto_snapshot=stacks.auto_snapshot,
                                          lock_ttl=stacks.lock_timeout)
         return self._service
 

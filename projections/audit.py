@@ -97,3 +97,21 @@ def _(event: Stack.LockForceReleased) -> tuple[str, str]:
 def _(event: Stack.LockExpired) -> tuple[str, str]:
     return WARNING, (f"lock {event.lock_id[:8]} held by {event.holder} had expired at "
                      f"{to_text(event.expired_at)[:19]}Z; taken over")
+
+
+@summarize.register
+def _(event: Stack.SnapshotCreated) -> tuple[str, str]:
+    described = f": {shown(event.description)}" if event.description else ""
+    return INFO, f"snapshot v{event.version} created by {event.creator}{described}"
+
+
+@summarize.register
+def _(event: Stack.SnapshotDeleted) -> tuple[str, str]:
+    return INFO, f"snapshot v{event.version} deleted"
+
+
+@summarize.register
+def _(event: Stack.SnapshotRestored) -> tuple[str, str]:
+    state = event.state
+    return WARNING, (f"restored to snapshot v{event.version} ({len(state.values)} values, "
+                     f"{len(state.outputs)} outputs, status {state.status})")

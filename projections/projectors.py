@@ -5,8 +5,10 @@ from __future__ import annotations
 import sqlite3
 from functools import singledispatchmethod
 from typing import Any, ClassVar
+from uuid import UUID
 
 import orjson
+from eventsourcing.application import Application
 
 from domain.events import DomainEvent
 from domain.stack import Stack
@@ -92,6 +94,31 @@ class StackProjector(Projector):
             "UPDATE stacks SET status = 'destroyed', destroyed_at = ? WHERE id = ?",
             (to_text(event.timestamp), str(event.originator_id)),
         )
+
+    @handle.register
+    def _snapshot_created(self, event: Stack.SnapshotCreated, cursor: sqlite3.Cursor) -> None:
+        cursor.execute("UPDATE stacks SET version = ? WHERE id = ?",
+                       (event.version, str(event.originator_id)))
+
+    @handle.register
+    def _restored(self, event: Stack.SnapshotRestored, cursor: sqlite3.Cursor) -> None:
+        stack_id = str(event.originator_id)
+        state = event.state
+        cursor.execute(
+            "UPDATE stacks SET description = ?, status = ?, destroyed_at = ?,"
+            " value_count = ?, output_count = ? WHERE id = ?",
+            (state.description, state.status,
+             to_text(event.timestamp) if state.status == "destroyed" else None,
+             len(state.values), len(state.outputs), stack_id),
+        )
+        for table, values in (("state_values", state.values), ("stack_outputs", state.outputs)):
+            cursor.execute(f"DELETE FROM {table} WHERE stack_id = ?", (stack_id,))
+            cursor.executemany(
+                f"INSERT INTO {table} (stack_id, key, value, updated_at, updated_by)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(stack_id, key, dump(value), to_text(event.timestamp), event.actor)
+                 for key, value in values.items()],
+            )
 
     @handle.register
     def _state_set(self, event: Stack.StateSet, cursor: sqlite3.Cursor) -> None:
@@ -209,5 +236,44 @@ class LockProjector(Projector):
                        (str(event.originator_id), getattr(event, "lock_id", "")))
 
 
-def all_projectors() -> list[Projector]:
-    return [StackProjector(), AuditProjector(), LockProjector()]
+class VersionProjector(Projector):
+    """Maintains `state_versions`; each version's state is derived by replaying the stream."""
+
+    spec = schema.VERSIONS
+
+    def __init__(self, store: Application[UUID]) -> None:
+        self.store = store
+
+    def project(self, cursor: sqlite3.Cursor, event: DomainEvent, position: int) -> None:
+        self.handle(event, cursor, position)
+
+    @singledispatchmethod
+    def handle(self, event: DomainEvent, cursor: sqlite3.Cursor, position: int) -> None:
+        """Other events do not change versions."""
+
+    @handle.register
+    def _created(self, event: Stack.SnapshotCreated, cursor: sqlite3.Cursor,
+                 position: int) -> None:
+        stack: Stack = self.store.repository.get(event.originator_id,
+                                                 version=event.originator_version)
+        cursor.execute(
+            "INSERT OR REPLACE INTO state_versions (stack_id, stack_name, version, creator,"
+            " description, state_data, created_at, position, event_id, deleted_at, deleted_by)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+            (str(event.originator_id), stack.name, event.version, event.creator,
+             event.description, dump(stack.user_state().model_dump(mode="json")),
+             to_text(event.timestamp), event.originator_version, position),
+        )
+
+    @handle.register
+    def _deleted(self, event: Stack.SnapshotDeleted, cursor: sqlite3.Cursor,
+                 position: int) -> None:
+        cursor.execute(
+            "UPDATE state_versions SET deleted_at = ?, deleted_by = ?"
+            " WHERE stack_id = ? AND version = ?",
+            (to_text(event.timestamp), event.actor, str(event.originator_id), event.version),
+        )
+
+
+def all_projectors(store: Application[UUID]) -> list[Projector]:
+    return [StackProjector(), AuditProjector(), LockProjector(), VersionProjector(store)]

@@ -246,3 +246,91 @@ def lag(connection: sqlite3.Connection) -> int:
     if count < len(schema.PROJECTIONS):
         return max(head, 1)
     return head - lowest
+
+
+class VersionRecord(NamedTuple):
+    stack_id: str
+    stack: str
+    version: int
+    creator: str
+    description: str
+    created_at: str
+    position: int
+    event_id: int
+    deleted_at: str | None
+    deleted_by: str | None
+    state: dict[str, Any]
+
+    def to_json(self, *, with_state: bool = True) -> dict[str, Any]:
+        document = self._asdict()
+        if not with_state:
+            del document["state"]
+        return document
+
+
+_VERSION_COLUMNS = (
+    "stack_id, stack_name, version, creator, description, created_at, position, event_id,"
+    " deleted_at, deleted_by"
+)
+
+
+def list_versions(connection: sqlite3.Connection, stack_id: str, *,
+                  include_deleted: bool = False) -> list[VersionRecord]:
+    """A stack's snapshots, newest first (their states are not loaded)."""
+    where = "" if include_deleted else " AND deleted_at IS NULL"
+    rows = connection.execute(
+        f"SELECT {_VERSION_COLUMNS} FROM state_versions WHERE stack_id = ?{where}"
+        " ORDER BY version DESC", (stack_id,)).fetchall()
+    return [VersionRecord._make((*row, {})) for row in rows]
+
+
+def find_version(connection: sqlite3.Connection, stack_id: str,
+                 version: int) -> VersionRecord | None:
+    row = connection.execute(
+        f"SELECT {_VERSION_COLUMNS}, state_data FROM state_versions"
+        " WHERE stack_id = ? AND version = ?", (stack_id, version)).fetchone()
+    if row is None:
+        return None
+    return VersionRecord._make((*row[:-1], orjson.loads(row[-1])))
+
+
+class HistoryEntry(NamedTuple):
+    """One change to a stack (field names follow `pulumi stack history --json` where they can)."""
+
+    event_id: int
+    version: int
+    time: str
+    actor: str
+    source: str
+    kind: str
+    summary: str
+    correlation_id: str
+
+    def to_json(self) -> dict[str, Any]:
+        return self._asdict()
+
+
+def stack_history(connection: sqlite3.Connection, stack_id: str,
+                  limit: int | None = None) -> list[HistoryEntry]:
+    """Every change to a stack, newest first."""
+    sql = ("SELECT id, stack_version, created_at, actor, source, event_type, message,"
+           " correlation_id FROM state_events WHERE stack_id = ? ORDER BY id DESC")
+    params: list[Any] = [stack_id]
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return [HistoryEntry(*row) for row in connection.execute(sql, params).fetchall()]
+
+
+def stream_version_at(connection: sqlite3.Connection, stack_id: str, *,
+                      at: str | None = None, event_id: int | None = None) -> int | None:
+    """The stack's stream version as of a time or a log position (None: it did not exist)."""
+    if event_id is not None:
+        row = connection.execute(
+            "SELECT stack_version FROM state_events WHERE stack_id = ? AND id <= ?"
+            " ORDER BY id DESC LIMIT 1", (stack_id, event_id)).fetchone()
+    else:
+        row = connection.execute(
+            "SELECT stack_version FROM state_events WHERE stack_id = ? AND created_at <= ?"
+            " ORDER BY created_at DESC, id DESC LIMIT 1", (stack_id, at)).fetchone()
+    return int(row[0]) if row else None

@@ -31,7 +31,7 @@ class ProjectionRunner:
     ) -> None:
         self.store = store
         self.connection = connection
-        self.projectors = list(projectors) if projectors is not None else all_projectors()
+        self.projectors = list(projectors) if projectors is not None else all_projectors(store)
 
     def catch_up(self) -> int:
         """Process every event not yet projected; returns how many events were read."""

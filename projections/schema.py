@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import NamedTuple
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Bumped whenever a projection's tables or logic change; a mismatch triggers a migration."""
 
 POSITIONS_DDL = (
@@ -69,7 +69,7 @@ STACKS = ProjectionSpec(
 
 AUDIT = ProjectionSpec(
     name="audit",
-    version=1,
+    version=2,
     tables=("state_events",),
     ddl=(
         """CREATE TABLE IF NOT EXISTS state_events (
@@ -88,6 +88,8 @@ AUDIT = ProjectionSpec(
         "CREATE INDEX IF NOT EXISTS state_events_by_stack ON state_events (stack_id, id)",
         "CREATE INDEX IF NOT EXISTS state_events_by_type ON state_events (event_type, id)",
         "CREATE INDEX IF NOT EXISTS state_events_by_time ON state_events (created_at)",
+        "CREATE INDEX IF NOT EXISTS state_events_by_stack_time"
+        " ON state_events (stack_id, created_at, id)",
         "CREATE INDEX IF NOT EXISTS state_events_by_actor ON state_events (actor, id)",
     ),
 )
@@ -114,7 +116,28 @@ LOCKS = ProjectionSpec(
     ),
 )
 
-PROJECTIONS: tuple[ProjectionSpec, ...] = (STACKS, AUDIT, LOCKS)
+VERSIONS = ProjectionSpec(
+    name="versions",
+    version=1,
+    tables=("state_versions",),
+    ddl=(
+        """CREATE TABLE IF NOT EXISTS state_versions (
+            stack_id TEXT NOT NULL,
+            stack_name TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            creator TEXT NOT NULL,
+            description TEXT NOT NULL,
+            state_data TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            event_id INTEGER NOT NULL,
+            deleted_at TEXT,
+            deleted_by TEXT,
+            PRIMARY KEY (stack_id, version))""",
+    ),
+)
+
+PROJECTIONS: tuple[ProjectionSpec, ...] = (STACKS, AUDIT, LOCKS, VERSIONS)
 
 
 def create_tables(cursor: sqlite3.Cursor, spec: ProjectionSpec) -> None:

@@ -1,0 +1,310 @@
+"""`sloth-runner stack snapshot`: numbered versions of a stack, restore, compare, prune."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from cli import output
+from cli.confirm import confirm_or_refuse
+from cli.context import CliState, JsonFlag, LockIdOption, state
+from cli.errors import Typer, UsageProblem
+from domain.errors import StackNotFound
+from domain.names import stack_id, validate_stack_name
+
+if TYPE_CHECKING:
+    from domain.versions import StackState, StateDiff
+
+app = Typer(no_args_is_help=True, help="Versioned snapshots of a stack: restore, compare, prune.")
+
+StackArg = Annotated[str, typer.Argument(help="Stack name.", show_default=False)]
+VersionArg = Annotated[str, typer.Argument(help="Version: v5 or 5.", show_default=False)]
+YesFlag = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
+def _existing_stack(st: CliState, name: str) -> str:
+    """The id of a stack known to the read models (destroyed ones included)."""
+    validate_stack_name(name)
+    identity = str(stack_id(name))
+    found = st.reader().execute("SELECT 1 FROM stacks WHERE id = ?", (identity,)).fetchone()
+    if found is None:
+        raise StackNotFound(name)
+    return identity
+
+
+def _live_version(st: CliState, name: str, text: str) -> Any:
+    """The read-model record of a live version; raises not found / deleted (exit 4)."""
+    from domain.versions import SnapshotDeleted, SnapshotNotFound, VersionMark, parse_version
+    from projections.queries import find_version
+
+    identity = _existing_stack(st, name)
+    version = parse_version(text)
+    record = find_version(st.reader(), identity, version)
+    if record is None:
+        raise SnapshotNotFound(name, version)
+    if record.deleted_at is not None:
+        from domain.timestamps import from_text
+
+        raise SnapshotDeleted(name, VersionMark(
+            version=version, position=record.position, creator=record.creator,
+            description=record.description, created_at=from_text(record.created_at),
+            deleted_at=from_text(record.deleted_at), deleted_by=record.deleted_by))
+    return record
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    stack: StackArg,
+    description: Annotated[str, typer.Option("--description", "-d", help="What it captures.")] = "",
+    creator: Annotated[str | None, typer.Option("--creator", help="Who (default: you).")] = None,
+    lock_id: LockIdOption = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Capture the stack's current state as the next version (v1, v2, ...)."""
+    from commands.models import CreateSnapshot
+
+    st = state(ctx)
+    command = CreateSnapshot(stack=stack, description=description, creator=creator)
+    outcome = st.service().create_snapshot(command, st.invocation(lock_id=lock_id))
+    st.written()
+    mark = outcome.detail["snapshot"]
+    if st.wants_json(json_output):
+        output.emit_json(outcome.to_json())
+        return
+    output.say(f"{output.tick()} Snapshot v{mark.version} of stack '{stack}' created")
+
+
+@app.command("list")
+def list_snapshots(
+    ctx: typer.Context,
+    stack: StackArg,
+    all_versions: Annotated[bool, typer.Option("--all", "-a", help="Include deleted versions.")] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """List a stack's snapshots, newest first."""
+    from projections.queries import list_versions
+
+    st = state(ctx)
+    identity = _existing_stack(st, stack)
+    versions = list_versions(st.reader(), identity, include_deleted=all_versions)
+    live = sum(1 for v in versions if v.deleted_at is None)
+    if st.wants_json(json_output):
+        output.emit_json({"stack": stack, "snapshots": [v.to_json(with_state=False)
+                                                        for v in versions], "total": live})
+        return
+    output.say(f"Snapshots for stack: {stack}")
+    output.say()
+    if not versions:
+        output.say("No snapshots yet. Take one with: sloth-runner stack snapshot create "
+                   f"{stack} --description TEXT")
+    else:
+        rows = [[f"v{v.version}", v.creator,
+                 v.description + (" (deleted)" if v.deleted_at else ""),
+                 output.short_time(v.created_at)] for v in versions]
+        for line in output.table(["Version", "Creator", "Description", "Created At"], rows,
+                                 min_widths=(9, 15, 27), full_rule=True):
+            output.say(line)
+    output.say()
+    output.say(f"Total: {live} snapshot{'s' if live != 1 else ''}")
+
+
+@app.command("show")
+def show(ctx: typer.Context, stack: StackArg, version: VersionArg,
+         json_output: JsonFlag = False) -> None:
+    """Show a snapshot: who took it, when, and the full state it names."""
+    st = state(ctx)
+    record = _live_version(st, stack, version)
+    if st.wants_json(json_output):
+        output.emit_json(record.to_json())
+        return
+    output.say(f"Snapshot v{record.version} of stack: {stack}")
+    output.say(f"  Creator:       {record.creator}")
+    output.say(f"  Description:   {record.description or '-'}")
+    output.say(f"  Created at:    {output.short_time(record.created_at)}")
+    output.say(f"  Position:      event {record.event_id} (stack event {record.position})")
+    _state_block(record.state)
+
+
+def _state_block(snapshot_state: dict[str, Any]) -> None:
+    output.say()
+    output.say("State:")
+    output.say(f"  Description:   {snapshot_state.get('description') or '-'}")
+    output.say(f"  Status:        {snapshot_state.get('status')}")
+    for title, key in (("State values", "values"), ("Outputs", "outputs")):
+        items = snapshot_state.get(key, {})
+        output.say(f"  {title} ({len(items)}):")
+        for item_key, value in items.items():
+            output.say(f"    {item_key} = {output.value_text(value)}")
+
+
+def _diff_lines(diff: StateDiff) -> list[str]:
+    lines = []
+    for change in (diff.description, diff.status):
+        if change is not None:
+            lines.append(f"  ~ {change.key}: {output.value_text(change.before)} -> "
+                         f"{output.value_text(change.after)}")
+    for title, section in (("State values", diff.values), ("Outputs", diff.outputs)):
+        if section.is_empty:
+            continue
+        lines.append(f"  {title}:")
+        lines += [f"    + {c.key} = {output.value_text(c.after)}" for c in section.added]
+        lines += [f"    - {c.key} = {output.value_text(c.before)}" for c in section.removed]
+        lines += [f"    ~ {c.key}: {output.value_text(c.before)} -> "
+                  f"{output.value_text(c.after)}" for c in section.changed]
+    return lines
+
+
+def _count(diff: StateDiff) -> int:
+    return (int(diff.description is not None) + int(diff.status is not None)
+            + sum(len(s.added) + len(s.removed) + len(s.changed)
+                  for s in (diff.values, diff.outputs)))
+
+
+@app.command("restore")
+def restore(
+    ctx: typer.Context,
+    stack: StackArg,
+    version: VersionArg,
+    yes: YesFlag = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change.")] = False,
+    lock_id: LockIdOption = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Roll the stack forward to a version's state, after an automatic backup snapshot."""
+    from commands.models import RestoreSnapshot
+
+    st = state(ctx)
+    record = _live_version(st, stack, version)
+    command = RestoreSnapshot(stack=stack, version=record.version)
+    if dry_run:
+        diff = st.service().plan_restore(command)
+        if st.wants_json(json_output):
+            output.emit_json({"stack": stack, "version": record.version, "dry_run": True,
+                              "changes": diff.model_dump(mode="json"), "empty": diff.is_empty})
+            return
+        output.say(f"Restoring stack '{stack}' to v{record.version} would change:")
+        output.say("\n".join(_diff_lines(diff)) if not diff.is_empty else "  nothing")
+        return
+    confirm_or_refuse(f"Restore stack '{stack}' to v{record.version}?", yes=yes,
+                      what=f"restore stack '{stack}'")
+    outcome = st.service().restore_snapshot(command, st.invocation(lock_id=lock_id))
+    st.written()
+    if st.wants_json(json_output):
+        output.emit_json(outcome.to_json())
+        return
+    backup, diff = outcome.detail["backup"], outcome.detail["diff"]
+    output.say(f"{output.tick()} Stack '{stack}' restored to v{record.version} "
+               f"({_count(diff)} changes; backup taken first as v{backup.version})")
+
+
+@app.command("delete")
+def delete(
+    ctx: typer.Context,
+    stack: StackArg,
+    version: VersionArg,
+    yes: YesFlag = False,
+    lock_id: LockIdOption = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Delete a version: its number is never reused and its history stays."""
+    from commands.models import DeleteSnapshot
+
+    st = state(ctx)
+    record = _live_version(st, stack, version)
+    confirm_or_refuse(f"Delete snapshot v{record.version} of '{stack}'?", yes=yes,
+                      what=f"delete snapshot v{record.version}")
+    outcome = st.service().delete_snapshot(DeleteSnapshot(stack=stack, version=record.version),
+                                           st.invocation(lock_id=lock_id))
+    st.written()
+    if st.wants_json(json_output):
+        output.emit_json(outcome.to_json())
+        return
+    output.say(f"{output.tick()} Snapshot v{record.version} of stack '{stack}' deleted")
+
+
+@app.command("compare")
+def compare(ctx: typer.Context, stack: StackArg, first: VersionArg, second: VersionArg,
+            json_output: JsonFlag = False) -> None:
+    """What changed from one version to another (`current` is the live state)."""
+    from domain.versions import StackState, diff_states
+
+    st = state(ctx)
+
+    def state_of(text: str) -> tuple[str, StackState]:
+        if text.strip().lower() == "current":
+            _existing_stack(st, stack)
+            return "current", st.service().load(stack).user_state()
+        record = _live_version(st, stack, text)
+        return f"v{record.version}", StackState.model_validate(record.state)
+
+    (label_a, state_a), (label_b, state_b) = state_of(first), state_of(second)
+    diff = diff_states(state_a, state_b)
+    if st.wants_json(json_output):
+        output.emit_json({"stack": stack, "from": label_a, "to": label_b,
+                          "empty": diff.is_empty, **diff.model_dump(mode="json")})
+        return
+    output.say(f"Comparing {label_a} -> {label_b} of stack: {stack}")
+    output.say()
+    if diff.is_empty:
+        output.say("  No differences.")
+        return
+    for line in _diff_lines(diff):
+        output.say(line)
+    output.say()
+    output.say(f"{_count(diff)} difference{'s' if _count(diff) != 1 else ''}")
+
+
+@app.command("prune")
+def prune(
+    ctx: typer.Context,
+    stack: Annotated[str | None, typer.Argument(help="Stack name (or --all).")] = None,
+    all_stacks: Annotated[bool, typer.Option("--all", help="Every stack.")] = False,
+    older_than: Annotated[
+        str | None,
+        typer.Option("--older-than", help="Age, e.g. 30d (default: snapshot_retention)."),
+    ] = None,
+    keep: Annotated[int, typer.Option("--keep", help="Always keep the newest N versions.")] = 1,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would go.")] = False,
+    lock_id: LockIdOption = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Delete old versions (as snapshot.deleted events), keeping the newest --keep."""
+    from commands.models import PruneSnapshots
+    from domain.durations import parse_duration
+    from domain.errors import InvalidInput
+
+    st = state(ctx)
+    if (stack is None) == (not all_stacks):
+        raise UsageProblem("give a STACK or --all (not both)")
+    if keep < 0:
+        raise InvalidInput(f"invalid --keep {keep}: must be 0 or more")
+    age = parse_duration(older_than, what="--older-than") if older_than else (
+        st.settings().stacks.snapshot_retention)
+    if stack is not None:
+        _existing_stack(st, stack)
+        names = [stack]
+    else:
+        names = [name for (name,) in st.reader().execute(
+            "SELECT name FROM stacks WHERE status != 'destroyed' ORDER BY name")]
+    results = []
+    for name in names:
+        command = PruneSnapshots(stack=name, older_than=age, keep=keep)
+        outcome = st.service().prune_snapshots(command, st.invocation(lock_id=lock_id),
+                                               dry_run=dry_run)
+        results.append((name, outcome.detail["pruned"]))
+    if not dry_run:
+        st.written()
+    if st.wants_json(json_output):
+        output.emit_json({"dry_run": dry_run, "older_than": older_than, "keep": keep,
+                          "stacks": [{"stack": n, "pruned": p} for n, p in results],
+                          "total": sum(len(p) for _, p in results)})
+        return
+    verb = "Would delete" if dry_run else "Deleted"
+    for name, pruned in results:
+        if pruned:
+            output.say(f"{verb} {len(pruned)} snapshot(s) of '{name}': "
+                       f"{', '.join(f'v{v}' for v in pruned)}")
+    total = sum(len(p) for _, p in results)
+    output.say(f"{verb} {total} snapshot{'s' if total != 1 else ''} in total")
