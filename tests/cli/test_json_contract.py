@@ -37,7 +37,7 @@ def test_field_names_are_stable(cli: CliRun) -> None:
     assert set(events["events"][0]) == EVENT  # type: ignore[index]
     status = parsed(cli, "projections", "status", "--json")
     assert set(status["projections"][0]) == PROJECTION  # type: ignore[index]
-    assert set(parsed(cli, "projections", "rebuild", "--json")) == {"events", "seconds"}  # type: ignore[arg-type]
+    assert set(parsed(cli, "projections", "rebuild", "--json")) == {"events", "seconds", "into"}  # type: ignore[arg-type]
     destroyed = parsed(cli, "stack", "destroy", "app", "--yes", "--json")
     assert destroyed["events"] == ["stack.destroyed"]  # type: ignore[index]
 
