@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import random
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from commands.models import (
+    AcquireLock,
     ChangeOutputs,
+    CreateSnapshot,
     CreateStack,
+    DeleteSnapshot,
     DestroyStack,
+    ReleaseLock,
+    RestoreSnapshot,
     SetValues,
     UnsetValues,
     UpdateStack,
@@ -46,8 +52,18 @@ def random_history(runtime: Runtime, steps: int, seed: int) -> None:
                 service.change_outputs(ChangeOutputs(
                     stack=name, set={f"o{rng.randint(0, 3)}": rng.randint(0, 9)},
                     unset=[f"o{rng.randint(0, 3)}"] if rng.random() < 0.3 else []), inv)
-            elif choice < 0.9:
+            elif choice < 0.84:
                 service.update_stack(UpdateStack(stack=name, description=f"u{rng.randint(0, 9)}"), inv)
+            elif choice < 0.88:
+                service.create_snapshot(CreateSnapshot(stack=name, description="r"), inv)
+            elif choice < 0.9:
+                service.delete_snapshot(DeleteSnapshot(stack=name, version=rng.randint(1, 4)), inv)
+            elif choice < 0.92:
+                service.restore_snapshot(RestoreSnapshot(stack=name, version=rng.randint(1, 4)), inv)
+            elif choice < 0.95:
+                service.acquire_lock(AcquireLock(stack=name, ttl=timedelta(minutes=5)), inv)
+            elif choice < 0.97:
+                service.release_lock(ReleaseLock(stack=name), inv)
             else:
                 service.destroy_stack(DestroyStack(stack=name, reason="random"), inv)
         except DomainError:
