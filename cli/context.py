@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import uuid
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -58,6 +58,28 @@ class CliState:
     def written(self) -> None:
         """After a write: bring the read models up to date before printing."""
         self.runtime().catch_up()
+
+    def finish(self, outcome: Any, json_flag: bool, message: str) -> None:
+        """After a write: catch the read models up, then print the outcome or the message."""
+        from cli import output
+
+        self.written()
+        if self.wants_json(json_flag):
+            output.emit_json(outcome.to_json())
+        else:
+            output.say(message)
+
+    def known_stack(self, name: str) -> str:
+        """The id of a stack that exists or existed (destroyed ones included); else exit 4."""
+        from domain.errors import StackNotFound
+        from domain.names import stack_id, validate_stack_name
+        from projections.queries import is_known_stack
+
+        validate_stack_name(name)
+        identity = str(stack_id(name))
+        if not is_known_stack(self.reader(), identity):
+            raise StackNotFound(name)
+        return identity
 
     def invocation(self, *, lock_id: str | None = None) -> Invocation:
         from domain.invocation import Invocation, Source

@@ -9,23 +9,11 @@ import typer
 from cli import output
 from cli.context import JsonFlag, state
 from cli.errors import Typer
-from domain.errors import InvalidInput, StackNotFound
+from domain.errors import InvalidInput
 
 app = Typer(no_args_is_help=True, help="Query and export the audit log of every change.")
 
 
-def _stack_filter(connection: object, name: str | None) -> str | None:
-    if name is None:
-        return None
-    from domain.names import stack_id, validate_stack_name
-
-    validate_stack_name(name)
-    identity = str(stack_id(name))
-    found = connection.execute(  # type: ignore[attr-defined]
-        "SELECT 1 FROM stacks WHERE id = ?", (identity,)).fetchone()
-    if found is None:
-        raise StackNotFound(name)
-    return identity
 
 
 @app.command("list")
@@ -53,7 +41,7 @@ def list_events(
     until_text = to_text(parse_timestamp(until, what="--until")) if until else None
     connection = st.reader()
     records = query(connection, EventFilter(
-        stack_id=_stack_filter(connection, stack), type_pattern=type_pattern, actor=actor,
+        stack_id=st.known_stack(stack) if stack else None, type_pattern=type_pattern, actor=actor,
         since=since_text, until=until_text, limit=limit,
     ))
     if st.wants_json(json_output):
@@ -80,4 +68,4 @@ def export(
 
     st = state(ctx)
     connection = st.reader()
-    output.emit_json_lines(export_events(connection, _stack_filter(connection, stack)))
+    output.emit_json_lines(export_events(connection, st.known_stack(stack) if stack else None))

@@ -12,8 +12,6 @@ from cli import lockview, output
 from cli.confirm import confirm_or_refuse
 from cli.context import JsonFlag, LockIdOption, state
 from cli.errors import Typer
-from domain.errors import StackNotFound
-from domain.names import stack_id, validate_stack_name
 
 app = Typer(no_args_is_help=True, help="Acquire, inspect, renew and release stack locks.")
 
@@ -93,11 +91,7 @@ def release(
     st = state(ctx)
     outcome = st.service().release_lock(ReleaseLock(stack=stack, unlocked_by=unlocked_by),
                                         st.invocation(lock_id=lock_id))
-    st.written()
-    if st.wants_json(json_output):
-        output.emit_json(outcome.to_json())
-        return
-    output.say(f"{output.tick()} Lock released for stack '{stack}'")
+    st.finish(outcome, json_output, f"{output.tick()} Lock released for stack '{stack}'")
 
 
 @app.command("status")
@@ -106,12 +100,7 @@ def status(ctx: typer.Context, stack: StackArg, json_output: JsonFlag = False) -
     from projections.queries import find_lock
 
     st = state(ctx)
-    validate_stack_name(stack)
-    connection = st.reader()
-    identity = str(stack_id(stack))
-    if connection.execute("SELECT 1 FROM stacks WHERE id = ?", (identity,)).fetchone() is None:
-        raise StackNotFound(stack)
-    lock = find_lock(connection, identity)
+    lock = find_lock(st.reader(), st.known_stack(stack))
     now = _now()
     if st.wants_json(json_output):
         document: dict[str, Any] = {"stack": stack, "status": "UNLOCKED", "lock": None}
@@ -142,13 +131,8 @@ def renew(
         st.settings().stacks.lock_timeout)
     outcome = st.service().renew_lock(RenewLock(stack=stack, ttl=lease),
                                       st.invocation(lock_id=lock_id))
-    st.written()
-    if st.wants_json(json_output):
-        output.emit_json(outcome.to_json())
-        return
-    lock = outcome.detail["lock"]
-    output.say(f"{output.tick()} Lock on '{stack}' renewed until "
-               f"{lock.expires_at:%Y-%m-%d %H:%M:%S} UTC")
+    st.finish(outcome, json_output, f"{output.tick()} Lock on '{stack}' renewed until "
+              f"{outcome.detail['lock'].expires_at:%Y-%m-%d %H:%M:%S} UTC")
 
 
 def _force_release(
@@ -166,13 +150,9 @@ def _force_release(
     confirm_or_refuse(f"Force-release the lock on '{stack}'? Its holder will not be told.",
                       yes=yes, what=f"force-release the lock on '{stack}'")
     outcome = st.service().force_release_lock(command, st.invocation())
-    st.written()
-    if st.wants_json(json_output):
-        output.emit_json(outcome.to_json())
-        return
     removed = outcome.detail["lock"]
-    output.say(f"{output.tick()} Lock {removed.lock_id} held by {removed.locked_by} "
-               f"force-released on '{stack}' (recorded in the audit log)")
+    st.finish(outcome, json_output, f"{output.tick()} Lock {removed.lock_id} held by "
+              f"{removed.locked_by} force-released on '{stack}' (recorded in the audit log)")
 
 
 ForceLockId = Annotated[

@@ -10,8 +10,6 @@ from cli import output
 from cli.confirm import confirm_or_refuse
 from cli.context import CliState, JsonFlag, LockIdOption, state
 from cli.errors import Typer, UsageProblem
-from domain.errors import StackNotFound
-from domain.names import stack_id, validate_stack_name
 
 if TYPE_CHECKING:
     from domain.versions import StackState, StateDiff
@@ -23,22 +21,12 @@ VersionArg = Annotated[str, typer.Argument(help="Version: v5 or 5.", show_defaul
 YesFlag = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
 
-def _existing_stack(st: CliState, name: str) -> str:
-    """The id of a stack known to the read models (destroyed ones included)."""
-    validate_stack_name(name)
-    identity = str(stack_id(name))
-    found = st.reader().execute("SELECT 1 FROM stacks WHERE id = ?", (identity,)).fetchone()
-    if found is None:
-        raise StackNotFound(name)
-    return identity
-
-
 def _live_version(st: CliState, name: str, text: str) -> Any:
     """The read-model record of a live version; raises not found / deleted (exit 4)."""
     from domain.versions import SnapshotDeleted, SnapshotNotFound, VersionMark, parse_version
     from projections.queries import find_version
 
-    identity = _existing_stack(st, name)
+    identity = st.known_stack(name)
     version = parse_version(text)
     record = find_version(st.reader(), identity, version)
     if record is None:
@@ -68,12 +56,8 @@ def create(
     st = state(ctx)
     command = CreateSnapshot(stack=stack, description=description, creator=creator)
     outcome = st.service().create_snapshot(command, st.invocation(lock_id=lock_id))
-    st.written()
-    mark = outcome.detail["snapshot"]
-    if st.wants_json(json_output):
-        output.emit_json(outcome.to_json())
-        return
-    output.say(f"{output.tick()} Snapshot v{mark.version} of stack '{stack}' created")
+    st.finish(outcome, json_output, f"{output.tick()} Snapshot "
+              f"v{outcome.detail['snapshot'].version} of stack '{stack}' created")
 
 
 @app.command("list")
@@ -87,7 +71,7 @@ def list_snapshots(
     from projections.queries import list_versions
 
     st = state(ctx)
-    identity = _existing_stack(st, stack)
+    identity = st.known_stack(stack)
     versions = list_versions(st.reader(), identity, include_deleted=all_versions)
     live = sum(1 for v in versions if v.deleted_at is None)
     if st.wants_json(json_output):
@@ -190,13 +174,9 @@ def restore(
     confirm_or_refuse(f"Restore stack '{stack}' to v{record.version}?", yes=yes,
                       what=f"restore stack '{stack}'")
     outcome = st.service().restore_snapshot(command, st.invocation(lock_id=lock_id))
-    st.written()
-    if st.wants_json(json_output):
-        output.emit_json(outcome.to_json())
-        return
     backup, diff = outcome.detail["backup"], outcome.detail["diff"]
-    output.say(f"{output.tick()} Stack '{stack}' restored to v{record.version} "
-               f"({_count(diff)} changes; backup taken first as v{backup.version})")
+    st.finish(outcome, json_output, f"{output.tick()} Stack '{stack}' restored to "
+              f"v{record.version} ({_count(diff)} changes; backup taken first as v{backup.version})")
 
 
 @app.command("delete")
@@ -217,11 +197,8 @@ def delete(
                       what=f"delete snapshot v{record.version}")
     outcome = st.service().delete_snapshot(DeleteSnapshot(stack=stack, version=record.version),
                                            st.invocation(lock_id=lock_id))
-    st.written()
-    if st.wants_json(json_output):
-        output.emit_json(outcome.to_json())
-        return
-    output.say(f"{output.tick()} Snapshot v{record.version} of stack '{stack}' deleted")
+    st.finish(outcome, json_output,
+              f"{output.tick()} Snapshot v{record.version} of stack '{stack}' deleted")
 
 
 @app.command("compare")
@@ -234,7 +211,7 @@ def compare(ctx: typer.Context, stack: StackArg, first: VersionArg, second: Vers
 
     def state_of(text: str) -> tuple[str, StackState]:
         if text.strip().lower() == "current":
-            _existing_stack(st, stack)
+            st.known_stack(stack)
             return "current", st.service().load(stack).user_state()
         record = _live_version(st, stack, text)
         return f"v{record.version}", StackState.model_validate(record.state)
@@ -283,7 +260,7 @@ def prune(
     age = parse_duration(older_than, what="--older-than") if older_than else (
         st.settings().stacks.snapshot_retention)
     if stack is not None:
-        _existing_stack(st, stack)
+        st.known_stack(stack)
         names = [stack]
     else:
         names = [name for (name,) in st.reader().execute(

@@ -50,12 +50,8 @@ def create(
     st = state(ctx)
     command = CreateStack(stack=name, description=description)
     outcome = st.service().create_stack(command, st.invocation())
-    st.written()
-    if st.wants_json(json_output):
-        output.emit_json(outcome.to_json())
-        return
     again = " again (its earlier history is kept)" if outcome.detail.get("recreated") else ""
-    output.say(f"{output.tick()} Stack '{name}' created{again}")
+    st.finish(outcome, json_output, f"{output.tick()} Stack '{name}' created{again}")
 
 
 @app.command("list")
@@ -182,18 +178,13 @@ def history(
 ) -> None:
     """Every change to a stack, newest first: event id, time, actor, type and a summary."""
     from domain.errors import InvalidInput
-    from domain.names import stack_id
     from projections.queries import stack_history
 
     st = state(ctx)
     validate_stack_name(name)
     if limit is not None and limit < 1:
         raise InvalidInput(f"invalid --limit {limit}: must be at least 1")
-    connection = st.reader()
-    identity = str(stack_id(name))
-    if connection.execute("SELECT 1 FROM stacks WHERE id = ?", (identity,)).fetchone() is None:
-        raise StackNotFound(name)
-    entries = stack_history(connection, identity, limit)
+    entries = stack_history(st.reader(), st.known_stack(name), limit)
     if st.wants_json(json_output):
         output.emit_json({"stack": name, "history": [e.to_json() for e in entries]})
         return
@@ -230,13 +221,8 @@ def update(
     st = state(ctx)
     outcome = st.service().update_stack(UpdateStack(stack=name, description=description),
                                         st.invocation(lock_id=lock_id))
-    st.written()
-    if st.wants_json(json_output):
-        output.emit_json(outcome.to_json())
-    elif outcome.detail["changed"]:
-        output.say(f"{output.tick()} Stack '{name}' updated")
-    else:
-        output.say(f"Stack '{name}' unchanged")
+    st.finish(outcome, json_output, f"{output.tick()} Stack '{name}' updated"
+              if outcome.detail["changed"] else f"Stack '{name}' unchanged")
 
 
 @app.command("destroy")
@@ -264,12 +250,8 @@ def destroy(
         raise StackDestroyed(name)
     confirm_or_refuse(f"Destroy stack '{name}'?", yes=yes, what=f"destroy stack '{name}'")
     outcome = st.service().destroy_stack(command, st.invocation(lock_id=lock_id))
-    st.written()
-    if st.wants_json(json_output):
-        output.emit_json(outcome.to_json())
-        return
-    output.say(f"{output.tick()} Stack '{name}' destroyed (history kept; see: "
-               f"sloth-runner events list --stack {name})")
+    st.finish(outcome, json_output, f"{output.tick()} Stack '{name}' destroyed (history kept; "
+              f"see: sloth-runner events list --stack {name})")
 
 
 @app.command("output")
@@ -295,14 +277,11 @@ def outputs(
         command = ChangeOutputs(stack=name, set=parse_assignments(set_ or [], kind="output key"),
                                 unset=unset or [])
         outcome = st.service().change_outputs(command, st.invocation(lock_id=lock_id))
-        st.written()
-        if st.wants_json(json_output):
-            output.emit_json(outcome.to_json())
-            return
         changed, deleted = outcome.detail["changed"], outcome.detail["deleted"]
         parts = ([f"set {', '.join(changed)}"] if changed else []) + (
             [f"deleted {', '.join(deleted)}"] if deleted else [])
-        output.say(f"{output.tick()} Outputs of '{name}': {'; '.join(parts) or 'unchanged'}")
+        st.finish(outcome, json_output,
+                  f"{output.tick()} Outputs of '{name}': {'; '.join(parts) or 'unchanged'}")
         return
 
     from projections.queries import find_stack

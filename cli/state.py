@@ -33,15 +33,10 @@ def set_values(
     st = state(ctx)
     command = SetValues(stack=name, values=parse_assignments(assignments, kind="state key"))
     outcome = st.service().set_values(command, st.invocation(lock_id=lock_id))
-    st.written()
-    if st.wants_json(json_output):
-        output.emit_json(outcome.to_json())
-        return
     changed = outcome.detail["changed"]
-    if changed:
-        output.say(f"{output.tick()} Set {', '.join(changed)} on stack '{name}'")
-    else:
-        output.say(f"No change: stack '{name}' already has these values")
+    st.finish(outcome, json_output,
+              f"{output.tick()} Set {', '.join(changed)} on stack '{name}'" if changed
+              else f"No change: stack '{name}' already has these values")
 
 
 @app.command("get")
@@ -82,12 +77,8 @@ def unset_values(
     st = state(ctx)
     outcome = st.service().unset_values(UnsetValues(stack=name, keys=keys),
                                         st.invocation(lock_id=lock_id))
-    st.written()
-    if st.wants_json(json_output):
-        output.emit_json(outcome.to_json())
-        return
-    output.say(f"{output.tick()} Deleted {', '.join(outcome.detail['deleted'])} "
-               f"from stack '{name}'")
+    st.finish(outcome, json_output, f"{output.tick()} Deleted "
+              f"{', '.join(outcome.detail['deleted'])} from stack '{name}'")
 
 
 @app.command("list")

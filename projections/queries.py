@@ -212,6 +212,12 @@ def list_events(connection: sqlite3.Connection, query: EventFilter) -> list[Even
         timestamp=row[10], data=orjson.loads(row[11])) for row in rows]
 
 
+def is_known_stack(connection: sqlite3.Connection, stack_id: str) -> bool:
+    """Whether the stack ever existed (destroyed stacks included)."""
+    return connection.execute(
+        "SELECT 1 FROM stacks WHERE id = ?", (stack_id,)).fetchone() is not None
+
+
 def head_position(connection: sqlite3.Connection) -> int:
     """The position of the newest event in the log (0 when there are none)."""
     row = connection.execute("SELECT MAX(rowid) FROM stored_events").fetchone()

@@ -13,7 +13,7 @@ from domain.errors import NotFound, StackNotFound
 from domain.names import stack_id
 from domain.stack import Stack
 from domain.timestamps import to_text
-from projections.queries import stream_version_at
+from projections.queries import is_known_stack, stream_version_at
 
 
 class StackAsOf(NamedTuple):
@@ -44,7 +44,7 @@ def stack_as_of(store: Application[UUID], connection: sqlite3.Connection, name: 
                 at: datetime | None = None, event_id: int | None = None) -> StackAsOf:
     """Replay the stack's stream up to the last event at or before `at` / `event_id`."""
     identity = stack_id(name)
-    if connection.execute("SELECT 1 FROM stacks WHERE id = ?", (str(identity),)).fetchone() is None:
+    if not is_known_stack(connection, str(identity)):
         raise StackNotFound(name)
     moment = to_text(at) if at is not None else None
     version = stream_version_at(connection, str(identity), at=moment, event_id=event_id)

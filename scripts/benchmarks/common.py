@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -34,6 +35,38 @@ def invocation(actor: str = "bench@host"):  # type: ignore[no-untyped-def]
 
     return Invocation(actor=actor, source=Source.CLI, correlation_id=str(uuid.uuid4()),
                       at=datetime.now(UTC))
+
+
+def open_runtime(db: Path):  # type: ignore[no-untyped-def]
+    """The product's runtime on a database file (imported late: start-up is measured too)."""
+    from infrastructure.runtime import Runtime
+    from infrastructure.settings import Settings
+
+    return Runtime(Settings(db_path=db))
+
+
+def raw_wal_connection(path: Path) -> sqlite3.Connection:
+    """A plain sqlite3 connection with the product's journal settings (WAL), autocommit."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    return connection
+
+
+def append_history(runtime, name: str, events: int) -> None:  # type: ignore[no-untyped-def]
+    """Create a stack and give it `events` events quickly (100 state changes per write)."""
+    from commands.models import CreateStack
+    from domain.names import stack_id
+
+    runtime.service().create_stack(CreateStack(stack=name), invocation())
+    store = runtime.store()
+    written = 1
+    while written < events:
+        stack = store.repository.get(stack_id(name))
+        inv = invocation()
+        for j in range(min(100, events - written)):
+            stack.set_values({f"k{j % 10}": written + j}, inv)
+        store.save(stack)
+        written = stack.version
 
 
 def typer_floor_command(directory: Path) -> list[str]:

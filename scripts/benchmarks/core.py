@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 
 from benchmarks.common import (
     SCRIPT,
+    append_history,
     invocation,
     median_wall,
+    open_runtime,
     per_second,
+    raw_wal_connection,
     report,
     typer_floor_command,
     workdir,
@@ -18,12 +20,10 @@ from benchmarks.common import (
 
 def startup(quick: bool) -> None:
     from commands.models import CreateStack
-    from infrastructure.runtime import Runtime
-    from infrastructure.settings import Settings
 
     directory = workdir()
     db = directory / "stacks.db"
-    runtime = Runtime(Settings(db_path=db))
+    runtime = open_runtime(db)
     service = runtime.service()
     for i in range(1000):
         service.create_stack(CreateStack(stack=f"stack-{i:04d}", description="bench"), invocation())
@@ -40,12 +40,10 @@ def startup(quick: bool) -> None:
 
 def state_set(quick: bool) -> None:
     from commands.models import CreateStack, SetValues
-    from infrastructure.runtime import Runtime
-    from infrastructure.settings import Settings
 
     count = 300 if quick else 2000
     directory = workdir()
-    runtime = Runtime(Settings(db_path=directory / "stacks.db"))
+    runtime = open_runtime(directory / "stacks.db")
     service = runtime.service()
     service.create_stack(CreateStack(stack="bench"), invocation())
     counter = iter(range(10**9))
@@ -63,8 +61,7 @@ def state_set(quick: bool) -> None:
     ours = per_second(whole_command, count)
     runtime.close()
 
-    raw = sqlite3.connect(directory / "raw.db", isolation_level=None)
-    raw.execute("PRAGMA journal_mode=WAL")
+    raw = raw_wal_connection(directory / "raw.db")
     raw.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)")
     keys = iter(range(10**9))
 
@@ -83,31 +80,11 @@ def state_set(quick: bool) -> None:
 
 
 def rebuild(quick: bool) -> None:
-    from commands.models import CreateStack
-    from domain.stack import Stack
-    from infrastructure.runtime import Runtime
-    from infrastructure.settings import Settings
-
     total = 10_000 if quick else 100_000
-    directory = workdir()
-    runtime = Runtime(Settings(db_path=directory / "stacks.db"))
-    service = runtime.service()
-    store = runtime.store()
+    runtime = open_runtime(workdir() / "stacks.db")
     stacks = 100
     for i in range(stacks):
-        service.create_stack(CreateStack(stack=f"s{i}"), invocation())
-    written = stacks
-    batch = 100
-    while written < total:
-        for i in range(stacks):
-            stack: Stack = store.repository.get(Stack.create_id(f"s{i}"))
-            inv = invocation()
-            for j in range(batch):
-                stack.set_values({f"k{j % 10}": written + j}, inv)
-            store.save(stack)
-            written += batch
-            if written >= total:
-                break
+        append_history(runtime, f"s{i}", total // stacks)
     started = time.perf_counter()
     count = runtime.projections().rebuild()
     elapsed = time.perf_counter() - started

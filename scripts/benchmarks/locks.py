@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sqlite3
+import os
 import subprocess
 import sys
 import time
@@ -13,7 +13,9 @@ from benchmarks.common import (
     SCRIPT,
     invocation,
     median_wall,
+    open_runtime,
     per_second,
+    raw_wal_connection,
     report,
     typer_floor_command,
     workdir,
@@ -24,12 +26,10 @@ WORKER = str(Path(__file__).with_name("lock_worker.py"))
 
 def cycles(quick: bool) -> None:
     from commands.models import AcquireLock, CreateStack, ReleaseLock
-    from infrastructure.runtime import Runtime
-    from infrastructure.settings import Settings
 
     count = 200 if quick else 1000
     directory = workdir()
-    runtime = Runtime(Settings(db_path=directory / "stacks.db"))
+    runtime = open_runtime(directory / "stacks.db")
     service = runtime.service()
     service.create_stack(CreateStack(stack="bench"), invocation())
     acquire = AcquireLock(stack="bench", ttl=timedelta(minutes=5))
@@ -51,8 +51,7 @@ def cycles(quick: bool) -> None:
     ours_full = per_second(with_catch_up, count)
     runtime.close()
 
-    raw = sqlite3.connect(directory / "raw.db", isolation_level=None)
-    raw.execute("PRAGMA journal_mode=WAL")
+    raw = raw_wal_connection(directory / "raw.db")
     raw.execute("CREATE TABLE locks (stack TEXT PRIMARY KEY, holder TEXT)")
 
     def raw_cycle() -> None:
@@ -76,10 +75,10 @@ def status_startup(quick: bool) -> None:
     directory = workdir()
     db = directory / "stacks.db"
     env = {"SLOTH_RUNNER_DB": str(db)}
-    subprocess.run([SCRIPT, "stack", "create", "prod"], env={**__import__("os").environ, **env},
-                   check=True, capture_output=True)
-    subprocess.run([SCRIPT, "stack", "lock", "acquire", "prod", "--reason", "bench"],
-                   env={**__import__("os").environ, **env}, check=True, capture_output=True)
+    for command in (["stack", "create", "prod"],
+                    ["stack", "lock", "acquire", "prod", "--reason", "bench"]):
+        subprocess.run([SCRIPT, *command], env={**os.environ, **env}, check=True,
+                       capture_output=True)
     times = median_wall({"status": [SCRIPT, "stack", "lock", "status", "prod"],
                          "floor": typer_floor_command(directory)}, 7 if quick else 21, env=env)
     report("`lock status`, whole process, median wall", f"{times['status'] * 1000:.0f} ms")
@@ -89,13 +88,10 @@ def status_startup(quick: bool) -> None:
 
 def contention(quick: bool) -> None:
     from commands.models import CreateStack
-    from infrastructure.runtime import Runtime
-    from infrastructure.settings import Settings
 
     per_worker = 25 if quick else 100
-    directory = workdir()
-    db = directory / "stacks.db"
-    runtime = Runtime(Settings(db_path=db))
+    db = workdir() / "stacks.db"
+    runtime = open_runtime(db)
     for i in range(8):
         runtime.service().create_stack(CreateStack(stack=f"s{i}"), invocation())
     runtime.catch_up()

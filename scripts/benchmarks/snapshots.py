@@ -8,8 +8,10 @@ import time
 
 from benchmarks.common import (
     SCRIPT,
+    append_history,
     invocation,
     median_wall,
+    open_runtime,
     report,
     typer_floor_command,
     workdir,
@@ -18,10 +20,8 @@ from benchmarks.common import (
 
 def create_cost(quick: bool) -> None:
     from commands.models import CreateSnapshot, CreateStack, SetValues
-    from infrastructure.runtime import Runtime
-    from infrastructure.settings import Settings
 
-    runtime = Runtime(Settings(db_path=workdir() / "stacks.db"))
+    runtime = open_runtime(workdir() / "stacks.db")
     service = runtime.service()
     service.create_stack(CreateStack(stack="bench"), invocation())
     for i in range(50):
@@ -43,27 +43,13 @@ def create_cost(quick: bool) -> None:
 
 
 def point_in_time(quick: bool) -> None:
-    from commands.models import CreateStack
-    from domain.names import stack_id
-    from domain.stack import Stack
-    from infrastructure.runtime import Runtime
-    from infrastructure.settings import Settings
     from projections.timetravel import stack_as_of
 
     long_events = 20_000 if quick else 100_000
-    runtime = Runtime(Settings(db_path=workdir() / "stacks.db"))
-    service = runtime.service()
+    runtime = open_runtime(workdir() / "stacks.db")
     store = runtime.store()
     for name, events in (("short", 100), ("long", long_events)):
-        service.create_stack(CreateStack(stack=name), invocation())
-        written = 1
-        while written < events:
-            stack: Stack = store.repository.get(stack_id(name))
-            inv = invocation()
-            for j in range(min(100, events - written)):
-                stack.set_values({f"k{j % 10}": written + j}, inv)
-            store.save(stack)
-            written = stack.version
+        append_history(runtime, name, events)
     runtime.catch_up()
     connection = runtime.connection()
     rng = random.Random(1)
@@ -88,12 +74,10 @@ def point_in_time(quick: bool) -> None:
 
 def list_startup(quick: bool) -> None:
     from commands.models import CreateSnapshot, CreateStack
-    from infrastructure.runtime import Runtime
-    from infrastructure.settings import Settings
 
     directory = workdir()
     db = directory / "stacks.db"
-    runtime = Runtime(Settings(db_path=db))
+    runtime = open_runtime(db)
     service = runtime.service()
     service.create_stack(CreateStack(stack="my-stack"), invocation())
     for i in range(1000):
