@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -11,6 +11,7 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import BaseAggregate, CanInitAggregate, CanMutateAggregate
 from pydantic import BaseModel, ConfigDict
 
+from domain.dependencies import CycleRefused, DependencyNotDeclared, validate_dependencies
 from domain.errors import (
     InvalidInput,
     KeyNotFound,
@@ -29,6 +30,7 @@ from domain.locks import (
     validate_ttl,
 )
 from domain.names import stack_id, validate_key, validate_stack_name
+from domain.validation import CheckResult, passed
 
 MAX_DESCRIPTION_LENGTH = 4096
 
@@ -66,6 +68,7 @@ class StackMemento(BaseModel):
     outputs: dict[str, Any]
     lock: LockInfo | None = None
     lock_generation: int = 0
+    dependencies: list[str] = []
 
 
 class StackSnapshot(BaseModel):
@@ -122,6 +125,7 @@ class Stack(BaseAggregate[UUID]):
         outputs: dict[str, Any]
         lock: LockInfo | None
         lock_generation: int
+        dependencies: list[str]
 
     # ---- events -------------------------------------------------------------------------
 
@@ -153,6 +157,9 @@ class Stack(BaseAggregate[UUID]):
             stack.outputs = {}
             stack.lock = None
             stack.lock_generation = getattr(stack, "lock_generation", 0)
+            # Created again after a destroy, a stack starts from a fresh state: the
+            # dependencies it had are dropped with its values and outputs (history keeps them).
+            stack.dependencies = []
 
     class Updated(Event):
         """The stack's description or status changed."""
@@ -262,6 +269,40 @@ class Stack(BaseAggregate[UUID]):
 
         def apply(self, aggregate: Any) -> None:
             aggregate.lock = None
+
+    # ---- dependency and validation events -------------------------------------------------
+
+    class DependencyAdded(Event):
+        """The stack now depends on another (which may not exist yet)."""
+
+        TOPIC: ClassVar[str] = "stack.dependency.added"
+        depends_on: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.dependencies.append(self.depends_on)
+
+    class DependencyRemoved(Event):
+        TOPIC: ClassVar[str] = "stack.dependency.removed"
+        depends_on: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.dependencies.remove(self.depends_on)
+
+    class ValidationPassed(Event):
+        """Pre-flight validation found nothing that fails (warnings may be among the checks)."""
+
+        TOPIC: ClassVar[str] = "validation.passed"
+        checks: list[CheckResult]
+
+        def apply(self, aggregate: Any) -> None:
+            """A record of who validated what; the stack's state does not change."""
+
+    class ValidationFailed(Event):
+        TOPIC: ClassVar[str] = "validation.failed"
+        checks: list[CheckResult]
+
+        def apply(self, aggregate: Any) -> None:
+            """A record of who validated what; the stack's state does not change."""
 
     # ---- construction -------------------------------------------------------------------
 
@@ -436,6 +477,57 @@ class Stack(BaseAggregate[UUID]):
             raise NotLockHolder(self.name, self.lock)
         return self.lock
 
+    # ---- dependencies -------------------------------------------------------------------
+
+    def add_dependencies(
+        self,
+        names: Iterable[str],
+        invocation: Invocation,
+        *,
+        paths_back: Mapping[str, Sequence[str]],
+    ) -> list[str]:
+        """Depend on these stacks; returns the names that were not dependencies already.
+
+        `paths_back` maps a dependency to a path of existing edges leading from it back to
+        this stack, where the caller found one: such a dependency would close a cycle and
+        is refused. Edges live in many streams, so the caller finds those paths on the
+        dependencies read model; see `StackService.add_dependencies` for what that means
+        under concurrent writers.
+        """
+        self._ensure_mutable(invocation)
+        wanted = validate_dependencies(self.name, names)
+        new = [name for name in wanted if name not in self.dependencies]
+        for name in new:
+            path_back = paths_back.get(name)
+            if path_back:
+                raise CycleRefused(self.name, name, path_back)
+        for name in new:
+            self.trigger_event(self.DependencyAdded, depends_on=name, **self._stamp(invocation))
+        return new
+
+    def remove_dependencies(self, names: Iterable[str], invocation: Invocation) -> list[str]:
+        """Stop depending on these stacks; each must be a declared dependency."""
+        self._ensure_mutable(invocation)
+        wanted = list(dict.fromkeys(names))
+        for name in wanted:
+            if name not in self.dependencies:
+                raise DependencyNotDeclared(self.name, name)
+        for name in wanted:
+            self.trigger_event(self.DependencyRemoved, depends_on=name, **self._stamp(invocation))
+        return wanted
+
+    def record_validation(self, checks: Sequence[CheckResult], invocation: Invocation) -> bool:
+        """Record a pre-flight validation and its outcome; returns whether it passed.
+
+        Validating changes nothing, so it is recorded on a locked or destroyed stack too.
+        """
+        if not checks:
+            raise InvalidInput("a validation needs at least one check")
+        ok = passed(checks)
+        self.trigger_event(self.ValidationPassed if ok else self.ValidationFailed,
+                           checks=list(checks), **self._stamp(invocation))
+        return ok
+
     # ---- rules --------------------------------------------------------------------------
 
     def _stamp(self, invocation: Invocation) -> dict[str, Any]:
@@ -497,6 +589,7 @@ class Stack(BaseAggregate[UUID]):
         copy._pending_events = list(self._pending_events)
         copy.values = dict(self.values)
         copy.outputs = dict(self.outputs)
+        copy.dependencies = list(self.dependencies)
         return copy
 
     # ---- library-level snapshots --------------------------------------------------------
@@ -515,6 +608,7 @@ class Stack(BaseAggregate[UUID]):
             outputs=self.outputs,
             lock=self.lock,
             lock_generation=self.lock_generation,
+            dependencies=list(self.dependencies),
         )
 
     @classmethod
@@ -533,4 +627,5 @@ class Stack(BaseAggregate[UUID]):
         stack.outputs = memento.outputs
         stack.lock = memento.lock
         stack.lock_generation = memento.lock_generation
+        stack.dependencies = list(memento.dependencies)
         return stack

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from functools import singledispatch
 from typing import Any
 
@@ -97,3 +98,33 @@ def _(event: Stack.LockForceReleased) -> tuple[str, str]:
 def _(event: Stack.LockExpired) -> tuple[str, str]:
     return WARNING, (f"lock {event.lock_id[:8]} held by {event.holder} had expired at "
                      f"{to_text(event.expired_at)[:19]}Z; taken over")
+
+
+@summarize.register
+def _(event: Stack.DependencyAdded) -> tuple[str, str]:
+    return INFO, f"now depends on '{event.depends_on}'"
+
+
+@summarize.register
+def _(event: Stack.DependencyRemoved) -> tuple[str, str]:
+    return INFO, f"no longer depends on '{event.depends_on}'"
+
+
+def _counted(event: Stack.ValidationPassed | Stack.ValidationFailed) -> str:
+    counts = Counter(check.status.value for check in event.checks)
+    parts = [f"{len(event.checks)} checks"] + [
+        f"{counts[word]} {label}" for word, label in (("fail", "failed"), ("warn", "warnings"))
+        if counts[word]]
+    return ", ".join(parts)
+
+
+@summarize.register
+def _(event: Stack.ValidationPassed) -> tuple[str, str]:
+    return INFO, f"validation passed ({_counted(event)})"
+
+
+@summarize.register
+def _(event: Stack.ValidationFailed) -> tuple[str, str]:
+    first = next(check for check in event.checks if check.status == "fail")
+    reason = first.reason if len(first.reason) <= 80 else first.reason[:77] + "..."
+    return WARNING, f"validation failed ({_counted(event)}): {first.check}: {reason}"

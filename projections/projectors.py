@@ -209,5 +209,55 @@ class LockProjector(Projector):
                        (str(event.originator_id), getattr(event, "lock_id", "")))
 
 
+class DependencyProjector(Projector):
+    """Maintains `stack_dependencies`: one row per declared edge, kept while destroyed."""
+
+    spec = schema.DEPENDENCIES
+
+    def project(self, cursor: sqlite3.Cursor, event: DomainEvent, position: int) -> None:
+        self.handle(event, cursor)
+
+    @singledispatchmethod
+    def handle(self, event: DomainEvent, cursor: sqlite3.Cursor) -> None:
+        """Other events leave dependencies as they are."""
+
+    @handle.register
+    def _created(self, event: Stack.Created, cursor: sqlite3.Cursor) -> None:
+        # Created again after a destroy, a stack starts without dependencies.
+        cursor.execute("DELETE FROM stack_dependencies WHERE stack_id = ?",
+                       (str(event.originator_id),))
+
+    @handle.register
+    def _added(self, event: Stack.DependencyAdded, cursor: sqlite3.Cursor) -> None:
+        cursor.execute(
+            "INSERT OR REPLACE INTO stack_dependencies (stack_id, depends_on, added_at, added_by)"
+            " VALUES (?, ?, ?, ?)",
+            (str(event.originator_id), event.depends_on, to_text(event.timestamp), event.actor),
+        )
+
+    @handle.register
+    def _removed(self, event: Stack.DependencyRemoved, cursor: sqlite3.Cursor) -> None:
+        cursor.execute("DELETE FROM stack_dependencies WHERE stack_id = ? AND depends_on = ?",
+                       (str(event.originator_id), event.depends_on))
+
+
+class ValidationProjector(Projector):
+    """Maintains `stack_validations`: each stack's last validation, its checks and outcome."""
+
+    spec = schema.VALIDATIONS
+
+    def project(self, cursor: sqlite3.Cursor, event: DomainEvent, position: int) -> None:
+        if isinstance(event, Stack.ValidationPassed | Stack.ValidationFailed):
+            cursor.execute(
+                "INSERT OR REPLACE INTO stack_validations (stack_id, result, checks,"
+                " validated_at, validated_by, correlation_id) VALUES (?, ?, ?, ?, ?, ?)",
+                (str(event.originator_id),
+                 "passed" if isinstance(event, Stack.ValidationPassed) else "failed",
+                 dump(event.payload()["checks"]), to_text(event.timestamp), event.actor,
+                 event.correlation_id),
+            )
+
+
 def all_projectors() -> list[Projector]:
-    return [StackProjector(), AuditProjector(), LockProjector()]
+    return [StackProjector(), AuditProjector(), LockProjector(), DependencyProjector(),
+            ValidationProjector()]
