@@ -257,10 +257,7 @@ def order(
     if stacks:
         for name in stacks:
             _require(dependency_graph, name)
-        wanted = stacks
-    else:
-        wanted = [name for name in dependency_graph.graph.nodes if dependency_graph.is_live(name)]
-    levels = dependency_graph.order(wanted)
+    levels = dependency_graph.order(stacks or None)
     flat = [name for level in levels for name in level]
     if st.wants_json(json_output):
         output.emit_json({

@@ -25,10 +25,15 @@ MAX_CYCLES = 20
 
 
 class DependencyGraph:
-    """The stacks and the dependencies declared between them."""
+    """The stacks and the dependencies declared between them.
 
-    def __init__(self, graph: nx.DiGraph[str]) -> None:
+    `graph` holds every stack and every name a dependency declares; `statuses` holds the
+    status of each stack that exists.
+    """
+
+    def __init__(self, graph: nx.DiGraph[str], statuses: Mapping[str, str]) -> None:
         self.graph = graph
+        self.statuses = dict(statuses)
 
     @classmethod
     def load(cls, connection: sqlite3.Connection) -> DependencyGraph:
@@ -39,19 +44,15 @@ class DependencyGraph:
     def build(cls, statuses: Mapping[str, str],
               edges: Iterable[tuple[str, str]]) -> DependencyGraph:
         graph: nx.DiGraph[str] = nx.DiGraph()
-        graph.add_nodes_from((name, {"status": status}) for name, status in statuses.items())
-        graph.add_edges_from(edges)
-        for name in graph.nodes:
-            graph.nodes[name].setdefault("status", MISSING)
-        return cls(graph)
+        graph.add_nodes_from(statuses)
+        graph.add_edges_from(edges)  # names no stack has become nodes too
+        return cls(graph, statuses)
 
     # ---- nodes --------------------------------------------------------------------------
 
     def status(self, name: str) -> str:
         """The stack's status, or `missing` when no stack has that name."""
-        if name not in self.graph:
-            return MISSING
-        return str(self.graph.nodes[name]["status"])
+        return self.statuses.get(name, MISSING)
 
     def exists(self, name: str) -> bool:
         return self.status(name) != MISSING
@@ -92,13 +93,13 @@ class DependencyGraph:
             return {name}
         return {name} | nx.descendants(self.graph, name) | nx.ancestors(self.graph, name)
 
-    def subgraph(self, nodes: Iterable[str] | None = None) -> nx.DiGraph[str]:
-        """A copy of the graph on these nodes (all when None), missing nodes included."""
-        if nodes is None:
-            return self.graph.copy()
+    def subgraph(self, nodes: Iterable[str]) -> nx.DiGraph[str]:
+        """A copy of the graph on these nodes, each with its status (`missing` included)."""
         chosen = set(nodes)
         sub: nx.DiGraph[str] = self.graph.subgraph(chosen).copy()
-        sub.add_nodes_from((name, {"status": MISSING}) for name in chosen if name not in sub)
+        sub.add_nodes_from(chosen)
+        for name in sub.nodes:
+            sub.nodes[name]["status"] = self.status(name)
         return sub
 
     # ---- cycles -------------------------------------------------------------------------
@@ -133,13 +134,21 @@ class DependencyGraph:
 
     # ---- order --------------------------------------------------------------------------
 
-    def order(self, stacks: Iterable[str]) -> list[list[str]]:
+    def live(self) -> list[str]:
+        """Every stack that exists and is not destroyed."""
+        return [name for name, status in self.statuses.items() if status != DESTROYED]
+
+    def order(self, stacks: Iterable[str] | None = None) -> list[list[str]]:
         """Levels of an execution order for the stacks and their transitive dependencies.
 
-        Every stack comes after all it depends on, and as early as that allows, so the
-        members of a level can run in parallel. Raises DependencyCycle if there is none.
+        Without stacks: every live stack. Every stack comes after all it depends on, and as
+        early as that allows, so the members of a level can run in parallel. Raises
+        DependencyCycle if there is none.
         """
-        members = self.closure(stacks)
+        if stacks is None and DESTROYED not in self.statuses.values():
+            members = set(self.graph.nodes)
+        else:
+            members = self.closure(self.live() if stacks is None else stacks)
         graph: nx.DiGraph[str]
         if any(name not in self.graph for name in members):
             graph = self.subgraph(members)
@@ -167,7 +176,7 @@ class DependencyGraph:
         facts = []
         for other in sorted(members - {name}):
             required_by = sorted(p for p in self.graph.predecessors(other) if p in members)
-            facts.append(DependencyFacts(name=other, status=self.graph.nodes[other]["status"]
+            facts.append(DependencyFacts(name=other, status=self.status(other)
                                          if self.exists(other) else None,
                                          required_by=tuple(required_by)))
         return tuple(facts)

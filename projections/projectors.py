@@ -229,10 +229,13 @@ class DependencyProjector(Projector):
 
     @handle.register
     def _added(self, event: Stack.DependencyAdded, cursor: sqlite3.Cursor) -> None:
+        stack_id = str(event.originator_id)
+        # The stacks projector has seen the stack's creation: it runs first on every event.
+        (name,) = cursor.execute("SELECT name FROM stacks WHERE id = ?", (stack_id,)).fetchone()
         cursor.execute(
-            "INSERT OR REPLACE INTO stack_dependencies (stack_id, depends_on, added_at, added_by)"
-            " VALUES (?, ?, ?, ?)",
-            (str(event.originator_id), event.depends_on, to_text(event.timestamp), event.actor),
+            "INSERT OR REPLACE INTO stack_dependencies (stack_id, stack_name, depends_on,"
+            " added_at, added_by) VALUES (?, ?, ?, ?, ?)",
+            (stack_id, name, event.depends_on, to_text(event.timestamp), event.actor),
         )
 
     @handle.register

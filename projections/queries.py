@@ -289,18 +289,15 @@ def stack_statuses(connection: sqlite3.Connection,
 
 
 def dependency_edges(connection: sqlite3.Connection) -> list[tuple[str, str]]:
-    """Every declared edge as (stack, depends_on)."""
-    return connection.execute(
-        "SELECT s.name, d.depends_on FROM stack_dependencies d JOIN stacks s ON s.id = d.stack_id"
-        " ORDER BY s.name, d.depends_on"
-    ).fetchall()
+    """Every declared edge as (stack, depends_on), in no particular order."""
+    return connection.execute("SELECT stack_name, depends_on FROM stack_dependencies").fetchall()
 
 
 def find_dependencies(connection: sqlite3.Connection, stack_id: str) -> list[DependencyRecord]:
     """The edges a stack declared, with when and by whom."""
     rows = connection.execute(
-        "SELECT s.name, d.depends_on, d.added_at, d.added_by FROM stack_dependencies d"
-        " JOIN stacks s ON s.id = d.stack_id WHERE d.stack_id = ? ORDER BY d.depends_on",
+        "SELECT stack_name, depends_on, added_at, added_by FROM stack_dependencies"
+        " WHERE stack_id = ? ORDER BY depends_on",
         (stack_id,),
     ).fetchall()
     return [DependencyRecord._make(row) for row in rows]
@@ -309,8 +306,8 @@ def find_dependencies(connection: sqlite3.Connection, stack_id: str) -> list[Dep
 def find_dependents(connection: sqlite3.Connection, name: str) -> list[DependencyRecord]:
     """The edges other stacks declared toward this name, with when and by whom."""
     rows = connection.execute(
-        "SELECT s.name, d.depends_on, d.added_at, d.added_by FROM stack_dependencies d"
-        " JOIN stacks s ON s.id = d.stack_id WHERE d.depends_on = ? ORDER BY s.name",
+        "SELECT stack_name, depends_on, added_at, added_by FROM stack_dependencies"
+        " WHERE depends_on = ? ORDER BY stack_name",
         (name,),
     ).fetchall()
     return [DependencyRecord._make(row) for row in rows]

@@ -120,8 +120,11 @@ DEPENDENCIES = ProjectionSpec(
     tables=("stack_dependencies",),
     ddl=(
         # `depends_on` is a name, not an id: the stack it names may not exist yet.
+        # `stack_name` is copied from `stacks` (a name never changes: the id is derived from
+        # it), so reading the whole graph needs no join.
         """CREATE TABLE IF NOT EXISTS stack_dependencies (
             stack_id TEXT NOT NULL,
+            stack_name TEXT NOT NULL,
             depends_on TEXT NOT NULL,
             added_at TEXT NOT NULL,
             added_by TEXT NOT NULL,
