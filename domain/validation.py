@@ -97,7 +97,7 @@ def check_dependencies_exist(facts: StackFacts) -> CheckResult:
                for d in facts.dependencies if d.status is None]
     count = len(facts.dependencies)
     return _result("dependencies exist", missing,
-                   "no dependencies" if not count else f"all {count} exist")
+                   "no dependencies" if not count else f"{count} checked, none missing")
 
 
 def check_dependencies_not_destroyed(facts: StackFacts) -> CheckResult:

@@ -119,11 +119,11 @@ def order(quick: bool) -> None:
     baseline, with_build, levels = networkx_alone(needs, runs)
     shutil.rmtree(directory, ignore_errors=True)
     report(f"(a) database of {STACKS:,} stacks, {EDGES:,} edges built in", f"{built:.1f} s")
-    report(f"    networkx topological_generations, graph in memory ({levels} levels)",
+    report(f"    networkx generations, graph in memory ({levels} levels)",
            f"{baseline * 1000:.0f} ms")
-    report("    networkx DiGraph built from an in-memory edge list + generations",
+    report("    networkx build from edge list in memory + generations",
            f"{with_build * 1000:.0f} ms")
-    report("    `deps order --all` in-process: read + build + order + render",
+    report("    `deps order --all`, whole command in-process",
            f"{ours * 1000:.0f} ms")
     report("    ratio in-process / generations alone (aim <= 3x)", f"{ours / baseline:.2f}x")
     report("    ratio in-process / networkx build + generations", f"{ours / with_build:.2f}x")

@@ -30,7 +30,7 @@ def test_seed_example_5(cli: CliRun) -> None:
     lines = one.stdout.splitlines()
     assert lines[0] == "Validating stack: production-stack"
     assert "  PASS  stack                       exists (status created)" in lines
-    assert "  PASS  dependencies exist          all 1 exist" in lines
+    assert "  PASS  dependencies exist          1 checked, none missing" in lines
     assert lines[-1] == "✓ Validation passed (recorded as validation.passed)"
     every = cli("stack", "validate", "all")
     assert every.exit_code == 0, every.stdout
