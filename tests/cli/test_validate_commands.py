@@ -43,6 +43,8 @@ def test_a_healthy_stack_passes_and_the_outcome_is_recorded(cli: CliRun) -> None
     result = cli("stack", "validate", "app", "--json")
     assert result.exit_code == 0
     document = json.loads(result.stdout)
+    assert set(document) == {"stack", "passed", "result", "checks", "event"}
+    assert set(document["checks"][0]) == {"check", "status", "reason"}
     assert (document["passed"], document["result"], document["event"]) == (
         True, "passed", "validation.passed")
     assert {status for status, _ in checks_of(result.stdout).values()} == {"pass"}
