@@ -48,6 +48,18 @@ class CliState:
             self._runtime = Runtime(resolve_settings(self.db, self.config))
         return self._runtime
 
+    def use_database_without_config(self) -> bool:
+        """After a config file error: go on with defaults on the database the flag or the
+        environment names; False (and nothing changed) when only the config file names it."""
+        from infrastructure.runtime import Runtime
+        from infrastructure.settings import Settings, named_db_path
+
+        path = named_db_path(self.db)
+        if path is None:
+            return False
+        self._runtime = Runtime(Settings(db_path=path))
+        return True
+
     def reader(self) -> sqlite3.Connection:
         """Read models, caught up with every event so far (the user reads their own writes)."""
         return self.runtime().reader()

@@ -23,10 +23,15 @@ _STATUS_COLOURS = {
 }
 
 
-def emit_json(document: Any) -> None:
+def json_text(document: Any) -> str:
+    """A JSON document as `--json` prints it (indented)."""
     import orjson
 
-    sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2).decode()
+
+
+def emit_json(document: Any) -> None:
+    sys.stdout.write(json_text(document) + "\n")
 
 
 def emit_json_lines(documents: Iterable[Any]) -> None:

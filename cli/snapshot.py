@@ -121,6 +121,8 @@ def _state_block(snapshot_state: dict[str, Any]) -> None:
         output.say(f"  {title} ({len(items)}):")
         for item_key, value in items.items():
             output.say(f"    {item_key} = {output.value_text(value)}")
+    dependencies = snapshot_state.get("dependencies", [])
+    output.say(f"  Dependencies ({len(dependencies)}): {', '.join(dependencies) or '-'}")
 
 
 def _diff_lines(diff: StateDiff) -> list[str]:
@@ -129,8 +131,14 @@ def _diff_lines(diff: StateDiff) -> list[str]:
         if change is not None:
             lines.append(f"  ~ {change.key}: {output.value_text(change.before)} -> "
                          f"{output.value_text(change.after)}")
-    for title, section in (("State values", diff.values), ("Outputs", diff.outputs)):
+    for title, section in (("State values", diff.values), ("Outputs", diff.outputs),
+                           ("Dependencies", diff.dependencies)):
         if section.is_empty:
+            continue
+        if title == "Dependencies":
+            lines.append(f"  {title}:")
+            lines += [f"    + {c.key}" for c in section.added]
+            lines += [f"    - {c.key}" for c in section.removed]
             continue
         lines.append(f"  {title}:")
         lines += [f"    + {c.key} = {output.value_text(c.after)}" for c in section.added]
@@ -143,7 +151,7 @@ def _diff_lines(diff: StateDiff) -> list[str]:
 def _count(diff: StateDiff) -> int:
     return (int(diff.description is not None) + int(diff.status is not None)
             + sum(len(s.added) + len(s.removed) + len(s.changed)
-                  for s in (diff.values, diff.outputs)))
+                  for s in (diff.values, diff.outputs, diff.dependencies)))
 
 
 @app.command("restore")

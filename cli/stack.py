@@ -8,14 +8,15 @@ import typer
 
 from cli import output
 from cli.confirm import confirm_or_refuse
-from cli.context import JsonFlag, LockIdOption, state
+from cli.context import CliState, JsonFlag, LockIdOption, state
 from cli.errors import Typer, UsageProblem
 from cli.lazy import lazy_group
 from domain.errors import KeyNotFound, StackDestroyed, StackNotFound
 from domain.names import validate_stack_name
 
 app = Typer(
-    cls=lazy_group(state="cli.state", lock="cli.lock", snapshot="cli.snapshot"),
+    cls=lazy_group(state="cli.state", lock="cli.lock", snapshot="cli.snapshot",
+                   deps="cli.deps", validate="cli.validate"),
     no_args_is_help=True,
     help="Create, inspect and manage stacks.",
 )
@@ -42,16 +43,38 @@ def create(
     ctx: typer.Context,
     name: NameArg,
     description: Annotated[str, typer.Option("--description", "-d", help="What it is for.")] = "",
+    depends_on: Annotated[list[str] | None, typer.Option(
+        "--depends-on", help="A stack it depends on (repeatable; it may not exist yet).")] = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Create a stack (a destroyed stack's name can be created again; its history stays)."""
     from commands.models import CreateStack
 
     st = state(ctx)
-    command = CreateStack(stack=name, description=description)
+    command = CreateStack(stack=name, description=description, depends_on=depends_on or [])
     outcome = st.service().create_stack(command, st.invocation())
+    st.written()
+    if depends_on:
+        _warn_about_cycles(st, name)
+    if st.wants_json(json_output):
+        output.emit_json(outcome.to_json())
+        return
     again = " again (its earlier history is kept)" if outcome.detail.get("recreated") else ""
-    st.finish(outcome, json_output, f"{output.tick()} Stack '{name}' created{again}")
+    needs = outcome.detail["dependencies"]
+    depending = f", depending on {', '.join(needs)}" if needs else ""
+    output.say(f"{output.tick()} Stack '{name}' created{again}{depending}")
+
+
+def _warn_about_cycles(st: CliState, name: str) -> None:
+    """Declared by stacks while this one did not exist, edges toward it may close a cycle."""
+    import sys
+
+    from projections.graph import DependencyGraph
+
+    graph = DependencyGraph.load(st.reader())
+    for cycle in graph.cycles(within=graph.closure([name])):
+        print(f"warning: dependency cycle {' -> '.join(cycle)} "
+              f"(see: sloth-runner stack deps check {name})", file=sys.stderr)
 
 
 @app.command("list")

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from domain.errors import InvalidInput
 from domain.names import validate_key, validate_stack_name
+from domain.validation import CheckResult
 
 StackName = Annotated[str, AfterValidator(validate_stack_name)]
 
@@ -24,6 +25,7 @@ class StackCommand(Command):
 
 class CreateStack(StackCommand):
     description: str = ""
+    depends_on: list[StackName] = Field(default_factory=list)
 
 
 class UpdateStack(StackCommand):
@@ -122,3 +124,15 @@ def parse_metadata(items: list[str]) -> dict[str, str]:
             raise InvalidInput(f"invalid --metadata '{item}': expected KEY=VALUE")
         result[key] = value
     return result
+
+
+class AddDependencies(StackCommand):
+    dependencies: list[StackName] = Field(min_length=1)
+
+
+class RemoveDependencies(StackCommand):
+    dependencies: list[StackName] = Field(min_length=1)
+
+
+class RecordValidation(StackCommand):
+    checks: list[CheckResult] = Field(min_length=1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from commands.models import (
     AcquireLock,
+    AddDependencies,
     ChangeOutputs,
     CreateSnapshot,
     CreateStack,
@@ -23,7 +24,9 @@ from commands.models import (
     DestroyStack,
     ForceReleaseLock,
     PruneSnapshots,
+    RecordValidation,
     ReleaseLock,
+    RemoveDependencies,
     RenewLock,
     RestoreSnapshot,
     SetValues,
@@ -41,6 +44,11 @@ T = TypeVar("T")
 MAX_ATTEMPTS = 25
 ANNOUNCE_WAIT_AFTER = 0.4
 """Seconds of waiting for a lock before the caller is told who holds it."""
+
+PathsBack = Callable[[str, Sequence[str]], Mapping[str, Sequence[str]]]
+"""For a stack and the stacks it is about to depend on: each of those from which a path of
+dependency edges between existing (not destroyed) stacks leads back to the stack, with that
+path. The read side provides it (the dependencies read model, caught up first)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,7 @@ class StackService:
         store: Application[UUID],
         clock: Callable[[], datetime],
         *,
+        paths_back: PathsBack,
         auto_lock: bool = False,
         auto_snapshot: bool = False,
         lock_ttl: timedelta = timedelta(hours=1),
@@ -80,6 +89,7 @@ class StackService:
     ) -> None:
         self.store = store
         self.clock = clock
+        self.paths_back = paths_back
         self.auto_lock = auto_lock
         self.auto_snapshot = auto_snapshot
         self.lock_ttl = lock_ttl
@@ -93,9 +103,16 @@ class StackService:
             try:
                 stack = self._load(command.stack)
             except StackNotFound:
-                return Stack.create(command.stack, command.description, inv), {"recreated": False}
-            stack.recreate(command.description, inv)
-            return stack, {"recreated": True}
+                stack, recreated = Stack.create(command.stack, command.description, inv), False
+            else:
+                stack.recreate(command.description, inv)
+                recreated = True
+            # No cycle check here: until now the stack did not exist (or was destroyed), so
+            # edges that others declared toward it while it was missing did not join existing
+            # stacks. A cycle closed that way is reported by `deps check`, `deps order` and
+            # `stack validate`.
+            added = stack.add_dependencies(command.depends_on, inv, paths_back={})
+            return stack, {"recreated": recreated, "dependencies": added}
 
         return self._run(command.stack, invocation, attempt)
 
@@ -178,6 +195,33 @@ class StackService:
             return Outcome(command.stack, str(stack.id), stack.version, [],
                            prune(stack, invocation.model_copy(update={"at": self.clock()})))
         return self._change(command.stack, invocation, prune, "snapshot prune")
+    # ---- dependencies and validation ------------------------------------------------------
+
+    def add_dependencies(self, command: AddDependencies, invocation: Invocation) -> Outcome:
+        """Declare dependencies; one that would close a cycle among existing stacks is refused.
+
+        The cycle check needs the whole graph, whose edges live in many streams, so it reads
+        the dependencies read model (caught up first), not the streams: it sees every edge
+        written before this command, but not one another process writes concurrently. Two
+        concurrent commands that each add one half of a cycle (`a -> b` and `b -> a`) touch
+        different streams, so neither conflicts and both succeed. `deps check`, `deps order`
+        and `stack validate` find such a cycle afterwards and report it.
+        """
+        def add(stack: Stack, inv: Invocation) -> dict[str, Any]:
+            new = [name for name in command.dependencies if name not in stack.dependencies]
+            paths = self.paths_back(command.stack, new) if new and not stack.is_destroyed else {}
+            return {"added": stack.add_dependencies(command.dependencies, inv, paths_back=paths)}
+
+        return self._change(command.stack, invocation, add, "deps add")
+
+    def remove_dependencies(self, command: RemoveDependencies, invocation: Invocation) -> Outcome:
+        return self._change(command.stack, invocation, lambda stack, inv: {
+            "removed": stack.remove_dependencies(command.dependencies, inv)}, "deps remove")
+
+    def record_validation(self, command: RecordValidation, invocation: Invocation) -> Outcome:
+        """Record a validation's checks and outcome (no lock needed: nothing changes)."""
+        return self._change(command.stack, invocation, lambda stack, inv: {
+            "passed": stack.record_validation(command.checks, inv)})
 
     # ---- locks --------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -11,6 +11,7 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import BaseAggregate, CanInitAggregate, CanMutateAggregate
 from pydantic import BaseModel, ConfigDict
 
+from domain.dependencies import CycleRefused, DependencyNotDeclared, validate_dependencies
 from domain.errors import (
     InvalidInput,
     KeyNotFound,
@@ -29,6 +30,7 @@ from domain.locks import (
     validate_ttl,
 )
 from domain.names import stack_id, validate_key, validate_stack_name
+from domain.validation import CheckResult, passed
 from domain.versions import (
     SYSTEM_CREATOR,
     SnapshotDeleted,
@@ -76,6 +78,7 @@ class StackMemento(BaseModel):
     lock_generation: int = 0
     versions: dict[int, VersionMark] = {}
     last_version: int = 0
+    dependencies: list[str] = []
 
 
 class StackSnapshot(BaseModel):
@@ -134,6 +137,7 @@ class Stack(BaseAggregate[UUID]):
         lock_generation: int
         versions: dict[int, VersionMark]
         last_version: int
+        dependencies: list[str]
 
     # ---- events -------------------------------------------------------------------------
 
@@ -168,6 +172,9 @@ class Stack(BaseAggregate[UUID]):
             # Snapshot versions are never reused, not even by a later incarnation.
             stack.versions = getattr(stack, "versions", {})
             stack.last_version = getattr(stack, "last_version", 0)
+            # Created again after a destroy, a stack starts from a fresh state: the
+            # dependencies it had are dropped with its values and outputs (history keeps them).
+            stack.dependencies = []
 
     class Updated(Event):
         """The stack's description or status changed."""
@@ -317,6 +324,40 @@ class Stack(BaseAggregate[UUID]):
             stack.destroyed_at = self.timestamp if stack.is_destroyed else None
             stack.values = dict(self.state.values)
             stack.outputs = dict(self.state.outputs)
+            stack.dependencies = list(self.state.dependencies)
+    # ---- dependency and validation events -------------------------------------------------
+
+    class DependencyAdded(Event):
+        """The stack now depends on another (which may not exist yet)."""
+
+        TOPIC: ClassVar[str] = "stack.dependency.added"
+        depends_on: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.dependencies.append(self.depends_on)
+
+    class DependencyRemoved(Event):
+        TOPIC: ClassVar[str] = "stack.dependency.removed"
+        depends_on: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.dependencies.remove(self.depends_on)
+
+    class ValidationPassed(Event):
+        """Pre-flight validation found nothing that fails (warnings may be among the checks)."""
+
+        TOPIC: ClassVar[str] = "validation.passed"
+        checks: list[CheckResult]
+
+        def apply(self, aggregate: Any) -> None:
+            """A record of who validated what; the stack's state does not change."""
+
+    class ValidationFailed(Event):
+        TOPIC: ClassVar[str] = "validation.failed"
+        checks: list[CheckResult]
+
+        def apply(self, aggregate: Any) -> None:
+            """A record of who validated what; the stack's state does not change."""
 
     # ---- construction -------------------------------------------------------------------
 
@@ -357,7 +398,8 @@ class Stack(BaseAggregate[UUID]):
     def user_state(self) -> StackState:
         """The part of the stack a snapshot captures and a restore brings back."""
         return StackState(description=self.description, status=self.status.value,
-                          values=self.values, outputs=self.outputs)
+                          values=self.values, outputs=self.outputs,
+                          dependencies=sorted(self.dependencies))
 
     def version_mark(self, version: int, *, include_deleted: bool = False) -> VersionMark:
         """The live snapshot `version`; raises if it never existed or was deleted."""
@@ -554,6 +596,56 @@ class Stack(BaseAggregate[UUID]):
         self.trigger_event(self.SnapshotCreated, version=version, creator=creator,
                            description=description, **self._stamp(invocation))
         return self.versions[version]
+    # ---- dependencies -------------------------------------------------------------------
+
+    def add_dependencies(
+        self,
+        names: Iterable[str],
+        invocation: Invocation,
+        *,
+        paths_back: Mapping[str, Sequence[str]],
+    ) -> list[str]:
+        """Depend on these stacks; returns the names that were not dependencies already.
+
+        `paths_back` maps a dependency to a path of existing edges leading from it back to
+        this stack, where the caller found one: such a dependency would close a cycle and
+        is refused. Edges live in many streams, so the caller finds those paths on the
+        dependencies read model; see `StackService.add_dependencies` for what that means
+        under concurrent writers.
+        """
+        self._ensure_mutable(invocation)
+        wanted = validate_dependencies(self.name, names)
+        new = [name for name in wanted if name not in self.dependencies]
+        for name in new:
+            path_back = paths_back.get(name)
+            if path_back:
+                raise CycleRefused(self.name, name, path_back)
+        for name in new:
+            self.trigger_event(self.DependencyAdded, depends_on=name, **self._stamp(invocation))
+        return new
+
+    def remove_dependencies(self, names: Iterable[str], invocation: Invocation) -> list[str]:
+        """Stop depending on these stacks; each must be a declared dependency."""
+        self._ensure_mutable(invocation)
+        wanted = list(dict.fromkeys(names))
+        for name in wanted:
+            if name not in self.dependencies:
+                raise DependencyNotDeclared(self.name, name)
+        for name in wanted:
+            self.trigger_event(self.DependencyRemoved, depends_on=name, **self._stamp(invocation))
+        return wanted
+
+    def record_validation(self, checks: Sequence[CheckResult], invocation: Invocation) -> bool:
+        """Record a pre-flight validation and its outcome; returns whether it passed.
+
+        Validating changes nothing, so it is recorded on a locked or destroyed stack too.
+        """
+        if not checks:
+            raise InvalidInput("a validation needs at least one check")
+        ok = passed(checks)
+        self.trigger_event(self.ValidationPassed if ok else self.ValidationFailed,
+                           checks=list(checks), **self._stamp(invocation))
+        return ok
 
     # ---- rules --------------------------------------------------------------------------
 
@@ -616,6 +708,7 @@ class Stack(BaseAggregate[UUID]):
         copy._pending_events = list(self._pending_events)
         copy.values = dict(self.values)
         copy.outputs = dict(self.outputs)
+        copy.dependencies = list(self.dependencies)
         return copy
 
     # ---- library-level snapshots --------------------------------------------------------
@@ -636,6 +729,7 @@ class Stack(BaseAggregate[UUID]):
             lock_generation=self.lock_generation,
             versions=self.versions,
             last_version=self.last_version,
+            dependencies=list(self.dependencies),
         )
 
     @classmethod
@@ -656,4 +750,5 @@ class Stack(BaseAggregate[UUID]):
         stack.lock_generation = memento.lock_generation
         stack.versions = memento.versions
         stack.last_version = memento.last_version
+        stack.dependencies = list(memento.dependencies)
         return stack

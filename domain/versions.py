@@ -31,6 +31,7 @@ class StackState(BaseModel):
     status: str = "created"
     values: dict[str, Any] = {}
     outputs: dict[str, Any] = {}
+    dependencies: list[str] = []
 
 
 class VersionMark(BaseModel):
@@ -96,11 +97,12 @@ class StateDiff(BaseModel):
     status: Change | None = None
     values: SectionDiff = SectionDiff()
     outputs: SectionDiff = SectionDiff()
+    dependencies: SectionDiff = SectionDiff()
 
     @property
     def is_empty(self) -> bool:
-        return (self.description is None and self.status is None
-                and self.values.is_empty and self.outputs.is_empty)
+        return (self.description is None and self.status is None and self.values.is_empty
+                and self.outputs.is_empty and self.dependencies.is_empty)
 
 
 def same_json(a: Any, b: Any) -> bool:
@@ -133,4 +135,6 @@ def diff_states(before: StackState, after: StackState) -> StateDiff:
                 if before.status != after.status else None),
         values=diff_sections(before.values, after.values),
         outputs=diff_sections(before.outputs, after.outputs),
+        dependencies=diff_sections(dict.fromkeys(before.dependencies, True),
+                                   dict.fromkeys(after.dependencies, True)),
     )

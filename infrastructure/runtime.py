@@ -7,6 +7,7 @@ current touches only SQLite.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -97,10 +98,17 @@ class Runtime:
             from infrastructure.clock import now
 
             stacks = self.settings.stacks
-            self._service = StackService(self.store(), clock=now, auto_lock=stacks.auto_lock,
+            self._service = StackService(self.store(), clock=now, paths_back=self.paths_back,
+                                         auto_lock=stacks.auto_lock,
                                          auto_snapshot=stacks.auto_snapshot,
                                          lock_ttl=stacks.lock_timeout)
         return self._service
+
+    def paths_back(self, stack: str, dependencies: Sequence[str]) -> dict[str, list[str]]:
+        """The service's view of the dependency graph: the read model, caught up now."""
+        from projections.graph import DependencyGraph
+
+        return DependencyGraph.load(self.reader()).paths_back(stack, dependencies)
 
     def close(self) -> None:
         if self._store is not None:

@@ -70,19 +70,19 @@ def resolve_settings(db_flag: str | None = None, config_flag: str | None = None)
 
     stacks = load_config(config_path) if config_path else StackSettings()
 
-    db_value = (
+    db_path = named_db_path(db_flag) or stacks.database_path or default_db_path()
+    return Settings(db_path=db_path, config_path=config_path, stacks=stacks)
+
+
+def named_db_path(db_flag: str | None) -> Path | None:
+    """The database named by the flag or the environment, if any (they beat the config file)."""
+    value = (
         db_flag
         or os.environ.get(DB_ENV, "").strip()
         or os.environ.get(DB_PATH_ENV, "").strip()
         or None
     )
-    if db_value:
-        db_path = Path(db_value).expanduser()
-    elif stacks.database_path is not None:
-        db_path = stacks.database_path
-    else:
-        db_path = default_db_path()
-    return Settings(db_path=db_path, config_path=config_path, stacks=stacks)
+    return Path(value).expanduser() if value else None
 
 
 def load_config(path: Path) -> StackSettings:

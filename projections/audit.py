@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from functools import singledispatch
 from typing import Any
 
@@ -114,4 +115,32 @@ def _(event: Stack.SnapshotDeleted) -> tuple[str, str]:
 def _(event: Stack.SnapshotRestored) -> tuple[str, str]:
     state = event.state
     return WARNING, (f"restored to snapshot v{event.version} ({len(state.values)} values, "
-                     f"{len(state.outputs)} outputs, status {state.status})")
+                     f"{len(state.outputs)} outputs, {len(state.dependencies)} dependencies, "
+                     f"status {state.status})")
+def _(event: Stack.DependencyAdded) -> tuple[str, str]:
+    return INFO, f"now depends on '{event.depends_on}'"
+
+
+@summarize.register
+def _(event: Stack.DependencyRemoved) -> tuple[str, str]:
+    return INFO, f"no longer depends on '{event.depends_on}'"
+
+
+def _counted(event: Stack.ValidationPassed | Stack.ValidationFailed) -> str:
+    counts = Counter(check.status.value for check in event.checks)
+    parts = [f"{len(event.checks)} checks"] + [
+        f"{counts[word]} {label}" for word, label in (("fail", "failed"), ("warn", "warnings"))
+        if counts[word]]
+    return ", ".join(parts)
+
+
+@summarize.register
+def _(event: Stack.ValidationPassed) -> tuple[str, str]:
+    return INFO, f"validation passed ({_counted(event)})"
+
+
+@summarize.register
+def _(event: Stack.ValidationFailed) -> tuple[str, str]:
+    first = next(check for check in event.checks if check.status == "fail")
+    reason = first.reason if len(first.reason) <= 80 else first.reason[:77] + "..."
+    return WARNING, f"validation failed ({_counted(event)}): {first.check}: {reason}"

@@ -7,6 +7,7 @@ no eventsourcing and no domain events.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 import orjson
@@ -316,6 +317,32 @@ class HistoryEntry(NamedTuple):
         return self._asdict()
 
 
+class DependencyRecord(NamedTuple):
+    """A declared edge: `stack` depends on `depends_on`."""
+
+    stack: str
+    depends_on: str
+    added_at: str
+    added_by: str
+
+    def to_json(self) -> dict[str, Any]:
+        return self._asdict()
+
+
+class ValidationRecord(NamedTuple):
+    """A stack's last validation."""
+
+    stack: str
+    result: str
+    checks: list[dict[str, str]]
+    validated_at: str
+    validated_by: str
+    correlation_id: str
+
+    def to_json(self) -> dict[str, Any]:
+        return self._asdict()
+
+
 def stack_history(connection: sqlite3.Connection, stack_id: str,
                   limit: int | None = None) -> list[HistoryEntry]:
     """Every change to a stack, newest first."""
@@ -340,3 +367,49 @@ def stream_version_at(connection: sqlite3.Connection, stack_id: str, *,
             "SELECT stack_version FROM state_events WHERE stack_id = ? AND created_at <= ?"
             " ORDER BY created_at DESC, id DESC LIMIT 1", (stack_id, at)).fetchone()
     return int(row[0]) if row else None
+def stack_statuses(connection: sqlite3.Connection,
+                   names: Iterable[str] | None = None) -> dict[str, str]:
+    """The status of every stack (or of these, where they exist) by name, destroyed included."""
+    if names is None:
+        rows = connection.execute("SELECT name, status FROM stacks ORDER BY name").fetchall()
+    else:
+        wanted = list(names)
+        rows = connection.execute(
+            f"SELECT name, status FROM stacks WHERE name IN ({', '.join('?' * len(wanted))})",
+            wanted).fetchall()
+    return dict(rows)
+
+
+def dependency_edges(connection: sqlite3.Connection) -> list[tuple[str, str]]:
+    """Every declared edge as (stack, depends_on), in no particular order."""
+    return connection.execute("SELECT stack_name, depends_on FROM stack_dependencies").fetchall()
+
+
+def find_dependencies(connection: sqlite3.Connection, stack_id: str) -> list[DependencyRecord]:
+    """The edges a stack declared, with when and by whom."""
+    rows = connection.execute(
+        "SELECT stack_name, depends_on, added_at, added_by FROM stack_dependencies"
+        " WHERE stack_id = ? ORDER BY depends_on",
+        (stack_id,),
+    ).fetchall()
+    return [DependencyRecord._make(row) for row in rows]
+
+
+def find_dependents(connection: sqlite3.Connection, name: str) -> list[DependencyRecord]:
+    """The edges other stacks declared toward this name, with when and by whom."""
+    rows = connection.execute(
+        "SELECT stack_name, depends_on, added_at, added_by FROM stack_dependencies"
+        " WHERE depends_on = ? ORDER BY stack_name",
+        (name,),
+    ).fetchall()
+    return [DependencyRecord._make(row) for row in rows]
+
+
+def last_validations(connection: sqlite3.Connection) -> dict[str, ValidationRecord]:
+    """Each validated stack's last validation, by stack name."""
+    rows = connection.execute(
+        "SELECT s.name, v.result, v.checks, v.validated_at, v.validated_by, v.correlation_id"
+        " FROM stack_validations v JOIN stacks s ON s.id = v.stack_id"
+    ).fetchall()
+    return {row[0]: ValidationRecord(row[0], row[1], orjson.loads(row[2]), *row[3:])
+            for row in rows}

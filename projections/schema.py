@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import NamedTuple
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """Bumped whenever a projection's tables or logic change; a mismatch triggers a migration."""
 
 POSITIONS_DDL = (
@@ -137,7 +137,43 @@ VERSIONS = ProjectionSpec(
     ),
 )
 
-PROJECTIONS: tuple[ProjectionSpec, ...] = (STACKS, AUDIT, LOCKS, VERSIONS)
+DEPENDENCIES = ProjectionSpec(
+    name="dependencies",
+    version=1,
+    tables=("stack_dependencies",),
+    ddl=(
+        # `depends_on` is a name, not an id: the stack it names may not exist yet.
+        # `stack_name` is copied from `stacks` (a name never changes: the id is derived from
+        # it), so reading the whole graph needs no join.
+        """CREATE TABLE IF NOT EXISTS stack_dependencies (
+            stack_id TEXT NOT NULL,
+            stack_name TEXT NOT NULL,
+            depends_on TEXT NOT NULL,
+            added_at TEXT NOT NULL,
+            added_by TEXT NOT NULL,
+            PRIMARY KEY (stack_id, depends_on))""",
+        "CREATE INDEX IF NOT EXISTS stack_dependencies_by_target"
+        " ON stack_dependencies (depends_on)",
+    ),
+)
+
+VALIDATIONS = ProjectionSpec(
+    name="validations",
+    version=1,
+    tables=("stack_validations",),
+    ddl=(
+        """CREATE TABLE IF NOT EXISTS stack_validations (
+            stack_id TEXT PRIMARY KEY,
+            result TEXT NOT NULL,
+            checks TEXT NOT NULL,
+            validated_at TEXT NOT NULL,
+            validated_by TEXT NOT NULL,
+            correlation_id TEXT NOT NULL)""",
+    ),
+)
+
+PROJECTIONS: tuple[ProjectionSpec, ...] = (STACKS, AUDIT, LOCKS, VERSIONS, DEPENDENCIES,
+                                            VALIDATIONS)
 
 
 def create_tables(cursor: sqlite3.Cursor, spec: ProjectionSpec) -> None:

@@ -24,7 +24,7 @@ def parsed(cli: CliRun, *args: str) -> object:
 
 def test_field_names_are_stable(cli: CliRun) -> None:
     created = parsed(cli, "stack", "create", "app", "--json")
-    assert set(created) == OUTCOME | {"recreated"}  # type: ignore[arg-type]
+    assert set(created) == OUTCOME | {"recreated", "dependencies"}  # type: ignore[arg-type]
     assert set(parsed(cli, "stack", "state", "set", "app", "a=1", "--json")) == OUTCOME | {"changed"}  # type: ignore[arg-type]
     assert set(parsed(cli, "stack", "state", "unset", "app", "a", "--json")) == OUTCOME | {"deleted"}  # type: ignore[arg-type]
     assert set(parsed(cli, "stack", "output", "app", "--set", "o=1", "--json")) == OUTCOME | {  # type: ignore[arg-type]

@@ -347,3 +347,21 @@ def test_rebuild_into_a_fresh_runtime_path_works_for_a_second_database(
         assert other.reader().execute("SELECT COUNT(*) FROM stacks").fetchone()[0] == 0
     finally:
         other.close()
+
+
+def test_snapshots_capture_compare_and_restore_dependencies(cli: CliRun) -> None:
+    for name in ("db", "cache"):
+        cli("stack", "create", name)
+    cli("stack", "create", "app", "--depends-on", "db")
+    cli("stack", "snapshot", "create", "app")
+    cli("stack", "deps", "add", "app", "cache")
+    cli("stack", "deps", "remove", "app", "db")
+    shown = parsed(cli, "stack", "snapshot", "show", "app", "v1", "--json")
+    assert shown["state"]["dependencies"] == ["db"]
+    diff = parsed(cli, "stack", "snapshot", "compare", "app", "v1", "current", "--json")
+    assert [c["key"] for c in diff["dependencies"]["added"]] == ["cache"]
+    assert [c["key"] for c in diff["dependencies"]["removed"]] == ["db"]
+    assert "+ cache" in cli("stack", "snapshot", "compare", "app", "v1", "current").stdout
+    assert cli("stack", "snapshot", "restore", "app", "v1", "--yes").exit_code == 0
+    shown_deps = parsed(cli, "stack", "deps", "show", "app", "--json")["stacks"]
+    assert [d["name"] for d in shown_deps] == ["db"]

@@ -11,18 +11,22 @@ import pytest
 
 from commands.models import (
     AcquireLock,
+    AddDependencies,
     ChangeOutputs,
     CreateSnapshot,
     CreateStack,
     DeleteSnapshot,
     DestroyStack,
+    RecordValidation,
     ReleaseLock,
+    RemoveDependencies,
     RestoreSnapshot,
     SetValues,
     UnsetValues,
     UpdateStack,
 )
 from domain.errors import DomainError
+from domain.validation import CheckResult, CheckStatus
 from infrastructure.runtime import Runtime
 from infrastructure.settings import Settings
 from projections import queries, schema
@@ -41,7 +45,18 @@ def random_history(runtime: Runtime, steps: int, seed: int) -> None:
         choice = rng.random()
         try:
             if choice < 0.15:
-                service.create_stack(CreateStack(stack=name, description=f"d{rng.randint(0, 9)}"), inv)
+                service.create_stack(CreateStack(
+                    stack=name, description=f"d{rng.randint(0, 9)}",
+                    depends_on=rng.sample([n for n in names if n != name], rng.randint(0, 2))), inv)
+            elif choice < 0.22:
+                service.add_dependencies(AddDependencies(
+                    stack=name, dependencies=rng.sample([*names, "ext"], 2)), inv)
+            elif choice < 0.27:
+                service.remove_dependencies(RemoveDependencies(
+                    stack=name, dependencies=[rng.choice(names)]), inv)
+            elif choice < 0.31:
+                service.record_validation(RecordValidation(stack=name, checks=[CheckResult(
+                    check="c", status=rng.choice(list(CheckStatus)), reason="r")]), inv)
             elif choice < 0.5:
                 values = {f"k{rng.randint(0, 5)}": rng.choice([1, "x", [1, 2], {"a": None}, True])
                           for _ in range(rng.randint(1, 3))}
@@ -78,6 +93,7 @@ def test_rebuild_from_zero_equals_incremental(runtime: Runtime, db_path: Path) -
     assert event_count(db_path) > 200
     incremental = read_model_dump(db_path)
     assert incremental["stacks"] and incremental["state_events"]
+    assert incremental["stack_dependencies"] and incremental["stack_validations"]
     rebuilt_count = runtime.projections().rebuild()
     assert rebuilt_count == event_count(db_path)
     assert read_model_dump(db_path) == incremental

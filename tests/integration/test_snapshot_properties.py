@@ -10,10 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from commands.models import (
+    AddDependencies,
     ChangeOutputs,
     CreateSnapshot,
     CreateStack,
     DeleteSnapshot,
+    RemoveDependencies,
     RestoreSnapshot,
     SetValues,
     UnsetValues,
@@ -37,17 +39,20 @@ OPERATIONS = st.lists(st.one_of(
     st.tuples(st.just("snapshot"), st.text(max_size=5)),
     st.tuples(st.just("delete"), st.integers(1, 8)),
     st.tuples(st.just("restore"), st.integers(1, 8)),
+    st.tuples(st.just("depend"), st.sampled_from(["db", "cache"])),
+    st.tuples(st.just("undepend"), st.sampled_from(["db", "cache"])),
 ), min_size=1, max_size=30)
 
 
 def naive_state(events: list[Any]) -> dict[str, Any]:
     """Fold a stream by hand, independently of the aggregate's own apply methods."""
-    state: dict[str, Any] = {"description": "", "status": "created", "values": {}, "outputs": {}}
+    state: dict[str, Any] = {"description": "", "status": "created", "values": {}, "outputs": {},
+                             "dependencies": []}
     for event in events:
         topic = type(event).TOPIC
         if topic == "stack.created":
             state = {"description": event.description, "status": "created", "values": {},
-                     "outputs": {}}
+                     "outputs": {}, "dependencies": []}
         elif topic == "state.set":
             state["values"][event.key] = event.value
         elif topic == "state.deleted":
@@ -56,10 +61,15 @@ def naive_state(events: list[Any]) -> dict[str, Any]:
             state["outputs"][event.key] = event.value
         elif topic == "output.deleted":
             del state["outputs"][event.key]
+        elif topic == "stack.dependency.added":
+            state["dependencies"] = sorted([*state["dependencies"], event.depends_on])
+        elif topic == "stack.dependency.removed":
+            state["dependencies"] = [d for d in state["dependencies"] if d != event.depends_on]
         elif topic == "snapshot.restored":
             restored = event.state.model_dump(mode="json")
             state = {**restored, "values": dict(restored["values"]),
-                     "outputs": dict(restored["outputs"])}
+                     "outputs": dict(restored["outputs"]),
+                     "dependencies": sorted(restored["dependencies"])}
     return state
 
 
@@ -96,6 +106,12 @@ def test_snapshots_equal_a_naive_replay_of_their_stream(operations: list[tuple[A
                 elif kind == "restore":
                     service.restore_snapshot(RestoreSnapshot(stack="app", version=args[0]),
                                              invocation())
+                elif kind == "depend":
+                    service.add_dependencies(AddDependencies(stack="app", dependencies=[args[0]]),
+                                             invocation())
+                elif kind == "undepend":
+                    service.remove_dependencies(
+                        RemoveDependencies(stack="app", dependencies=[args[0]]), invocation())
             except DomainError:
                 pass
             runtime.catch_up()

@@ -58,7 +58,8 @@ def test_read_commands_do_not_import_heavy_modules_at_start_up() -> None:
     import subprocess
 
     code = ("import sys, cli.main; heavy = [m for m in ('networkx', 'eventsourcing.application',"
-            " 'domain.stack', 'yaml', 'lupa', 'psycopg') if m in sys.modules]; print(heavy)")
+            " 'domain.stack', 'yaml', 'lupa', 'psycopg',"
+            " 'matplotlib') if m in sys.modules]; print(heavy)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True, cwd=ROOT)
     assert result.stdout.strip() == "[]"

@@ -1,0 +1,143 @@
+"""`sloth-runner stack validate STACK|all`: pre-flight checks, each with a result and a reason.
+
+`all` is not a stack name here: it validates every stack that is not destroyed (a stack
+that is really named `all` is among them).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from cli import output
+from cli.context import JsonFlag, state
+from cli.errors import Typer
+from cli.stack import plural
+from domain.errors import StackNotFound
+from domain.names import validate_stack_name
+
+if TYPE_CHECKING:
+    from domain.validation import CheckResult
+
+app = Typer(help="Pre-flight checks of a stack, or of every stack.")
+
+MARKS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL"}
+
+
+@app.command("validate")
+def validate(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(
+        metavar="STACK|all", help="The stack to validate, or `all` for every stack.",
+        show_default=False)],
+    json_output: JsonFlag = False,
+) -> None:
+    """Run the pre-flight checks; exit 1 when any fails. Each run is recorded as an event."""
+    from commands.models import RecordValidation
+    from domain.validation import run_checks
+    from infrastructure.errors import SettingsError
+    from projections.graph import DependencyGraph
+    from projections.preflight import Caller, gather_facts
+    from projections.queries import find_stack, list_stacks
+
+    st = state(ctx)
+    config_problem = None
+    config_path = None
+    try:
+        config_path = st.settings().config_path
+    except SettingsError as exc:
+        # A bad config file is one failed check, as long as we know which database to use.
+        if not st.use_database_without_config():
+            raise
+        config_problem = str(exc)
+    connection = st.reader()
+    if target == "all":
+        names = [summary.name for summary in list_stacks(connection, include_destroyed=False)]
+    else:
+        validate_stack_name(target)
+        names = [target]
+    stacks = [find_stack(connection, name) for name in names]
+    graph = DependencyGraph.load(connection)
+    invocation = st.invocation()
+    caller = Caller(invocation=invocation, config_path=str(config_path) if config_path else None,
+                    config_problem=config_problem)
+    reports: list[dict[str, Any]] = []
+    service = st.service()
+    for name, stack in zip(names, stacks, strict=True):
+        if stack is None:
+            raise StackNotFound(name)
+        checks = run_checks(gather_facts(connection, graph, stack, caller))
+        outcome = service.record_validation(RecordValidation(stack=name, checks=checks),
+                                            invocation)
+        reports.append(_report(name, checks, outcome.detail["passed"], outcome.events))
+    st.written()
+    failed = sum(not report["passed"] for report in reports)
+    if st.wants_json(json_output):
+        if target == "all":
+            output.emit_json({"stacks": reports, "total": len(reports), "failed": failed,
+                              "passed": len(reports) - failed})
+        else:
+            output.emit_json(reports[0])
+    elif target == "all":
+        _print_summary(reports, st.color())
+    else:
+        _print_one(reports[0], st.color())
+    if failed:
+        raise typer.Exit(1)
+
+
+def _report(name: str, checks: list[CheckResult], passed: bool,
+            events: list[str]) -> dict[str, Any]:
+    return {"stack": name, "passed": passed, "result": "passed" if passed else "failed",
+            "checks": [check.model_dump(mode="json") for check in checks],
+            "event": events[-1] if events else None}
+
+
+def _counts(report: dict[str, Any]) -> tuple[int, int]:
+    statuses = [check["status"] for check in report["checks"]]
+    return statuses.count("fail"), statuses.count("warn")
+
+
+def _check_line(check: dict[str, Any], colour: bool, width: int) -> str:
+    mark = MARKS[check["status"]]
+    return f"  {output.paint(mark, check['status'], colour)}  {check['check']:<{width}}  {check['reason']}"
+
+
+def _print_one(report: dict[str, Any], colour: bool) -> None:
+    output.say(f"Validating stack: {report['stack']}")
+    output.say()
+    width = max(len(check["check"]) for check in report["checks"])
+    for check in report["checks"]:
+        output.say(_check_line(check, colour, width))
+    output.say()
+    failures, warnings = _counts(report)
+    noted = f", {plural(warnings, 'warning')}" if warnings else ""
+    if report["passed"]:
+        output.say(f"{output.tick()} Validation passed{noted} (recorded as {report['event']})")
+    else:
+        output.say(f"Validation failed: {plural(failures, 'check')} failed{noted} "
+                   f"(recorded as {report['event']})")
+
+
+def _print_summary(reports: list[dict[str, Any]], colour: bool) -> None:
+    if not reports:
+        output.say("No stacks to validate")
+        return
+    output.say(f"Validating {plural(len(reports), 'stack')}")
+    output.say()
+    width = max(len(check["check"]) for report in reports for check in report["checks"])
+    for report in reports:
+        warnings = _counts(report)[1]
+        noted = f" ({plural(warnings, 'warning')})" if warnings else ""
+        verdict = "passed" if report["passed"] else "FAILED"
+        shade = "pass" if report["passed"] else "fail"
+        output.say(f"{report['stack']}: {output.paint(verdict, shade, colour)}{noted}")
+        for check in report["checks"]:
+            if check["status"] != "pass":
+                output.say(_check_line(check, colour, width))
+    failed = sum(not report["passed"] for report in reports)
+    warned = sum(_counts(report)[1] > 0 for report in reports)
+    output.say()
+    output.say(f"Summary: {plural(len(reports), 'stack')} validated: {len(reports) - failed} passed, "
+               f"{failed} failed" + (f", {warned} with warnings" if warned else ""))

@@ -1,0 +1,182 @@
+"""The dependency graph between stacks, read from the read models and analysed with networkx.
+
+Nodes are stack names carrying their status (`missing` for a name that a dependency
+declares but no stack has); an edge `a -> b` means "a depends on b". Every algorithm here
+is networkx's. This module is imported only by the commands that need the graph, so the
+others do not pay for importing networkx.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import islice
+
+import networkx as nx
+
+from domain.dependencies import DependencyCycle
+from domain.validation import DependencyFacts
+from projections import queries
+
+MISSING = "missing"
+DESTROYED = "destroyed"
+MAX_CYCLES = 20
+"""At most this many cycles are listed: a dense graph can hold exponentially many."""
+
+
+class DependencyGraph:
+    """The stacks and the dependencies declared between them.
+
+    `graph` holds every stack and every name a dependency declares; `statuses` holds the
+    status of each stack that exists.
+    """
+
+    def __init__(self, graph: nx.DiGraph[str], statuses: Mapping[str, str]) -> None:
+        self.graph = graph
+        self.statuses = dict(statuses)
+
+    @classmethod
+    def load(cls, connection: sqlite3.Connection) -> DependencyGraph:
+        """The graph as the read models hold it (the caller has caught them up)."""
+        return cls.build(queries.stack_statuses(connection), queries.dependency_edges(connection))
+
+    @classmethod
+    def build(cls, statuses: Mapping[str, str],
+              edges: Iterable[tuple[str, str]]) -> DependencyGraph:
+        graph: nx.DiGraph[str] = nx.DiGraph()
+        graph.add_nodes_from(statuses)
+        graph.add_edges_from(edges)  # names no stack has become nodes too
+        return cls(graph, statuses)
+
+    # ---- nodes --------------------------------------------------------------------------
+
+    def status(self, name: str) -> str:
+        """The stack's status, or `missing` when no stack has that name."""
+        return self.statuses.get(name, MISSING)
+
+    def exists(self, name: str) -> bool:
+        return self.status(name) != MISSING
+
+    def is_live(self, name: str) -> bool:
+        """The stack exists and is not destroyed."""
+        return self.status(name) not in (MISSING, DESTROYED)
+
+    # ---- neighbours ---------------------------------------------------------------------
+
+    def reach(self, name: str, *, reverse: bool = False,
+              transitive: bool = False) -> dict[str, int]:
+        """What `name` depends on (or, reversed, what depends on it), with each one's depth.
+
+        Depth 1 is a direct dependency; depth n is the shortest chain of n edges.
+        """
+        if name not in self.graph:
+            return {}
+        graph = self.graph.reverse(copy=False) if reverse else self.graph
+        cutoff = None if transitive else 1
+        depths = nx.single_source_shortest_path_length(graph, name, cutoff=cutoff)
+        depths.pop(name, None)
+        return dict(sorted(depths.items(), key=lambda item: (item[1], item[0])))
+
+    def closure(self, stacks: Iterable[str]) -> set[str]:
+        """The stacks and everything they depend on, transitively."""
+        wanted = list(dict.fromkeys(stacks))
+        present = [name for name in wanted if name in self.graph]
+        reached = set(wanted)
+        if present:
+            for layer in nx.bfs_layers(self.graph, present):
+                reached.update(layer)
+        return reached
+
+    def neighbourhood(self, name: str) -> set[str]:
+        """A stack with everything it depends on and everything that depends on it."""
+        if name not in self.graph:
+            return {name}
+        return {name} | nx.descendants(self.graph, name) | nx.ancestors(self.graph, name)
+
+    def subgraph(self, nodes: Iterable[str]) -> nx.DiGraph[str]:
+        """A copy of the graph on these nodes, each with its status (`missing` included)."""
+        chosen = set(nodes)
+        sub: nx.DiGraph[str] = self.graph.subgraph(chosen).copy()
+        sub.add_nodes_from(chosen)
+        for name in sub.nodes:
+            sub.nodes[name]["status"] = self.status(name)
+        return sub
+
+    # ---- cycles -------------------------------------------------------------------------
+
+    def paths_back(self, stack: str, dependencies: Sequence[str]) -> dict[str, list[str]]:
+        """For each dependency, the shortest path from it back to `stack`, if any.
+
+        Only existing, not destroyed stacks count: a cycle through a missing or destroyed
+        stack is not refused (it is reported by the checks instead).
+        """
+        live = nx.subgraph_view(self.graph, filter_node=lambda n: n == stack or self.is_live(n))
+        found: dict[str, list[str]] = {}
+        for name in dependencies:
+            if name == stack or name not in live or stack not in live:
+                continue
+            try:
+                found[name] = list(nx.shortest_path(live, name, stack))
+            except nx.NetworkXNoPath:
+                continue
+        return found
+
+    def cycles(self, within: Iterable[str] | None = None,
+               limit: int = MAX_CYCLES) -> list[list[str]]:
+        """Elementary cycles (as paths that end where they start), smallest name first."""
+        graph = self.graph if within is None else self.graph.subgraph(set(within))
+        found = []
+        for cycle in islice(nx.simple_cycles(graph), limit):
+            start = cycle.index(min(cycle))
+            rotated = cycle[start:] + cycle[:start]
+            found.append([*rotated, rotated[0]])
+        return sorted(found)
+
+    # ---- order --------------------------------------------------------------------------
+
+    def live(self) -> list[str]:
+        """Every stack that exists and is not destroyed."""
+        return [name for name, status in self.statuses.items() if status != DESTROYED]
+
+    def order(self, stacks: Iterable[str] | None = None) -> list[list[str]]:
+        """Levels of an execution order for the stacks and their transitive dependencies.
+
+        Without stacks: every live stack. Every stack comes after all it depends on, and as
+        early as that allows, so the members of a level can run in parallel. Raises
+        DependencyCycle if there is none.
+        """
+        if stacks is None and DESTROYED not in self.statuses.values():
+            members = set(self.graph.nodes)
+        else:
+            members = self.closure(self.live() if stacks is None else stacks)
+        graph: nx.DiGraph[str]
+        if any(name not in self.graph for name in members):
+            graph = self.subgraph(members)
+        elif len(members) == len(self.graph):
+            graph = self.graph
+        else:
+            graph = self.graph.subgraph(members)
+        try:
+            # Dependencies first: generations of the graph with every edge turned round.
+            return [sorted(level)
+                    for level in nx.topological_generations(graph.reverse(copy=False))]
+        except nx.NetworkXUnfeasible:
+            raise DependencyCycle(self._one_cycle(graph)) from None
+
+    @staticmethod
+    def _one_cycle(graph: nx.DiGraph[str]) -> list[str]:
+        edges = nx.find_cycle(graph)
+        return [edges[0][0], *(edge[1] for edge in edges)]
+
+    # ---- facts for checks ---------------------------------------------------------------
+
+    def dependency_facts(self, name: str) -> tuple[DependencyFacts, ...]:
+        """Every stack `name` depends on, transitively, with who among them requires it."""
+        members = self.closure([name])
+        facts = []
+        for other in sorted(members - {name}):
+            required_by = sorted(p for p in self.graph.predecessors(other) if p in members)
+            facts.append(DependencyFacts(name=other, status=self.status(other)
+                                         if self.exists(other) else None,
+                                         required_by=tuple(required_by)))
+        return tuple(facts)

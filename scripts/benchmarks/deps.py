@@ -1,0 +1,160 @@
+"""Dependencies (issue 6): `deps order` over 10,000 stacks and 50,000 edges; networkx at start-up.
+
+(a) `stack deps order --all` over 10,000 stacks and 50,000 dependency edges, in-process
+    (load the graph from the read models, order it, render) and as a whole process, against
+    networkx's own `topological_generations` on the same graph already in memory.
+(b) `stack list` start-up as shipped (networkx is imported only by commands that need the
+    graph) against the same command in a process that imports networkx first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import random
+import shutil
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from benchmarks.common import SCRIPT, invocation, median_wall, report, workdir
+
+STACKS = 10_000
+EDGES = 50_000
+
+
+def random_dag(stacks: int, edges: int, seed: int = 6) -> dict[int, list[int]]:
+    """`edges` distinct edges, each from a stack to one numbered below it (so no cycle)."""
+    rng = random.Random(seed)
+    chosen: set[tuple[int, int]] = set()
+    while len(chosen) < edges:
+        stack = rng.randrange(1, stacks)
+        chosen.add((stack, rng.randrange(0, stack)))
+    needs: dict[int, list[int]] = defaultdict(list)
+    for stack, dependency in sorted(chosen):
+        needs[stack].append(dependency)
+    return needs
+
+
+def build_database(db: Path, stacks: int, edges: int) -> dict[int, list[int]]:
+    """Save the stacks as aggregates in large transactions, then catch the read models up once."""
+    from domain.stack import Stack
+    from infrastructure.runtime import Runtime
+    from infrastructure.settings import Settings
+
+    needs = random_dag(stacks, edges)
+    runtime = Runtime(Settings(db_path=db))
+    store = runtime.store()
+    inv = invocation()
+    batch: list[Stack] = []
+    for i in range(stacks):
+        stack = Stack.create(f"stack-{i:05d}", "", inv)
+        stack.add_dependencies([f"stack-{j:05d}" for j in needs[i]], inv, paths_back={})
+        batch.append(stack)
+        if len(batch) == 1000:
+            store.save(*batch)
+            batch.clear()
+    if batch:
+        store.save(*batch)
+    runtime.catch_up()
+    runtime.close()
+    return needs
+
+
+def in_process_order(db: Path, runs: int) -> float:
+    """Median time of the whole `deps order --all` command, run in this process."""
+    from cli.main import app
+
+    samples = []
+    for _ in range(runs + 1):
+        sink = io.StringIO()
+        started = time.perf_counter()
+        with contextlib.redirect_stdout(sink):
+            app(["--db", str(db), "stack", "deps", "order", "--all"], standalone_mode=False)
+        samples.append(time.perf_counter() - started)
+        assert sink.getvalue().startswith(f"Execution order: {STACKS:,}".replace(",", "")), (
+            sink.getvalue()[:200])
+    return statistics.median(samples[1:])  # the first run pays for imports
+
+
+def networkx_alone(needs: dict[int, list[int]], runs: int) -> tuple[float, float, int]:
+    """Median times of networkx's generations on the graph in memory, and of building the
+    graph from an in-memory edge list plus the generations; and the number of levels."""
+    import networkx as nx
+
+    names = [f"stack-{i:05d}" for i in range(STACKS)]
+    edges = [(names[j], names[i]) for i, dependencies in needs.items() for j in dependencies]
+
+    def build() -> nx.DiGraph[str]:
+        graph: nx.DiGraph[str] = nx.DiGraph()
+        graph.add_nodes_from(names)
+        graph.add_edges_from(edges)
+        return graph
+
+    graph = build()
+    alone, with_build = [], []
+    for _ in range(runs):
+        started = time.perf_counter()
+        levels = [sorted(level) for level in nx.topological_generations(graph)]
+        alone.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        levels = [sorted(level) for level in nx.topological_generations(build())]
+        with_build.append(time.perf_counter() - started)
+    assert sum(len(level) for level in levels) == STACKS
+    return statistics.median(alone), statistics.median(with_build), len(levels)
+
+
+def order(quick: bool) -> None:
+    directory = workdir()
+    db = directory / "stacks.db"
+    started = time.perf_counter()
+    needs = build_database(db, STACKS, EDGES)
+    built = time.perf_counter() - started
+    runs = 3 if quick else 7
+    ours = in_process_order(db, runs)
+    process = median_wall({"order": [SCRIPT, "stack", "deps", "order", "--all"]}, runs,
+                          env={"SLOTH_RUNNER_DB": str(db)})["order"]
+    baseline, with_build, levels = networkx_alone(needs, runs)
+    shutil.rmtree(directory, ignore_errors=True)
+    report(f"(a) database of {STACKS:,} stacks, {EDGES:,} edges built in", f"{built:.1f} s")
+    report(f"    networkx generations, graph in memory ({levels} levels)",
+           f"{baseline * 1000:.0f} ms")
+    report("    networkx build from edge list in memory + generations",
+           f"{with_build * 1000:.0f} ms")
+    report("    `deps order --all`, whole command in-process",
+           f"{ours * 1000:.0f} ms")
+    report("    ratio in-process / generations alone (aim <= 3x)", f"{ours / baseline:.2f}x")
+    report("    ratio in-process / networkx build + generations", f"{ours / with_build:.2f}x")
+    report("    `deps order --all` whole process, median wall", f"{process * 1000:.0f} ms")
+
+
+def startup(quick: bool) -> None:
+    from commands.models import CreateStack
+    from infrastructure.runtime import Runtime
+    from infrastructure.settings import Settings
+
+    directory = workdir()
+    db = directory / "stacks.db"
+    runtime = Runtime(Settings(db_path=db))
+    for i in range(100):
+        runtime.service().create_stack(CreateStack(stack=f"stack-{i:03d}"), invocation())
+    runtime.catch_up()
+    runtime.close()
+    entry = "import sys; sys.argv = ['sloth-runner', 'stack', 'list']; from cli.main import main; main()"
+    runs = 7 if quick else 21
+    times = median_wall({
+        "list": [sys.executable, "-c", entry],
+        "with networkx": [sys.executable, "-c", "import networkx; " + entry],
+    }, runs, env={"SLOTH_RUNNER_DB": str(db)})
+    shutil.rmtree(directory, ignore_errors=True)
+    report("(b) `stack list` (100 stacks), median wall", f"{times['list'] * 1000:.0f} ms")
+    report("    the same, importing networkx first", f"{times['with networkx'] * 1000:.0f} ms")
+    report("    saved by importing networkx lazily",
+           f"{(times['with networkx'] - times['list']) * 1000:.0f} ms")
+
+
+def run(quick: bool = False) -> None:
+    order(quick)
+    startup(quick)

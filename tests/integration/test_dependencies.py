@@ -1,0 +1,100 @@
+"""Dependencies and validation against a real SQLite event store and read models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from commands.models import AddDependencies, CreateStack, DestroyStack, RecordValidation
+from commands.service import StackService
+from domain.dependencies import CycleRefused
+from domain.stack import Stack, StackStatus
+from domain.validation import CheckStatus, run_checks
+from infrastructure.clock import now
+from infrastructure.runtime import Runtime
+from projections import queries
+from projections.graph import DependencyGraph
+from projections.preflight import Caller, gather_facts
+from tests.conftest import event_count, invocation
+
+
+def create(runtime: Runtime, name: str, *depends_on: str) -> None:
+    runtime.service().create_stack(CreateStack(stack=name, depends_on=list(depends_on)),
+                                   invocation())
+    runtime.catch_up()
+
+
+def test_the_add_time_check_reads_the_graph_from_the_read_model(runtime: Runtime,
+                                                                db_path: Path) -> None:
+    create(runtime, "db")
+    create(runtime, "app", "db")
+    create(runtime, "web", "app")
+    before = event_count(db_path)
+    with pytest.raises(CycleRefused) as refused:
+        runtime.service().add_dependencies(AddDependencies(stack="db", dependencies=["web"]),
+                                           invocation())
+    assert refused.value.cycle == ["db", "web", "app", "db"]
+    assert event_count(db_path) == before
+
+
+def test_a_cycle_through_a_destroyed_stack_is_not_refused_but_is_found(runtime: Runtime) -> None:
+    create(runtime, "db")
+    create(runtime, "app", "db")
+    runtime.service().destroy_stack(DestroyStack(stack="app"), invocation())
+    runtime.catch_up()
+    runtime.service().add_dependencies(AddDependencies(stack="db", dependencies=["app"]),
+                                       invocation())
+    runtime.catch_up()
+    graph = DependencyGraph.load(runtime.reader())
+    assert graph.cycles() == [["app", "db", "app"]]
+
+
+def test_a_cycle_that_slipped_past_the_check_is_found_afterwards(runtime: Runtime) -> None:
+    """Two writers that each add half of a cycle both succeed: neither saw the other's edge."""
+    create(runtime, "a")
+    create(runtime, "b")
+    # What a second process sees while its read model does not yet hold the first's edge.
+    stale = StackService(runtime.store(), clock=now, paths_back=lambda stack, names: {})
+    runtime.service().add_dependencies(AddDependencies(stack="a", dependencies=["b"]), invocation())
+    stale.add_dependencies(AddDependencies(stack="b", dependencies=["a"]), invocation())
+    runtime.catch_up()
+    graph = DependencyGraph.load(runtime.reader())
+    assert graph.cycles() == [["a", "b", "a"]]
+    with pytest.raises(Exception, match=r"dependency cycle: (a -> b -> a|b -> a -> b)"):
+        graph.order(["a"])
+
+
+def test_re_creating_drops_old_edges_from_the_read_model(runtime: Runtime) -> None:
+    create(runtime, "app", "db", "cache")
+    runtime.service().destroy_stack(DestroyStack(stack="app"), invocation())
+    runtime.catch_up()
+    assert [r.stack for r in queries.find_dependents(runtime.reader(), "db")] == ["app"]
+    create(runtime, "app", "queue")
+    edges = queries.dependency_edges(runtime.reader())
+    assert edges == [("app", "queue")]
+
+
+def test_a_dependency_that_last_failed_fails_validation(runtime: Runtime) -> None:
+    create(runtime, "db")
+    create(runtime, "app", "db")
+    # No command sets a run's outcome yet (the workflow runner will); record one directly.
+    store = runtime.store()
+    db: Stack = store.repository.get(Stack.create_id("db"))
+    db.trigger_event(Stack.Updated, status=StackStatus.FAILED, actor="runner", source="system",
+                     correlation_id="c", timestamp=now())
+    store.save(db)
+    connection = runtime.reader()
+    stack = queries.find_stack(connection, "app")
+    assert stack is not None
+    facts = gather_facts(connection, DependencyGraph.load(connection), stack,
+                         Caller(invocation=invocation(), config_path=None, config_problem=None))
+    results = {r.check: r for r in run_checks(facts)}
+    assert results["dependencies did not fail"].status is CheckStatus.FAIL
+    assert results["dependencies did not fail"].reason == "'db' last failed (required by app)"
+    runtime.service().record_validation(RecordValidation(stack="app", checks=list(results.values())),
+                                        invocation())
+    runtime.catch_up()
+    last = queries.last_validations(runtime.reader())["app"]
+    assert last.result == "failed"
+    assert {c["check"] for c in last.checks} == set(results)
