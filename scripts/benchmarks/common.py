@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -27,7 +29,10 @@ if __name__ == "__main__":
 
 
 def workdir() -> Path:
-    return Path(tempfile.mkdtemp(prefix="sloth-bench-"))
+    """A scratch directory, removed when the benchmark run ends."""
+    directory = Path(tempfile.mkdtemp(prefix="sloth-bench-"))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    return directory
 
 
 def invocation(actor: str = "bench@host"):  # type: ignore[no-untyped-def]
