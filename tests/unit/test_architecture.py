@@ -43,9 +43,19 @@ def test_inner_layers_do_not_import_outer_ones() -> None:
                 assert name.split(".")[0] not in forbidden, f"{path} imports {name}"
 
 
+# SQL that writes a read-model table (statements are upper case in this code base; matching
+# the grammar, not any "update ... resources" in prose or Python).
 READ_MODEL_WRITE = re.compile(
-    r"\b(INSERT|UPDATE|DELETE|REPLACE)\b[^\"']*\b(stacks|state_values|stack_outputs|state_events"
-    r"|state_locks|state_versions|resources|projection_positions)\b", re.IGNORECASE)
+    r"\b(?:INSERT\s+(?:OR\s+[A-Z]+\s+)?INTO|REPLACE\s+INTO|UPDATE|DELETE\s+FROM)\s+"
+    r"(?:stacks|state_values|stack_outputs|state_events|state_locks|state_versions|resources"
+    r"|drift_reports|projection_positions)\b")
+
+
+def test_the_read_model_write_pattern_sees_sql() -> None:
+    for sql in ("UPDATE resources SET state = ?", "INSERT OR REPLACE INTO drift_reports (",
+                "DELETE FROM stacks WHERE id = ?", "INSERT INTO state_events VALUES"):
+        assert READ_MODEL_WRITE.search(sql), sql
+    assert not READ_MODEL_WRITE.search("copy.__dict__.update(self.__dict__); copy.resources")
 
 
 def test_only_projections_write_read_models() -> None:
