@@ -17,6 +17,7 @@ from infrastructure.settings import Settings
 if TYPE_CHECKING:
     from commands.service import StackService
     from infrastructure.eventstore import StackStore
+    from infrastructure.providers import ProviderRegistry
     from projections.runner import ProjectionRunner
 
 
@@ -29,6 +30,7 @@ class Runtime:
         self._store: StackStore | None = None
         self._runner: ProjectionRunner | None = None
         self._service: StackService | None = None
+        self._providers: ProviderRegistry | None = None
 
     # ---- the database -------------------------------------------------------------------
 
@@ -98,8 +100,17 @@ class Runtime:
 
             stacks = self.settings.stacks
             self._service = StackService(self.store(), clock=now, auto_lock=stacks.auto_lock,
-                                         lock_ttl=stacks.lock_timeout)
+                                         lock_ttl=stacks.lock_timeout,
+                                         providers=self.providers())
         return self._service
+
+    def providers(self) -> ProviderRegistry:
+        """The resource types this run knows (built-ins; plug-ins loaded when named)."""
+        if self._providers is None:
+            from infrastructure.providers import ProviderRegistry
+
+            self._providers = ProviderRegistry()
+        return self._providers
 
     def close(self) -> None:
         if self._store is not None:
