@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from functools import singledispatchmethod
 from typing import Any, ClassVar
+from uuid import UUID, uuid5
 
 import orjson
 
@@ -209,5 +211,111 @@ class LockProjector(Projector):
                        (str(event.originator_id), getattr(event, "lock_id", "")))
 
 
+def resource_row_id(stack_id: str, name: str) -> str:
+    """A resource's id: one per stack and name, the same in every rebuild."""
+    return str(uuid5(UUID(stack_id), name))
+
+
+class ResourceProjector(Projector):
+    """Maintains `resources` (declared, last observed, drift) and each stack's `drift_reports`."""
+
+    spec = schema.RESOURCES
+
+    def project(self, cursor: sqlite3.Cursor, event: DomainEvent, position: int) -> None:
+        self.handle(event, cursor, position)
+
+    @singledispatchmethod
+    def handle(self, event: DomainEvent, cursor: sqlite3.Cursor, position: int) -> None:
+        """Other events leave resources as they are."""
+
+    @handle.register
+    def _created(self, event: Stack.Created, cursor: sqlite3.Cursor, position: int) -> None:
+        # Created again after being destroyed: a fresh start, history aside.
+        stack_id = str(event.originator_id)
+        cursor.execute("DELETE FROM resources WHERE stack_id = ?", (stack_id,))
+        cursor.execute("DELETE FROM drift_reports WHERE stack_id = ?", (stack_id,))
+
+    @handle.register
+    def _declared(self, event: Stack.ResourceDeclared, cursor: sqlite3.Cursor,
+                  position: int) -> None:
+        stack_id, at = str(event.originator_id), to_text(event.timestamp)
+        cursor.execute(
+            "INSERT OR REPLACE INTO resources (id, stack_id, name, type, state, dependencies,"
+            " desired, observed, drift, reason, declared_at, declared_by, updated_at,"
+            " updated_by, checked_at, checked_by)"
+            " VALUES (?, ?, ?, ?, 'pending', ?, ?, NULL, '[]', '', ?, ?, ?, ?, NULL, NULL)",
+            (resource_row_id(stack_id, event.name), stack_id, event.name, event.type,
+             dump(event.depends_on), dump(event.attributes), at, event.actor, at, event.actor),
+        )
+
+    @handle.register
+    def _updated(self, event: Stack.ResourceUpdated, cursor: sqlite3.Cursor,
+                 position: int) -> None:
+        # The last observation stays on record, but it was judged against the old declaration.
+        cursor.execute(
+            "UPDATE resources SET type = ?, dependencies = ?, desired = ?, state = 'pending',"
+            " drift = '[]', reason = '', updated_at = ?, updated_by = ? WHERE id = ?",
+            (event.type, dump(event.depends_on), dump(event.attributes),
+             to_text(event.timestamp), event.actor,
+             resource_row_id(str(event.originator_id), event.name)),
+        )
+
+    @handle.register
+    def _removed(self, event: Stack.ResourceRemoved, cursor: sqlite3.Cursor,
+                 position: int) -> None:
+        cursor.execute("DELETE FROM resources WHERE id = ?",
+                       (resource_row_id(str(event.originator_id), event.name),))
+
+    @handle.register
+    def _observed(self, event: Stack.DriftDetected, cursor: sqlite3.Cursor,
+                  position: int) -> None:
+        stack_id = str(event.originator_id)
+        report = event.payload()["resources"]
+        self._observations(cursor, event, report)
+        counts = Counter(item["status"] for item in report)
+        cursor.execute(
+            "INSERT INTO drift_reports (stack_id, event_id, event_type, checked_at, checked_by,"
+            " correlation_id, total, in_sync, drifted, unknown, report)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (stack_id) DO UPDATE SET event_id = excluded.event_id,"
+            " event_type = excluded.event_type, checked_at = excluded.checked_at,"
+            " checked_by = excluded.checked_by, correlation_id = excluded.correlation_id,"
+            " total = excluded.total, in_sync = excluded.in_sync, drifted = excluded.drifted,"
+            " unknown = excluded.unknown, report = excluded.report, fix_event_id = NULL,"
+            " fixed_at = NULL, fixed_by = NULL, fix_mode = NULL, fix = NULL",
+            (stack_id, position, type(event).TOPIC, to_text(event.timestamp), event.actor,
+             event.correlation_id, len(report), counts["in_sync"], counts["drifted"],
+             counts["unknown"], dump(report)),
+        )
+
+    @handle.register
+    def _fixed(self, event: Stack.DriftFixed, cursor: sqlite3.Cursor, position: int) -> None:
+        fixes = event.payload()["resources"]
+        self._observations(cursor, event, [
+            {**fix["after"], "reason": fix["reason"] or fix["after"]["reason"]} for fix in fixes])
+        cursor.execute(
+            "INSERT INTO drift_reports (stack_id, fix_event_id, fixed_at, fixed_by, fix_mode, fix)"
+            " VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (stack_id) DO UPDATE SET fix_event_id = excluded.fix_event_id,"
+            " fixed_at = excluded.fixed_at, fixed_by = excluded.fixed_by,"
+            " fix_mode = excluded.fix_mode, fix = excluded.fix",
+            (str(event.originator_id), position, to_text(event.timestamp), event.actor,
+             event.mode.value, dump(fixes)),
+        )
+
+    @staticmethod
+    def _observations(cursor: sqlite3.Cursor, event: DomainEvent,
+                      observations: list[dict[str, Any]]) -> None:
+        """What was observed of each resource; an unreadable one keeps its last observation."""
+        stack_id, at = str(event.originator_id), to_text(event.timestamp)
+        cursor.executemany(
+            "UPDATE resources SET state = ?, observed = COALESCE(?, observed), drift = ?,"
+            " reason = ?, checked_at = ?, checked_by = ? WHERE id = ?",
+            [(item["status"], dump(item["observed"]) if item["observed"] is not None else None,
+              dump(item["differences"]), item["reason"], at, event.actor,
+              resource_row_id(stack_id, item["name"])) for item in observations],
+        )
+
+
 def all_projectors() -> list[Projector]:
-    return [StackProjector(), AuditProjector(), LockProjector()]
+    return [StackProjector(), AuditProjector(), LockProjector(), ResourceProjector()]
