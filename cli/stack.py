@@ -15,7 +15,8 @@ from domain.errors import KeyNotFound, StackDestroyed, StackNotFound
 from domain.names import validate_stack_name
 
 app = Typer(
-    cls=lazy_group(state="cli.state", lock="cli.lock"),
+    cls=lazy_group(state="cli.state", lock="cli.lock", resources="cli.resources",
+                   drift="cli.drift"),
     no_args_is_help=True,
     help="Create, inspect and manage stacks.",
 )
