@@ -145,5 +145,4 @@ def skipped(before: ResourceDrift, failed_dependency: str) -> ResourceFix:
     """A resource left alone because one it depends on could not be fixed."""
     return ResourceFix(name=before.name, type=before.type, result=FixResult.SKIPPED,
                        changes=before.differences, after=before,
-                       reason=f"not attempted: '{failed_dependency}', which it depends on, "
-                              "was not fixed")
+                       reason=f"'{failed_dependency}', which it depends on, was not fixed")
