@@ -11,12 +11,17 @@ import pytest
 from commands.models import (
     ChangeOutputs,
     CreateStack,
+    DeclareResources,
     DestroyStack,
+    DetectDrift,
+    FixDrift,
+    RemoveResource,
     SetValues,
     UnsetValues,
     UpdateStack,
 )
 from domain.errors import DomainError
+from domain.resources import Resource
 from infrastructure.runtime import Runtime
 from infrastructure.settings import Settings
 from projections import queries, schema
@@ -24,17 +29,52 @@ from projections.projectors import StackProjector
 from tests.conftest import event_count, invocation, read_model_dump
 
 
+def random_resources(rng: random.Random, world: Path) -> list[Resource]:
+    """Some of a small pool of file and directory resources, under `world`."""
+    pool = [Resource(name=f"f{i}", type="file", depends_on=("d",) if i % 2 else (), attributes={
+                "path": str(world / "d" / f"f{i}"), "content": f"c{rng.randint(0, 2)}",
+                "mode": rng.choice(["0644", "0600"])}) for i in range(4)]
+    chosen = [r for r in pool if rng.random() < 0.6]
+    needs_dir = any(r.depends_on for r in chosen)
+    return ([Resource(name="d", type="directory", attributes={"path": str(world / "d")})]
+            if needs_dir or rng.random() < 0.5 else []) + chosen
+
+
+def disturb(rng: random.Random, world: Path) -> None:
+    """Change the real world behind the tool's back."""
+    files = [p for p in world.rglob("f*") if p.is_file()]
+    if files and rng.random() < 0.5:
+        rng.choice(files).unlink()
+    elif files:
+        target = rng.choice(files)
+        target.write_text(f"changed {rng.randint(0, 9)}")
+        target.chmod(rng.choice([0o600, 0o644]))
+
+
 def random_history(runtime: Runtime, steps: int, seed: int) -> None:
     """Apply a long random sequence of commands, catching up after each (as the CLI does)."""
     rng = random.Random(seed)
     service = runtime.service()
     names = [f"s{i}" for i in range(6)]
+    world = runtime.settings.db_path.parent / "world"
     for _ in range(steps):
         name = rng.choice(names)
         inv = invocation(actor=rng.choice(["alice@a", "bob@b"]))
         choice = rng.random()
         try:
-            if choice < 0.15:
+            if choice < 0.08:
+                service.declare_resources(DeclareResources(
+                    stack=name, resources=random_resources(rng, world / name)), inv)
+            elif choice < 0.1:
+                service.remove_resource(RemoveResource(stack=name, name=f"f{rng.randint(0, 3)}"),
+                                        inv)
+            elif choice < 0.12:
+                disturb(rng, world / name)
+            elif choice < 0.15:
+                service.detect_drift(DetectDrift(stack=name), inv)
+            elif choice < 0.17:
+                service.fix_drift(FixDrift(stack=name, accept=rng.random() < 0.3), inv)
+            elif choice < 0.25:
                 service.create_stack(CreateStack(stack=name, description=f"d{rng.randint(0, 9)}"), inv)
             elif choice < 0.5:
                 values = {f"k{rng.randint(0, 5)}": rng.choice([1, "x", [1, 2], {"a": None}, True])
@@ -62,6 +102,10 @@ def test_rebuild_from_zero_equals_incremental(runtime: Runtime, db_path: Path) -
     assert event_count(db_path) > 200
     incremental = read_model_dump(db_path)
     assert incremental["stacks"] and incremental["state_events"]
+    assert incremental["resources"] and incremental["drift_reports"]
+    kinds = {row[4] for row in incremental["state_events"]}
+    assert {"resource.declared", "resource.updated", "resource.removed", "drift.detected",
+            "drift.fixed"} <= kinds
     rebuilt_count = runtime.projections().rebuild()
     assert rebuilt_count == event_count(db_path)
     assert read_model_dump(db_path) == incremental
