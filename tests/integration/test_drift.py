@@ -20,20 +20,7 @@ from infrastructure.providers import ProviderRegistry
 from infrastructure.runtime import Runtime
 from infrastructure.settings import Settings, StackSettings
 from projections import queries
-from tests.conftest import event_count, invocation
-
-World = dict[str, tuple[str, int, bytes, int]]
-
-
-def world(root: Path) -> World:
-    """Everything under root: kind, mode, content and modification time of each path."""
-    found: World = {}
-    for path in sorted(root.rglob("*")):
-        info = path.lstat()
-        content = path.read_bytes() if path.is_file() else b""
-        found[str(path.relative_to(root))] = ("dir" if path.is_dir() else "file",
-                                              info.st_mode, content, info.st_mtime_ns)
-    return found
+from tests.conftest import event_count, invocation, world
 
 
 @pytest.fixture

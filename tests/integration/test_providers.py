@@ -56,6 +56,16 @@ def test_a_file_is_observed_and_repaired(tmp_path: Path) -> None:
     assert not [p for p in path.parent.iterdir() if p.name != "motd"]  # no temporary left
 
 
+def test_a_mode_only_drift_is_fixed_without_rewriting_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "conf"
+    conf = resource("file", path=str(path), content="same", mode="0640")
+    providers.apply(conf)
+    path.chmod(0o666)
+    inode = path.stat().st_ino
+    providers.apply(conf)
+    assert (mode_of(path), path.stat().st_ino) == ("0640", inode)
+
+
 def test_replacing_content_keeps_an_unmanaged_mode(tmp_path: Path) -> None:
     path = tmp_path / "conf"
     path.write_text("old")

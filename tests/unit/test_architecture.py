@@ -72,3 +72,14 @@ def test_read_commands_do_not_import_heavy_modules_at_start_up() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True, cwd=ROOT)
     assert result.stdout.strip() == "[]"
+
+
+def test_resource_and_drift_commands_start_without_pydantic_or_yaml() -> None:
+    import subprocess
+
+    code = ("import sys, cli.main, cli.drift, cli.resources; heavy = [m for m in ('pydantic',"
+            " 'yaml', 'eventsourcing', 'domain.stack', 'infrastructure.providers') if m in"
+            " sys.modules]; print(heavy)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, cwd=ROOT)
+    assert result.stdout.strip() == "[]"
