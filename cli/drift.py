@@ -47,7 +47,7 @@ def detect(
         output.say(f"Drift report for stack: {stack}")
         output.say(f"Checked: {total} resource{'s' if total != 1 else ''} "
                    f"(recorded as {outcome.events[-1]})")
-        _report_body(stack, resources, st.color())
+        _report_body(stack, resources, (total, in_sync, drifted, unknown), st.color())
         if total != in_sync:
             output.say(f"Fix it with: sloth-runner stack drift fix {stack}  (or adopt what is "
                        "there with --accept)")
@@ -55,8 +55,10 @@ def detect(
         raise typer.Exit(1)
 
 
-def _report_body(stack: str, resources: list[dict[str, Any]], colour: bool) -> None:
-    total, in_sync, drifted, unknown = driftview.report_counts(resources)
+def _report_body(stack: str, resources: list[dict[str, Any]],
+                 counts: tuple[int, int, int, int], colour: bool) -> None:
+    """The table of what is not in sync (`resources` may list the others too) and a summary."""
+    total, in_sync, drifted, unknown = counts
     output.say()
     if total == 0:
         output.say(f"No resources declared. Declare them with: sloth-runner stack resources "
@@ -102,7 +104,8 @@ def show(ctx: typer.Context, stack: StackArg, json_output: JsonFlag = False) -> 
     else:
         output.say(f"Checked: {output.short_time(record.checked_at)} by {record.checked_by} "
                    f"(event {record.event_id}, {record.event_type})")
-        _report_body(stack, record.resources or [], st.color())
+        _report_body(stack, record.resources or [],
+                     (record.total, record.in_sync, record.drifted, record.unknown), st.color())
     if record is not None and has_fix:
         fixes = record.fix or []
         done = sum(1 for fix in fixes if fix["result"] in ("repaired", "accepted"))

@@ -22,7 +22,11 @@ def value_shown(value: Any) -> str:
 
 
 def drift_rows(resources: Iterable[Mapping[str, Any]]) -> list[list[str]]:
-    """One row per differing attribute; one per resource whose state is unknown."""
+    """One row per differing attribute; one per resource whose state is unknown.
+
+    Resources in sync have neither, so a full observation and a recorded report (which
+    keeps only what was not in sync) read the same.
+    """
     rows: list[list[str]] = []
     for resource in resources:
         if resource["status"] == "unknown":

@@ -147,7 +147,12 @@ def show(ctx: typer.Context, stack: StackArg, name: ResourceArg,
     if resource.reason:
         output.say(f"  Reason:      {resource.reason}")
     _attributes("Desired", resource.desired)
-    _attributes("Last observed", resource.observed)
+    if resource.observed is None and resource.state == "in_sync":
+        output.say()
+        output.say("Last observed:")
+        output.say("  (as desired)")
+    else:
+        _attributes("Last observed", resource.observed)
     if resource.drift:
         output.say()
         output.say("Drift:")

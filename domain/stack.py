@@ -308,9 +308,15 @@ class Stack(BaseAggregate[UUID]):
             del aggregate.resources[self.name]
 
     class DriftDetected(Event):
-        """The real world was observed and some resources do not match, or could not be read."""
+        """The real world was observed and some resources do not match, or could not be read.
+
+        `checked` resources were observed -- every one the stack declared -- and `resources`
+        are those not in sync; all the others were. Only differences are kept: the log is
+        forever, and replaying a stack should not grow with the size of its observations.
+        """
 
         TOPIC: ClassVar[str] = "drift.detected"
+        checked: int
         resources: list[ResourceDrift]
 
         def apply(self, aggregate: Any) -> None:
@@ -557,7 +563,8 @@ class Stack(BaseAggregate[UUID]):
         if dict(against) != self.resources:
             raise ResourcesChanged(self.name)
         event = self.DriftChecked if report.in_sync else self.DriftDetected
-        self.trigger_event(event, resources=list(report.resources), **self._stamp(invocation))
+        self.trigger_event(event, checked=len(report.resources),
+                           resources=list(report.out_of_sync), **self._stamp(invocation))
         return report
 
     def select_resources(self, invocation: Invocation, names: Sequence[str] = (), *,

@@ -128,7 +128,7 @@ def _(event: Stack.ResourceRemoved) -> tuple[str, str]:
 
 @summarize.register
 def _(event: Stack.DriftDetected) -> tuple[str, str]:
-    total = len(event.resources)
+    total = event.checked
     drifted = [r.name for r in event.resources if r.status is DriftStatus.DRIFTED]
     unknown = [r.name for r in event.resources if r.status is DriftStatus.UNKNOWN]
     if not drifted and not unknown:

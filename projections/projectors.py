@@ -10,6 +10,7 @@ from uuid import UUID, uuid5
 
 import orjson
 
+from domain.drift import DriftStatus, ResourceDrift
 from domain.events import DomainEvent
 from domain.stack import Stack
 from domain.timestamps import to_text
@@ -232,6 +233,8 @@ class ResourceProjector(Projector):
     def _created(self, event: Stack.Created, cursor: sqlite3.Cursor, position: int) -> None:
         # Created again after being destroyed: a fresh start, history aside.
         stack_id = str(event.originator_id)
+        cursor.execute("DELETE FROM resource_declarations WHERE id IN"
+                       " (SELECT id FROM resources WHERE stack_id = ?)", (stack_id,))
         cursor.execute("DELETE FROM resources WHERE stack_id = ?", (stack_id,))
         cursor.execute("DELETE FROM drift_reports WHERE stack_id = ?", (stack_id,))
 
@@ -239,40 +242,52 @@ class ResourceProjector(Projector):
     def _declared(self, event: Stack.ResourceDeclared, cursor: sqlite3.Cursor,
                   position: int) -> None:
         stack_id, at = str(event.originator_id), to_text(event.timestamp)
+        row_id = resource_row_id(stack_id, event.name)
         cursor.execute(
             "INSERT OR REPLACE INTO resources (id, stack_id, name, type, state, dependencies,"
-            " desired, observed, drift, reason, declared_at, declared_by, updated_at,"
-            " updated_by, checked_at, checked_by)"
-            " VALUES (?, ?, ?, ?, 'pending', ?, ?, NULL, '[]', '', ?, ?, ?, ?, NULL, NULL)",
-            (resource_row_id(stack_id, event.name), stack_id, event.name, event.type,
-             dump(event.depends_on), dump(event.attributes), at, event.actor, at, event.actor),
+            " observed, drift, reason, declared_at, declared_by, updated_at, updated_by,"
+            " checked_at, checked_by)"
+            " VALUES (?, ?, ?, ?, 'pending', ?, NULL, '[]', '', ?, ?, ?, ?, NULL, NULL)",
+            (row_id, stack_id, event.name, event.type, dump(event.depends_on), at, event.actor,
+             at, event.actor),
         )
+        cursor.execute("INSERT OR REPLACE INTO resource_declarations (id, desired) VALUES (?, ?)",
+                       (row_id, dump(event.attributes)))
 
     @handle.register
     def _updated(self, event: Stack.ResourceUpdated, cursor: sqlite3.Cursor,
                  position: int) -> None:
         # The last observation stays on record, but it was judged against the old declaration.
+        row_id = resource_row_id(str(event.originator_id), event.name)
         cursor.execute(
-            "UPDATE resources SET type = ?, dependencies = ?, desired = ?, state = 'pending',"
-            " drift = '[]', reason = '', updated_at = ?, updated_by = ? WHERE id = ?",
-            (event.type, dump(event.depends_on), dump(event.attributes),
-             to_text(event.timestamp), event.actor,
-             resource_row_id(str(event.originator_id), event.name)),
+            "UPDATE resources SET type = ?, dependencies = ?, state = 'pending', drift = '[]',"
+            " reason = '', updated_at = ?, updated_by = ? WHERE id = ?",
+            (event.type, dump(event.depends_on), to_text(event.timestamp), event.actor, row_id),
         )
+        cursor.execute("UPDATE resource_declarations SET desired = ? WHERE id = ?",
+                       (dump(event.attributes), row_id))
 
     @handle.register
     def _removed(self, event: Stack.ResourceRemoved, cursor: sqlite3.Cursor,
                  position: int) -> None:
-        cursor.execute("DELETE FROM resources WHERE id = ?",
-                       (resource_row_id(str(event.originator_id), event.name),))
+        row_id = resource_row_id(str(event.originator_id), event.name)
+        cursor.execute("DELETE FROM resources WHERE id = ?", (row_id,))
+        cursor.execute("DELETE FROM resource_declarations WHERE id = ?", (row_id,))
 
     @handle.register
     def _observed(self, event: Stack.DriftDetected, cursor: sqlite3.Cursor,
                   position: int) -> None:
+        # Every declared resource was checked; those the event does not list were in sync.
         stack_id = str(event.originator_id)
-        report = event.payload()["resources"]
-        self._observations(cursor, event, report)
-        counts = Counter(item["status"] for item in report)
+        cursor.execute(
+            "UPDATE resources SET state = 'in_sync', observed = NULL, drift = '[]', reason = '',"
+            " checked_at = ?, checked_by = ? WHERE stack_id = ?"
+            " AND name NOT IN (SELECT value FROM json_each(?))",
+            (to_text(event.timestamp), event.actor, stack_id,
+             dump([r.name for r in event.resources])),
+        )
+        self._observations(cursor, event, [(r, r.reason) for r in event.resources])
+        counts = Counter(r.status for r in event.resources)
         cursor.execute(
             "INSERT INTO drift_reports (stack_id, event_id, event_type, checked_at, checked_by,"
             " correlation_id, total, in_sync, drifted, unknown, report)"
@@ -284,15 +299,15 @@ class ResourceProjector(Projector):
             " unknown = excluded.unknown, report = excluded.report, fix_event_id = NULL,"
             " fixed_at = NULL, fixed_by = NULL, fix_mode = NULL, fix = NULL",
             (stack_id, position, type(event).TOPIC, to_text(event.timestamp), event.actor,
-             event.correlation_id, len(report), counts["in_sync"], counts["drifted"],
-             counts["unknown"], dump(report)),
+             event.correlation_id, event.checked, event.checked - len(event.resources),
+             counts[DriftStatus.DRIFTED], counts[DriftStatus.UNKNOWN],
+             dump([r.model_dump(mode="json") for r in event.resources])),
         )
 
     @handle.register
     def _fixed(self, event: Stack.DriftFixed, cursor: sqlite3.Cursor, position: int) -> None:
-        fixes = event.payload()["resources"]
-        self._observations(cursor, event, [
-            {**fix["after"], "reason": fix["reason"] or fix["after"]["reason"]} for fix in fixes])
+        self._observations(cursor, event, [(fix.after, fix.reason or fix.after.reason)
+                                           for fix in event.resources])
         cursor.execute(
             "INSERT INTO drift_reports (stack_id, fix_event_id, fixed_at, fixed_by, fix_mode, fix)"
             " VALUES (?, ?, ?, ?, ?, ?)"
@@ -300,20 +315,27 @@ class ResourceProjector(Projector):
             " fixed_at = excluded.fixed_at, fixed_by = excluded.fixed_by,"
             " fix_mode = excluded.fix_mode, fix = excluded.fix",
             (str(event.originator_id), position, to_text(event.timestamp), event.actor,
-             event.mode.value, dump(fixes)),
+             event.mode.value, dump([fix.model_dump(mode="json") for fix in event.resources])),
         )
 
     @staticmethod
     def _observations(cursor: sqlite3.Cursor, event: DomainEvent,
-                      observations: list[dict[str, Any]]) -> None:
-        """What was observed of each resource; an unreadable one keeps its last observation."""
+                      observations: list[tuple[ResourceDrift, str]]) -> None:
+        """What was observed of each resource.
+
+        `observed` holds what was seen when the resource was not in sync (NULL once it
+        matches its desired state again); an unreadable one keeps its last observation.
+        """
         stack_id, at = str(event.originator_id), to_text(event.timestamp)
         cursor.executemany(
-            "UPDATE resources SET state = ?, observed = COALESCE(?, observed), drift = ?,"
-            " reason = ?, checked_at = ?, checked_by = ? WHERE id = ?",
-            [(item["status"], dump(item["observed"]) if item["observed"] is not None else None,
-              dump(item["differences"]), item["reason"], at, event.actor,
-              resource_row_id(stack_id, item["name"])) for item in observations],
+            "UPDATE resources SET state = ?1, observed = CASE WHEN ?1 = 'in_sync' THEN NULL"
+            " ELSE COALESCE(?2, observed) END, drift = ?3, reason = ?4, checked_at = ?5,"
+            " checked_by = ?6 WHERE stack_id = ?7 AND name = ?8",
+            [(drift.status.value, None if drift.observed is None else dump(drift.observed),
+              dump([d.model_dump(mode="json") for d in drift.differences])
+              if drift.differences else "[]",
+              reason, at, event.actor, stack_id, drift.name)
+             for drift, reason in observations],
         )
 
 

@@ -277,8 +277,9 @@ class ResourceRecord(NamedTuple):
 
 
 _RESOURCE_COLUMNS = (
-    "id, stack_id, name, type, state, dependencies, desired, observed, drift, reason,"
-    " declared_at, declared_by, updated_at, updated_by, checked_at, checked_by"
+    "r.id, r.stack_id, r.name, r.type, r.state, r.dependencies, d.desired, r.observed, r.drift,"
+    " r.reason, r.declared_at, r.declared_by, r.updated_at, r.updated_by, r.checked_at,"
+    " r.checked_by FROM resources r JOIN resource_declarations d ON d.id = r.id"
 )
 
 
@@ -291,7 +292,7 @@ def _resource(row: tuple[Any, ...]) -> ResourceRecord:
 
 def list_resources(connection: sqlite3.Connection, stack_id: str) -> list[ResourceRecord]:
     rows = connection.execute(
-        f"SELECT {_RESOURCE_COLUMNS} FROM resources WHERE stack_id = ? ORDER BY name",
+        f"SELECT {_RESOURCE_COLUMNS} WHERE r.stack_id = ? ORDER BY r.name",
         (stack_id,),
     ).fetchall()
     return [_resource(row) for row in rows]
@@ -300,7 +301,7 @@ def list_resources(connection: sqlite3.Connection, stack_id: str) -> list[Resour
 def find_resource(connection: sqlite3.Connection, stack_id: str,
                   name: str) -> ResourceRecord | None:
     row = connection.execute(
-        f"SELECT {_RESOURCE_COLUMNS} FROM resources WHERE stack_id = ? AND name = ?",
+        f"SELECT {_RESOURCE_COLUMNS} WHERE r.stack_id = ? AND r.name = ?",
         (stack_id, name),
     ).fetchone()
     return _resource(row) if row else None

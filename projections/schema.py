@@ -117,7 +117,7 @@ LOCKS = ProjectionSpec(
 RESOURCES = ProjectionSpec(
     name="resources",
     version=1,
-    tables=("resources", "drift_reports"),
+    tables=("resources", "resource_declarations", "drift_reports"),
     ddl=(
         # `state`: pending (not observed since declared or changed), in_sync, drifted, unknown.
         """CREATE TABLE IF NOT EXISTS resources (
@@ -127,7 +127,6 @@ RESOURCES = ProjectionSpec(
             type TEXT NOT NULL,
             state TEXT NOT NULL,
             dependencies TEXT NOT NULL,
-            desired TEXT NOT NULL,
             observed TEXT,
             drift TEXT NOT NULL,
             reason TEXT NOT NULL,
@@ -138,6 +137,11 @@ RESOURCES = ProjectionSpec(
             checked_at TEXT,
             checked_by TEXT,
             UNIQUE (stack_id, name))""",
+        # The desired attributes (a file's whole content, say) apart, so that recording an
+        # observation rewrites a small row, not the declaration.
+        """CREATE TABLE IF NOT EXISTS resource_declarations (
+            id TEXT PRIMARY KEY,
+            desired TEXT NOT NULL)""",
         """CREATE TABLE IF NOT EXISTS drift_reports (
             stack_id TEXT PRIMARY KEY,
             event_id INTEGER,

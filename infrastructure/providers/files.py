@@ -43,18 +43,31 @@ def content_value(data: bytes) -> str | dict[str, Any]:
     return {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
 
 
-def file_content_value(path: str) -> str | dict[str, Any]:
-    """`content_value` of a file, hashing large files in chunks instead of holding them."""
-    with open(path, "rb") as handle:
-        head = handle.read(SHORT_CONTENT + 1)
-        if len(head) <= SHORT_CONTENT:
-            return content_value(head)
-        digest = hashlib.sha256(head)
-        size = len(head)
+def file_content_value(path: str, size_hint: int,
+                       declared: tuple[bytes, str | dict[str, Any]] | None = None
+                       ) -> str | dict[str, Any]:
+    """`content_value` of a file; a large one is hashed in chunks instead of held.
+
+    With the declared content and its value, a file that holds exactly that content is
+    recognised by comparing bytes, and not hashed a second time.
+    """
+    with open(path, "rb", buffering=0) as handle:
+        if size_hint < _CHUNK:
+            # One read of what stat saw (plus one byte, in case it grew since).
+            data = handle.read(size_hint + 1)
+            if declared is not None and data == declared[0]:
+                return declared[1]
+            if len(data) <= size_hint:
+                return content_value(data)
+        else:
+            data = b""
+        digest = hashlib.sha256(data)
+        size = len(data)
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
             size += len(chunk)
-    return {"sha256": digest.hexdigest(), "size": size}
+    return content_value(data) if size <= SHORT_CONTENT else {
+        "sha256": digest.hexdigest(), "size": size}
 
 
 def kind_of(st_mode: int) -> str:
@@ -141,13 +154,26 @@ class FileType(ResourceType[FileSpec]):
 
     spec = FileSpec
 
+    def __init__(self) -> None:
+        self._declared: tuple[FileSpec, bytes, str | dict[str, Any]] | None = None
+
+    def _declared_content(self, spec: FileSpec) -> tuple[bytes, str | dict[str, Any]] | None:
+        """The declared content and its value; `expected` and `read` of one spec share it."""
+        if self._declared is not None and self._declared[0] is spec:
+            return self._declared[1], self._declared[2]
+        data = self._desired_content(spec, ProbeFailed)
+        if data is None:
+            return None
+        self._declared = (spec, data, content_value(data))
+        return data, self._declared[2]
+
     def expected(self, spec: FileSpec) -> dict[str, Any]:
         if spec.ensure == "absent":
             return {"ensure": "absent"}
         wanted: dict[str, Any] = {"ensure": "present", "kind": "file"}
-        data = self._desired_content(spec, ProbeFailed)
-        if data is not None:
-            wanted["content"] = content_value(data)
+        declared = self._declared_content(spec)
+        if declared is not None:
+            wanted["content"] = declared[1]
         if spec.mode is not None:
             wanted["mode"] = spec.mode
         return wanted
@@ -155,10 +181,12 @@ class FileType(ResourceType[FileSpec]):
     def read(self, spec: FileSpec) -> dict[str, Any]:
         info = _stat(spec.path)
         observed = _observe_path(info)
-        manages_content = spec.content is not None or spec.source is not None
-        if info is not None and stat.S_ISREG(info.st_mode) and manages_content:
+        if info is not None and stat.S_ISREG(info.st_mode):
+            declared = self._declared_content(spec)
+            if declared is None:
+                return observed
             try:
-                observed["content"] = file_content_value(spec.path)
+                observed["content"] = file_content_value(spec.path, info.st_size, declared)
             except OSError as error:
                 raise ProbeFailed(os_reason(error, "read")) from None
         return observed
@@ -179,8 +207,8 @@ class FileType(ResourceType[FileSpec]):
         data = self._desired_content(spec, ApplyFailed)
         mode = int(spec.mode, 8) if spec.mode is not None else None
         with _changing("write"):
-            if info is None or (data is not None
-                                and file_content_value(path) != content_value(data)):
+            if info is None or (data is not None and file_content_value(path, info.st_size)
+                                != content_value(data)):
                 keep = stat.S_IMODE(info.st_mode) if info is not None else None
                 owner = (info.st_uid, info.st_gid) if info is not None else None
                 _write_atomically(path, data or b"", mode if mode is not None else keep, owner)

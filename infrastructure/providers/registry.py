@@ -48,6 +48,7 @@ class ProviderRegistry:
         self._types: dict[str, ResourceType[Any]] = (
             dict(types) if types is not None else builtin_types())
         self._plugins = plugins
+        self._last: tuple[Resource, ResourceType[Any], BaseModel] | None = None
 
     def type_names(self) -> list[str]:
         return sorted(self._types)
@@ -88,12 +89,18 @@ class ProviderRegistry:
         return None
 
     def _spec(self, resource: Resource) -> tuple[ResourceType[Any], BaseModel]:
+        # Observing asks for `expected` and then `read` of the same (frozen) resource:
+        # validating its attributes once is enough.
+        if self._last is not None and self._last[0] is resource:
+            return self._last[1], self._last[2]
         provider = self.provider(resource)
         try:
-            return provider, provider.spec.model_validate(resource.attributes)
+            spec = provider.spec.model_validate(resource.attributes)
         except ValidationError as exc:
             raise InvalidInput(f"resource '{resource.name}' ({resource.type}): "
                                f"{describe_errors(exc)}", resource=resource.name) from None
+        self._last = (resource, provider, spec)
+        return provider, spec
 
     def normalize(self, resource: Resource) -> Resource:
         """The resource with its attributes validated and spelled out in full."""

@@ -72,6 +72,7 @@ def test_seed_example_3(cli: CliRun, tmp_path: Path, srv: Path) -> None:
     shown = ok(cli("stack", "drift", "show", "production-stack"))
     assert "by tester@test (event 5, drift.detected)" in shown
     assert 'motd      file       ensure     "present"  "absent"' in shown
+    assert "Result: DRIFTED - 3 of 3 resources drifted, 0 unknown, 0 in sync" in shown
 
     fixed = ok(cli("stack", "drift", "fix", "production-stack", "--auto-approve"))
     assert "Drift fix plan for stack 'production-stack': 3 of 3 resources to fix" in fixed
@@ -111,6 +112,11 @@ def test_drift_out_of_band_is_repaired(cli: CliRun, tmp_path: Path, srv: Path) -
     assert detected.exit_code == 1
     assert 'motd      file  content    "hello\\n"  "tampered\\n"' in detected.stdout
     assert 'motd      file  mode       "0644"     "0600"' in detected.stdout
+    summary = "Result: DRIFTED - 1 of 3 resources drifted, 0 unknown, 2 in sync"
+    assert summary in detected.stdout
+    shown = ok(cli("stack", "drift", "show", "production-stack"))
+    assert summary in shown
+    assert "data-dir" not in shown  # in sync: not part of the report
     fixed = ok(cli("stack", "drift", "fix", "production-stack", "--auto-approve"))
     assert "✓ motd: repaired (content, mode)" in fixed
     assert (motd.read_text(), motd.stat().st_mode & 0o777) == ("hello\n", 0o644)
@@ -177,6 +183,10 @@ def test_resources_list_show_and_remove(cli: CliRun, tmp_path: Path, srv: Path,
                    db_path, before, fragment="needed by 'marker'")
     assert_refused(cli("stack", "resources", "show", "production-stack", "ghost"), 4, db_path,
                    before, fragment="resource 'ghost' not found")
+    ok(cli("stack", "drift", "fix", "production-stack", "--auto-approve"))
+    in_sync = ok(cli("stack", "resources", "show", "production-stack", "motd"))
+    assert "  State:       in_sync" in in_sync
+    assert "Last observed:\n  (as desired)" in in_sync
     ok(cli("stack", "resources", "remove", "production-stack", "marker"))
     assert "marker" not in ok(cli("stack", "resources", "list", "production-stack"))
 

@@ -48,7 +48,7 @@ def test_inner_layers_do_not_import_outer_ones() -> None:
 READ_MODEL_WRITE = re.compile(
     r"\b(?:INSERT\s+(?:OR\s+[A-Z]+\s+)?INTO|REPLACE\s+INTO|UPDATE|DELETE\s+FROM)\s+"
     r"(?:stacks|state_values|stack_outputs|state_events|state_locks|state_versions|resources"
-    r"|drift_reports|projection_positions)\b")
+    r"|resource_declarations|drift_reports|projection_positions)\b")
 
 
 def test_the_read_model_write_pattern_sees_sql() -> None:

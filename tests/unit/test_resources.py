@@ -176,6 +176,17 @@ def test_an_observation_is_recorded_as_checked_or_detected() -> None:
     assert topics(stack) == ["drift.checked", "drift.detected"]
 
 
+def test_an_observation_keeps_only_what_was_not_in_sync() -> None:
+    stack = stack_with(*SEED)
+    stack.record_drift(report(DriftStatus.IN_SYNC, DriftStatus.DRIFTED, DriftStatus.IN_SYNC),
+                       invocation(), against=stack.resources)
+    stack.record_drift(report(DriftStatus.IN_SYNC, DriftStatus.IN_SYNC), invocation(),
+                       against=stack.resources)
+    detected, checked = stack.collect_events()
+    assert (detected.checked, [r.name for r in detected.resources]) == (3, ["r1"])  # type: ignore[attr-defined]
+    assert (checked.checked, checked.resources) == (2, [])  # type: ignore[attr-defined]
+
+
 def test_an_observation_is_recorded_while_someone_else_holds_the_lock() -> None:
     stack = stack_with(*SEED)
     stack.acquire_lock(invocation("bob@b"), ttl=timedelta(minutes=5))
