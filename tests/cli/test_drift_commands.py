@@ -378,3 +378,12 @@ def test_unknown_or_destroyed_targets(cli: CliRun, tmp_path: Path, srv: Path,
     ]:
         assert_refused(cli("stack", *args), code, db_path, before, fragment=fragment)
     assert world(srv) == {}
+
+
+def test_the_example_file_is_accepted(cli: CliRun, db_path: Path) -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "resources.yaml"
+    ok(cli("stack", "create", "production-stack"))
+    planned = ok(cli("stack", "resources", "apply", "production-stack", "-f", str(example),
+                     "--dry-run"))
+    assert planned.startswith("Plan for stack 'production-stack': 6 to add, 0 to change")
+    assert "  + marker (command), depends on data-dir" in planned
