@@ -51,9 +51,10 @@ def file_content_value(path: str, size_hint: int,
     With the declared content and its value, a file that holds exactly that content is
     recognised by comparing bytes, and not hashed a second time.
     """
-    with open(path, "rb", buffering=0) as handle:
+    # Buffered: a read comes back short only at the end of the file.
+    with open(path, "rb") as handle:
         if size_hint < _CHUNK:
-            # One read of what stat saw (plus one byte, in case it grew since).
+            # What stat saw, plus one byte in case it grew since.
             data = handle.read(size_hint + 1)
             if declared is not None and data == declared[0]:
                 return declared[1]
