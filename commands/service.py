@@ -242,6 +242,8 @@ class StackService:
                 return Outcome(name, str(stack.id), stack.version, [],
                                {**detail, "cancelled": True})
             declared = dict(stack.resources)
+            # auto_snapshot (issue 4) belongs here: under the lock, after the plan was
+            # approved, before anything outside or in the declarations changes.
             if command.accept:
                 adopted, fixes = adopt(plan.resources, declared, self._providers())
                 outcome = self._change(name, inv, lambda stack, inv: {
