@@ -92,6 +92,14 @@ def _stat(path: str, failure: type[Exception] = ProbeFailed) -> os.stat_result |
         raise failure(os_reason(error, "read")) from None
 
 
+def _existing(path: str, wanted: str, doing: str) -> os.stat_result | None:
+    """What is at the path (None: nothing); anything but a `wanted` is refused, not `doing`."""
+    info = _stat(path, ApplyFailed)
+    if info is not None and kind_of(info.st_mode) != wanted:
+        raise ApplyFailed(f"{path} is a {kind_of(info.st_mode)}, not a {wanted}; not {doing} it")
+    return info
+
+
 def _observe_path(info: os.stat_result | None) -> dict[str, Any]:
     if info is None:
         return {"ensure": "absent"}
@@ -194,17 +202,12 @@ class FileType(ResourceType[FileSpec]):
 
     def apply(self, spec: FileSpec) -> None:
         path = spec.path
-        info = _stat(path, ApplyFailed)
         if spec.ensure == "absent":
-            if info is None:
-                return
-            if not stat.S_ISREG(info.st_mode):
-                raise ApplyFailed(f"{path} is a {kind_of(info.st_mode)}, not a file; not removing it")
-            with _changing("remove"):
-                os.unlink(path)
+            if _existing(path, "file", "removing") is not None:
+                with _changing("remove"):
+                    os.unlink(path)
             return
-        if info is not None and not stat.S_ISREG(info.st_mode):
-            raise ApplyFailed(f"{path} is a {kind_of(info.st_mode)}, not a file; not replacing it")
+        info = _existing(path, "file", "replacing")
         data = self._desired_content(spec, ApplyFailed)
         mode = int(spec.mode, 8) if spec.mode is not None else None
         with _changing("write"):
@@ -288,13 +291,9 @@ class DirectoryType(ResourceType[DirectorySpec]):
 
     def apply(self, spec: DirectorySpec) -> None:
         path = spec.path
-        info = _stat(path, ApplyFailed)
         if spec.ensure == "absent":
-            if info is None:
+            if _existing(path, "directory", "removing") is None:
                 return
-            if not stat.S_ISDIR(info.st_mode):
-                raise ApplyFailed(f"{path} is a {kind_of(info.st_mode)}, not a directory; "
-                                  "not removing it")
             try:
                 os.rmdir(path)
             except OSError as error:
@@ -302,9 +301,7 @@ class DirectoryType(ResourceType[DirectorySpec]):
                     raise ApplyFailed(f"{path} is not empty; not removing what it holds") from None
                 raise ApplyFailed(os_reason(error, "remove")) from None
             return
-        if info is not None and not stat.S_ISDIR(info.st_mode):
-            raise ApplyFailed(f"{path} is a {kind_of(info.st_mode)}, not a directory; "
-                              "not replacing it")
+        info = _existing(path, "directory", "replacing")
         with _changing("create"):
             if info is None:
                 os.makedirs(path)
