@@ -100,6 +100,19 @@ def _existing(path: str, wanted: str, doing: str) -> os.stat_result | None:
     return info
 
 
+def _adopted(path: str, observed: Mapping[str, Any], wanted: str,
+             mode: str | None) -> dict[str, Any]:
+    """Attributes declaring what was observed at the path (its mode too, if that is managed)."""
+    if observed.get("ensure") == "absent":
+        return {"path": path, "ensure": "absent"}
+    if observed.get("kind") != wanted:
+        raise ApplyFailed(f"{path} is a {observed.get('kind')}, not a {wanted}")
+    attributes: dict[str, Any] = {"path": path, "ensure": "present"}
+    if mode is not None:
+        attributes["mode"] = observed.get("mode")
+    return attributes
+
+
 def _observe_path(info: os.stat_result | None) -> dict[str, Any]:
     if info is None:
         return {"ensure": "absent"}
@@ -220,15 +233,10 @@ class FileType(ResourceType[FileSpec]):
                 os.chmod(path, mode)
 
     def adopt(self, spec: FileSpec, observed: Mapping[str, Any]) -> dict[str, Any]:
-        if observed.get("ensure") == "absent":
-            return {"path": spec.path, "ensure": "absent"}
-        if observed.get("kind") != "file":
-            raise ApplyFailed(f"{spec.path} is a {observed.get('kind')}, not a file")
-        attributes: dict[str, Any] = {"path": spec.path, "ensure": "present"}
-        if spec.content is not None or spec.source is not None:
+        attributes = _adopted(spec.path, observed, "file", spec.mode)
+        manages_content = spec.content is not None or spec.source is not None
+        if attributes["ensure"] == "present" and manages_content:
             attributes["content"] = self._adoptable_text(spec.path)
-        if spec.mode is not None:
-            attributes["mode"] = observed.get("mode")
         return attributes
 
     @staticmethod
@@ -309,11 +317,4 @@ class DirectoryType(ResourceType[DirectorySpec]):
                 os.chmod(path, int(spec.mode, 8))
 
     def adopt(self, spec: DirectorySpec, observed: Mapping[str, Any]) -> dict[str, Any]:
-        if observed.get("ensure") == "absent":
-            return {"path": spec.path, "ensure": "absent"}
-        if observed.get("kind") != "directory":
-            raise ApplyFailed(f"{spec.path} is a {observed.get('kind')}, not a directory")
-        attributes: dict[str, Any] = {"path": spec.path, "ensure": "present"}
-        if spec.mode is not None:
-            attributes["mode"] = observed.get("mode")
-        return attributes
+        return _adopted(spec.path, observed, "directory", spec.mode)

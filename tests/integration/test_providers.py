@@ -201,6 +201,12 @@ def test_adopting_takes_what_was_observed(tmp_path: Path) -> None:
                        "mode": "0600"}
     path.unlink()
     assert providers.adopt(motd, providers.read(motd)) == {"path": str(path), "ensure": "absent"}
+    data = resource("directory", path=str(tmp_path), mode="0755")
+    tmp_path.chmod(0o750)
+    assert providers.adopt(data, providers.read(data)) == {
+        "path": str(tmp_path), "ensure": "present", "mode": "0750"}
+    with pytest.raises(ApplyFailed, match="not a file"):
+        providers.adopt(resource("file", path=str(tmp_path)), providers.read(data))
     probe = resource("command", check=["sh", "-c", "echo v3; exit 2"],
                      expect={"stdout": "v2"})
     new = providers.adopt(probe, providers.read(probe))
