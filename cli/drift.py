@@ -37,10 +37,11 @@ def detect(
     st = state(ctx)
     outcome = st.service().detect_drift(DetectDrift(stack=stack), st.invocation())
     st.written()
-    resources = outcome.to_json()["report"]["resources"]
+    document = outcome.to_json()
+    resources = document["report"]["resources"]
     total, in_sync, drifted, unknown = driftview.report_counts(resources)
     if st.wants_json(json_output):
-        output.emit_json({**outcome.to_json(), "summary": {
+        output.emit_json({**document, "summary": {
             "total": total, "in_sync": in_sync, "drifted": drifted, "unknown": unknown,
             "status": "in_sync" if total == in_sync else "drifted"}})
     else:

@@ -224,9 +224,9 @@ class StackService:
         """
         name = command.stack
         mode = FixMode.ACCEPT if command.accept else FixMode.APPLY
-        self._load(name).select_resources(invocation, command.resources)
+        stack = self._load(name)
+        stack.select_resources(invocation, command.resources)
         if command.dry_run:
-            stack = self._load(name)
             plan = self._fix_plan(stack, invocation, command, mode, for_change=False)
             return Outcome(name, str(stack.id), stack.version, [],
                            {"plan": plan, "dry_run": True, "cancelled": False, "fixes": []})
