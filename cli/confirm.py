@@ -9,12 +9,17 @@ import typer
 from cli.errors import UsageProblem
 
 
+def refuse_without_terminal(*, what: str, flag: str = "--yes") -> None:
+    """With no terminal to ask on, refuse (exit 2): the caller must pass `flag` instead."""
+    if not sys.stdin.isatty():
+        raise UsageProblem(f"refusing to {what} without confirmation: pass {flag}")
+
+
 def confirm_or_refuse(question: str, *, yes: bool, what: str) -> None:
     """Return if the user agreed (or passed --yes); raise otherwise."""
     if yes:
         return
-    if not sys.stdin.isatty():
-        raise UsageProblem(f"refusing to {what} without confirmation: pass --yes")
+    refuse_without_terminal(what=what)
     if not typer.confirm(question, default=False):
         print("cancelled", file=sys.stderr)
         raise typer.Exit(1)

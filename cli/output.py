@@ -20,6 +20,10 @@ _STATUS_COLOURS = {
     "pass": "green",
     "warn": "yellow",
     "fail": "red",
+    "in_sync": "green",
+    "drifted": "red",
+    "unknown": "yellow",
+    "pending": "cyan",
 }
 
 
@@ -48,12 +52,21 @@ def say(text: str = "") -> None:
 
 def tick() -> str:
     """A check mark where the terminal can show one."""
+    return _symbol("✓", "OK")
+
+
+def cross() -> str:
+    """A cross (something failed) where the terminal can show one."""
+    return _symbol("✗", "FAILED")
+
+
+def _symbol(symbol: str, fallback: str) -> str:
     encoding = getattr(sys.stdout, "encoding", None) or "ascii"
     try:
-        "✓".encode(encoding)
+        symbol.encode(encoding)
     except (LookupError, UnicodeEncodeError):
-        return "OK"
-    return "✓"
+        return fallback
+    return symbol
 
 
 def paint(text: str, word: str, colour: bool) -> str:

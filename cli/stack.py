@@ -16,7 +16,8 @@ from domain.names import validate_stack_name
 
 app = Typer(
     cls=lazy_group(state="cli.state", lock="cli.lock", snapshot="cli.snapshot",
-                   deps="cli.deps", validate="cli.validate"),
+                   deps="cli.deps", validate="cli.validate", resources="cli.resources",
+                   drift="cli.drift"),
     no_args_is_help=True,
     help="Create, inspect and manage stacks.",
 )

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from domain.errors import InvalidInput
 from domain.names import validate_key, validate_stack_name
+from domain.resources import Resource
 from domain.validation import CheckResult
 
 StackName = Annotated[str, AfterValidator(validate_stack_name)]
@@ -136,3 +137,24 @@ class RemoveDependencies(StackCommand):
 
 class RecordValidation(StackCommand):
     checks: list[CheckResult] = Field(min_length=1)
+class DeclareResources(StackCommand):
+    """Make a stack's declared resources match this set (from a resources file)."""
+
+    resources: list[Resource]
+    dry_run: bool = False
+
+
+class RemoveResource(StackCommand):
+    name: str
+
+
+class DetectDrift(StackCommand):
+    pass
+
+
+class FixDrift(StackCommand):
+    resources: list[str] = Field(default_factory=list)
+    """Only these resources (all when empty)."""
+    accept: bool = False
+    """Adopt the observed state as the desired state instead of changing the real world."""
+    dry_run: bool = False

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
@@ -14,25 +14,31 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import RecordConflictError
 from pydantic import BaseModel
 
+from commands.drift import FixPlan, ResourceProviders, adopt, observe, repair
 from commands.models import (
     AcquireLock,
     AddDependencies,
     ChangeOutputs,
     CreateSnapshot,
     CreateStack,
+    DeclareResources,
     DeleteSnapshot,
     DestroyStack,
+    DetectDrift,
+    FixDrift,
     ForceReleaseLock,
     PruneSnapshots,
     RecordValidation,
     ReleaseLock,
     RemoveDependencies,
+    RemoveResource,
     RenewLock,
     RestoreSnapshot,
     SetValues,
     UnsetValues,
     UpdateStack,
 )
+from domain.drift import FixMode
 from domain.errors import ConcurrentModification, StackNotFound
 from domain.invocation import Invocation
 from domain.locks import LockInfo, LockWaitTimedOut, StackLocked
@@ -62,10 +68,21 @@ class Outcome:
     detail: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        detail = {key: value.model_dump(mode="json") if isinstance(value, BaseModel) else value
-                  for key, value in self.detail.items()}
+        detail = {key: _json_ready(value) for key, value in self.detail.items()}
         return {"stack": self.stack, "stack_id": self.stack_id, "version": self.version,
                 "events": self.events, **detail}
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, list | tuple):
+        return [_json_ready(item) for item in value]
+    return value
+
+
+def _approve(plan: FixPlan) -> bool:
+    return True
 
 
 class StackService:
@@ -86,8 +103,10 @@ class StackService:
         lock_ttl: timedelta = timedelta(hours=1),
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        providers: ResourceProviders | None = None,
     ) -> None:
         self.store = store
+        self.providers = providers
         self.clock = clock
         self.paths_back = paths_back
         self.auto_lock = auto_lock
@@ -268,6 +287,83 @@ class StackService:
         return self._change(command.stack, invocation, lambda stack, inv: {
             "lock": stack.force_release_lock(inv, reason=command.reason,
                                              lock_id=command.lock_id)})
+
+    # ---- resources and drift --------------------------------------------------------------
+
+    def declare_resources(self, command: DeclareResources, invocation: Invocation) -> Outcome:
+        """Make the stack's declared resources match the command's (or, dry, plan it)."""
+        providers = self._providers()
+        resources = [providers.normalize(resource) for resource in command.resources]
+        if command.dry_run:
+            stack = self._load(command.stack)
+            return Outcome(command.stack, str(stack.id), stack.version, [],
+                           {"plan": stack.plan_resources(resources), "dry_run": True})
+        return self._change(command.stack, invocation, lambda stack, inv: {
+            "plan": stack.declare_resources(resources, inv), "dry_run": False},
+            "resources apply")
+
+    def remove_resource(self, command: RemoveResource, invocation: Invocation) -> Outcome:
+        return self._change(command.stack, invocation, lambda stack, inv: {
+            "resource": stack.remove_resource(command.name, inv)}, "resources remove")
+
+    def detect_drift(self, command: DetectDrift, invocation: Invocation) -> Outcome:
+        """Observe every resource and record the report (`drift.detected` or `drift.checked`)."""
+        stack = self._load(command.stack)
+        declared = dict(stack.resources)
+        report = observe(stack.select_resources(invocation), self._providers())
+        return self._change(command.stack, invocation, lambda stack, inv: {
+            "report": stack.record_drift(report, inv, against=declared)})
+
+    def fix_drift(self, command: FixDrift, invocation: Invocation,
+                  confirm: Callable[[FixPlan], bool] = _approve) -> Outcome:
+        """Observe, let `confirm` see the plan, then repair (or adopt) and record the outcome.
+
+        Under `auto_lock` the lock is held from the observation until the outcome is
+        recorded, so nobody changes the stack in between. Bad names and a destroyed stack
+        are refused before any lock is taken.
+        """
+        name = command.stack
+        mode = FixMode.ACCEPT if command.accept else FixMode.APPLY
+        stack = self._load(name)
+        stack.select_resources(invocation, command.resources)
+        if command.dry_run:
+            plan = self._fix_plan(stack, invocation, command, mode, for_change=False)
+            return Outcome(name, str(stack.id), stack.version, [],
+                           {"plan": plan, "dry_run": True, "cancelled": False, "fixes": []})
+        with self._auto_locked(name, invocation, "drift fix") as (inv, _):
+            stack = self._load(name)
+            plan = self._fix_plan(stack, inv.model_copy(update={"at": self.clock()}), command,
+                                  mode, for_change=True)
+            detail: dict[str, Any] = {"plan": plan, "dry_run": False, "cancelled": False,
+                                      "fixes": []}
+            if not plan.resources:
+                return Outcome(name, str(stack.id), stack.version, [], detail)
+            if not confirm(plan):
+                return Outcome(name, str(stack.id), stack.version, [],
+                               {**detail, "cancelled": True})
+            declared = dict(stack.resources)
+            # auto_snapshot (issue 4) belongs here: under the lock, after the plan was
+            # approved, before anything outside or in the declarations changes.
+            if command.accept:
+                adopted, fixes = adopt(plan.resources, declared, self._providers())
+                outcome = self._change(name, inv, lambda stack, inv: {
+                    "fixes": stack.accept_drift(adopted, fixes, inv, against=declared)})
+            else:
+                fixes = repair(plan.resources, declared, self._providers())
+                outcome = self._change(name, inv, lambda stack, inv: {
+                    "fixes": stack.record_fix(fixes, inv)})
+            return replace(outcome, detail={**detail, **outcome.detail})
+
+    def _fix_plan(self, stack: Stack, invocation: Invocation, command: FixDrift,
+                  mode: FixMode, *, for_change: bool) -> FixPlan:
+        targets = stack.select_resources(invocation, command.resources, for_change=for_change)
+        report = observe(targets, self._providers())
+        return FixPlan(mode=mode, resources=report.out_of_sync, checked=len(targets))
+
+    def _providers(self) -> ResourceProviders:
+        if self.providers is None:
+            raise RuntimeError("this StackService was built without resource providers")
+        return self.providers
 
     @contextmanager
     def _auto_locked(self, name: str, invocation: Invocation,

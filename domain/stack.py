@@ -12,6 +12,7 @@ from eventsourcing.domain import BaseAggregate, CanInitAggregate, CanMutateAggre
 from pydantic import BaseModel, ConfigDict
 
 from domain.dependencies import CycleRefused, DependencyNotDeclared, validate_dependencies
+from domain.drift import DriftReport, FixMode, ResourceDrift, ResourceFix
 from domain.errors import (
     InvalidInput,
     KeyNotFound,
@@ -30,6 +31,17 @@ from domain.locks import (
     validate_ttl,
 )
 from domain.names import stack_id, validate_key, validate_stack_name
+from domain.resources import (
+    Resource,
+    ResourceInUse,
+    ResourceNotFound,
+    ResourcePlan,
+    ResourcesChanged,
+    dependency_order,
+    dependents_of,
+    plan_declarations,
+    validate_declarations,
+)
 from domain.validation import CheckResult, passed
 from domain.versions import (
     SYSTEM_CREATOR,
@@ -79,6 +91,7 @@ class StackMemento(BaseModel):
     versions: dict[int, VersionMark] = {}
     last_version: int = 0
     dependencies: list[str] = []
+    resources: dict[str, Resource] = {}
 
 
 class StackSnapshot(BaseModel):
@@ -138,6 +151,7 @@ class Stack(BaseAggregate[UUID]):
         versions: dict[int, VersionMark]
         last_version: int
         dependencies: list[str]
+        resources: dict[str, Resource]
 
     # ---- events -------------------------------------------------------------------------
 
@@ -175,6 +189,7 @@ class Stack(BaseAggregate[UUID]):
             # Created again after a destroy, a stack starts from a fresh state: the
             # dependencies it had are dropped with its values and outputs (history keeps them).
             stack.dependencies = []
+            stack.resources = {}
 
     class Updated(Event):
         """The stack's description or status changed."""
@@ -358,6 +373,64 @@ class Stack(BaseAggregate[UUID]):
 
         def apply(self, aggregate: Any) -> None:
             """A record of who validated what; the stack's state does not change."""
+    # ---- resource and drift events -------------------------------------------------------
+
+    class ResourceDeclared(Event):
+        TOPIC: ClassVar[str] = "resource.declared"
+        name: str
+        type: str
+        attributes: dict[str, Any] = {}
+        depends_on: list[str] = []
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.resources[self.name] = Resource(
+                name=self.name, type=self.type, attributes=self.attributes,
+                depends_on=tuple(self.depends_on))
+
+    class ResourceUpdated(ResourceDeclared):
+        """A declared resource's type, attributes or dependencies changed."""
+
+        TOPIC: ClassVar[str] = "resource.updated"
+        changed: list[str] = []
+
+    class ResourceRemoved(Event):
+        """The stack no longer declares the resource (the real world is left as it is)."""
+
+        TOPIC: ClassVar[str] = "resource.removed"
+        name: str
+
+        def apply(self, aggregate: Any) -> None:
+            del aggregate.resources[self.name]
+
+    class DriftDetected(Event):
+        """The real world was observed and some resources do not match, or could not be read.
+
+        `checked` resources were observed -- every one the stack declared -- and `resources`
+        are those not in sync; all the others were. Only differences are kept: the log is
+        forever, and replaying a stack should not grow with the size of its observations.
+        """
+
+        TOPIC: ClassVar[str] = "drift.detected"
+        checked: int
+        resources: list[ResourceDrift]
+
+        def apply(self, aggregate: Any) -> None:
+            """An observation changes no desired state."""
+
+    class DriftChecked(DriftDetected):
+        """The real world was observed and every resource matches."""
+
+        TOPIC: ClassVar[str] = "drift.checked"
+
+    class DriftFixed(Event):
+        """A fix ran: what it changed, and what observing each resource afterwards found."""
+
+        TOPIC: ClassVar[str] = "drift.fixed"
+        mode: FixMode
+        resources: list[ResourceFix]
+
+        def apply(self, aggregate: Any) -> None:
+            """The real world changed, or `resource.updated` events adopted it."""
 
     # ---- construction -------------------------------------------------------------------
 
@@ -646,6 +719,103 @@ class Stack(BaseAggregate[UUID]):
         self.trigger_event(self.ValidationPassed if ok else self.ValidationFailed,
                            checks=list(checks), **self._stamp(invocation))
         return ok
+    # ---- resources and drift --------------------------------------------------------------
+
+    def resource(self, name: str) -> Resource:
+        """The declared resource with this name."""
+        try:
+            return self.resources[name]
+        except KeyError:
+            raise ResourceNotFound(self.name, name) from None
+
+    def plan_resources(self, resources: Sequence[Resource]) -> ResourcePlan:
+        """What `declare_resources` would do, without doing it."""
+        if self.is_destroyed:
+            raise StackDestroyed(self.name)
+        validate_declarations(resources)
+        return plan_declarations(self.resources, resources)
+
+    def declare_resources(self, resources: Sequence[Resource],
+                          invocation: Invocation) -> ResourcePlan:
+        """Make the declarations match this set: declare the new, change the changed, drop the rest."""
+        self._ensure_mutable(invocation)
+        plan = self.plan_resources(resources)
+        fields = self._stamp(invocation)
+        for resource in plan.added:
+            self.trigger_event(self.ResourceDeclared, **_resource_fields(resource), **fields)
+        for update in plan.changed:
+            self.trigger_event(self.ResourceUpdated, **_resource_fields(update.resource),
+                               changed=list(update.changed), **fields)
+        for name in plan.removed:
+            self.trigger_event(self.ResourceRemoved, name=name, **fields)
+        return plan
+
+    def remove_resource(self, name: str, invocation: Invocation) -> Resource:
+        """Stop declaring one resource; resources that depend on it must go first."""
+        self._ensure_mutable(invocation)
+        resource = self.resource(name)
+        needed_by = dependents_of(self.resources, name)
+        if needed_by:
+            raise ResourceInUse(self.name, name, needed_by)
+        self.trigger_event(self.ResourceRemoved, name=name, **self._stamp(invocation))
+        return resource
+
+    def record_drift(self, report: DriftReport, invocation: Invocation, *,
+                     against: Mapping[str, Resource]) -> DriftReport:
+        """Record what observing the real world found against the declarations `against`.
+
+        An observation changes nothing, so it is recorded even while someone else holds
+        the lock; it is refused if the declarations changed since it began.
+        """
+        if self.is_destroyed:
+            raise StackDestroyed(self.name)
+        if dict(against) != self.resources:
+            raise ResourcesChanged(self.name)
+        event = self.DriftChecked if report.in_sync else self.DriftDetected
+        self.trigger_event(event, checked=len(report.resources),
+                           resources=list(report.out_of_sync), **self._stamp(invocation))
+        return report
+
+    def select_resources(self, invocation: Invocation, names: Sequence[str] = (), *,
+                         for_change: bool = False) -> list[Resource]:
+        """The resources to observe (all, or those named), dependencies first.
+
+        A destroyed stack and unknown names are refused; so, `for_change`, is a stack locked
+        by someone else -- before anything in the real world is touched.
+        """
+        if for_change:
+            self._ensure_mutable(invocation)
+        elif self.is_destroyed:
+            raise StackDestroyed(self.name)
+        wanted = {self.resource(name).name for name in names}
+        return [self.resources[name] for name in dependency_order(self.resources)
+                if not wanted or name in wanted]
+
+    def record_fix(self, fixes: Sequence[ResourceFix],
+                   invocation: Invocation) -> list[ResourceFix]:
+        """Record what a fix did to the real world, failures included."""
+        self._ensure_mutable(invocation)
+        self.trigger_event(self.DriftFixed, mode=FixMode.APPLY, resources=list(fixes),
+                           **self._stamp(invocation))
+        return list(fixes)
+
+    def accept_drift(self, adopted: Sequence[Resource], fixes: Sequence[ResourceFix],
+                     invocation: Invocation, *,
+                     against: Mapping[str, Resource]) -> list[ResourceFix]:
+        """Adopt observed states as the desired ones (Terraform's refresh-only apply)."""
+        self._ensure_mutable(invocation)
+        for resource in adopted:
+            if self.resources.get(resource.name) != against.get(resource.name):
+                raise ResourcesChanged(self.name)
+        validate_declarations(list({**self.resources, **{r.name: r for r in adopted}}.values()))
+        fields = self._stamp(invocation)
+        for resource in adopted:
+            changed = resource.changes_from(self.resources[resource.name])
+            if changed:
+                self.trigger_event(self.ResourceUpdated, **_resource_fields(resource),
+                                   changed=changed, **fields)
+        self.trigger_event(self.DriftFixed, mode=FixMode.ACCEPT, resources=list(fixes), **fields)
+        return list(fixes)
 
     # ---- rules --------------------------------------------------------------------------
 
@@ -709,6 +879,7 @@ class Stack(BaseAggregate[UUID]):
         copy.values = dict(self.values)
         copy.outputs = dict(self.outputs)
         copy.dependencies = list(self.dependencies)
+        copy.resources = dict(self.resources)
         return copy
 
     # ---- library-level snapshots --------------------------------------------------------
@@ -730,6 +901,7 @@ class Stack(BaseAggregate[UUID]):
             versions=self.versions,
             last_version=self.last_version,
             dependencies=list(self.dependencies),
+            resources=self.resources,
         )
 
     @classmethod
@@ -751,4 +923,10 @@ class Stack(BaseAggregate[UUID]):
         stack.versions = memento.versions
         stack.last_version = memento.last_version
         stack.dependencies = list(memento.dependencies)
+        stack.resources = dict(memento.resources)
         return stack
+
+
+def _resource_fields(resource: Resource) -> dict[str, Any]:
+    return {"name": resource.name, "type": resource.type, "attributes": resource.attributes,
+            "depends_on": list(resource.depends_on)}

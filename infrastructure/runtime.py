@@ -18,6 +18,7 @@ from infrastructure.settings import Settings
 if TYPE_CHECKING:
     from commands.service import StackService
     from infrastructure.eventstore import StackStore
+    from infrastructure.providers import ProviderRegistry
     from projections.runner import ProjectionRunner
 
 
@@ -30,6 +31,7 @@ class Runtime:
         self._store: StackStore | None = None
         self._runner: ProjectionRunner | None = None
         self._service: StackService | None = None
+        self._providers: ProviderRegistry | None = None
 
     # ---- the database -------------------------------------------------------------------
 
@@ -101,7 +103,8 @@ class Runtime:
             self._service = StackService(self.store(), clock=now, paths_back=self.paths_back,
                                          auto_lock=stacks.auto_lock,
                                          auto_snapshot=stacks.auto_snapshot,
-                                         lock_ttl=stacks.lock_timeout)
+                                         lock_ttl=stacks.lock_timeout,
+                                         providers=self.providers())
         return self._service
 
     def paths_back(self, stack: str, dependencies: Sequence[str]) -> dict[str, list[str]]:
@@ -109,6 +112,14 @@ class Runtime:
         from projections.graph import DependencyGraph
 
         return DependencyGraph.load(self.reader()).paths_back(stack, dependencies)
+
+    def providers(self) -> ProviderRegistry:
+        """The resource types this run knows (built-ins; plug-ins loaded when named)."""
+        if self._providers is None:
+            from infrastructure.providers import ProviderRegistry
+
+            self._providers = ProviderRegistry()
+        return self._providers
 
     def close(self) -> None:
         if self._store is not None:

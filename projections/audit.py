@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from domain.drift import DriftStatus, FixMode
 from domain.events import DomainEvent
 from domain.stack import Stack
 from domain.timestamps import to_text
@@ -144,3 +145,52 @@ def _(event: Stack.ValidationFailed) -> tuple[str, str]:
     first = next(check for check in event.checks if check.status == "fail")
     reason = first.reason if len(first.reason) <= 80 else first.reason[:77] + "..."
     return WARNING, f"validation failed ({_counted(event)}): {first.check}: {reason}"
+
+
+def _names(names: list[str], limit: int = 5) -> str:
+    shown_names = ", ".join(names[:limit])
+    return shown_names + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+@summarize.register
+def _(event: Stack.ResourceDeclared) -> tuple[str, str]:
+    needs = f", depends on {_names(event.depends_on)}" if event.depends_on else ""
+    return INFO, f"resource '{event.name}' ({event.type}) declared{needs}"
+
+
+@summarize.register
+def _(event: Stack.ResourceUpdated) -> tuple[str, str]:
+    what = f": {_names(event.changed)}" if event.changed else ""
+    return INFO, f"resource '{event.name}' ({event.type}) changed{what}"
+
+
+@summarize.register
+def _(event: Stack.ResourceRemoved) -> tuple[str, str]:
+    return INFO, f"resource '{event.name}' no longer declared"
+
+
+@summarize.register
+def _(event: Stack.DriftDetected) -> tuple[str, str]:
+    total = event.checked
+    drifted = [r.name for r in event.resources if r.status is DriftStatus.DRIFTED]
+    unknown = [r.name for r in event.resources if r.status is DriftStatus.UNKNOWN]
+    if not drifted and not unknown:
+        return INFO, f"no drift: {_plural(total, 'resource')} in sync"
+    parts = ([f"{len(drifted)} of {total} drifted ({_names(drifted)})"] if drifted else []) + (
+        [f"{len(unknown)} unknown ({_names(unknown)})"] if unknown else [])
+    return WARNING, "drift detected: " + "; ".join(parts)
+
+
+@summarize.register
+def _(event: Stack.DriftFixed) -> tuple[str, str]:
+    done = [f.name for f in event.resources if f.succeeded]
+    failed = [f.name for f in event.resources if not f.succeeded]
+    verb = "adopted as desired state" if event.mode is FixMode.ACCEPT else "repaired"
+    message = f"drift fix: {len(done)} {verb}" + (f" ({_names(done)})" if done else "")
+    if failed:
+        return ERROR, message + f"; {len(failed)} failed ({_names(failed)})"
+    return INFO, message

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import NamedTuple
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """Bumped whenever a projection's tables or logic change; a mismatch triggers a migration."""
 
 POSITIONS_DDL = (
@@ -172,8 +172,56 @@ VALIDATIONS = ProjectionSpec(
     ),
 )
 
+RESOURCES = ProjectionSpec(
+    name="resources",
+    version=1,
+    tables=("resources", "resource_declarations", "drift_reports"),
+    ddl=(
+        # `state`: pending (not observed since declared or changed), in_sync, drifted, unknown.
+        """CREATE TABLE IF NOT EXISTS resources (
+            id TEXT PRIMARY KEY,
+            stack_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            type TEXT NOT NULL,
+            state TEXT NOT NULL,
+            dependencies TEXT NOT NULL,
+            observed TEXT,
+            drift TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            declared_at TEXT NOT NULL,
+            declared_by TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            updated_by TEXT NOT NULL,
+            checked_at TEXT,
+            checked_by TEXT,
+            UNIQUE (stack_id, name))""",
+        # The desired attributes (a file's whole content, say) apart, so that recording an
+        # observation rewrites a small row, not the declaration.
+        """CREATE TABLE IF NOT EXISTS resource_declarations (
+            id TEXT PRIMARY KEY,
+            desired TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS drift_reports (
+            stack_id TEXT PRIMARY KEY,
+            event_id INTEGER,
+            event_type TEXT,
+            checked_at TEXT,
+            checked_by TEXT,
+            correlation_id TEXT,
+            total INTEGER NOT NULL DEFAULT 0,
+            in_sync INTEGER NOT NULL DEFAULT 0,
+            drifted INTEGER NOT NULL DEFAULT 0,
+            unknown INTEGER NOT NULL DEFAULT 0,
+            report TEXT,
+            fix_event_id INTEGER,
+            fixed_at TEXT,
+            fixed_by TEXT,
+            fix_mode TEXT,
+            fix TEXT)""",
+    ),
+)
+
 PROJECTIONS: tuple[ProjectionSpec, ...] = (STACKS, AUDIT, LOCKS, VERSIONS, DEPENDENCIES,
-                                            VALIDATIONS)
+                                            VALIDATIONS, RESOURCES)
 
 
 def create_tables(cursor: sqlite3.Cursor, spec: ProjectionSpec) -> None:

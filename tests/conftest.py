@@ -97,6 +97,20 @@ def event_count(db_path: Path) -> int:
             return 0
 
 
+World = dict[str, tuple[str, int, bytes, int]]
+
+
+def world(root: Path) -> World:
+    """Everything under root (kind, mode, content, modification time), to prove nothing changed."""
+    found: World = {}
+    for path in sorted(root.rglob("*")):
+        info = path.lstat()
+        content = path.read_bytes() if path.is_file() else b""
+        found[str(path.relative_to(root))] = ("dir" if path.is_dir() else "file",
+                                              info.st_mode, content, info.st_mtime_ns)
+    return found
+
+
 def read_model_dump(db_path: Path) -> dict[str, list[tuple[object, ...]]]:
     """Every read-model row, sorted, for comparing two ways of building them."""
     from projections.schema import PROJECTIONS

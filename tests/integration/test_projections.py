@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import sqlite3
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,17 +17,23 @@ from commands.models import (
     ChangeOutputs,
     CreateSnapshot,
     CreateStack,
+    DeclareResources,
     DeleteSnapshot,
     DestroyStack,
+    DetectDrift,
+    FixDrift,
     RecordValidation,
     ReleaseLock,
     RemoveDependencies,
+    RemoveResource,
     RestoreSnapshot,
     SetValues,
     UnsetValues,
     UpdateStack,
 )
 from domain.errors import DomainError
+from domain.invocation import Invocation
+from domain.resources import Resource
 from domain.validation import CheckResult, CheckStatus
 from infrastructure.runtime import Runtime
 from infrastructure.settings import Settings
@@ -34,55 +42,83 @@ from projections.projectors import StackProjector
 from tests.conftest import event_count, invocation, read_model_dump
 
 
-def random_history(runtime: Runtime, steps: int, seed: int) -> None:
-    """Apply a long random sequence of commands, catching up after each (as the CLI does)."""
-    rng = random.Random(seed)
+def random_resources(rng: random.Random, world: Path) -> list[Resource]:
+    """Some of a small pool of file and directory resources, under `world`."""
+    pool = [Resource(name=f"f{i}", type="file", depends_on=("d",) if i % 2 else (), attributes={
+                "path": str(world / "d" / f"f{i}"), "content": f"c{rng.randint(0, 2)}",
+                "mode": rng.choice(["0644", "0600"])}) for i in range(4)]
+    chosen = [r for r in pool if rng.random() < 0.6]
+    needs_dir = any(r.depends_on for r in chosen)
+    return ([Resource(name="d", type="directory", attributes={"path": str(world / "d")})]
+            if needs_dir or rng.random() < 0.5 else []) + chosen
+
+
+def disturb(rng: random.Random, world: Path) -> None:
+    """Change the real world behind the tool's back."""
+    files = [p for p in world.rglob("f*") if p.is_file()]
+    if files and rng.random() < 0.5:
+        rng.choice(files).unlink()
+    elif files:
+        target = rng.choice(files)
+        target.write_text(f"changed {rng.randint(0, 9)}")
+        target.chmod(rng.choice([0o600, 0o644]))
+
+
+def random_command(runtime: Runtime, rng: random.Random, name: str, names: list[str],
+                   inv: Invocation) -> None:
+    """One command of any kind, chosen with rough real-world frequencies."""
     service = runtime.service()
+    world = runtime.settings.db_path.parent / "world" / name
+    other = rng.choice(names)
+    version = rng.randint(1, 4)
+    commands: list[tuple[float, Callable[[], object]]] = [
+        (0.06, lambda: service.declare_resources(DeclareResources(
+            stack=name, resources=random_resources(rng, world)), inv)),
+        (0.07, lambda: service.remove_resource(
+            RemoveResource(stack=name, name=f"f{rng.randint(0, 3)}"), inv)),
+        (0.08, lambda: disturb(rng, world)),
+        (0.10, lambda: service.detect_drift(DetectDrift(stack=name), inv)),
+        (0.11, lambda: service.fix_drift(FixDrift(stack=name, accept=rng.random() < 0.3), inv)),
+        (0.20, lambda: service.create_stack(CreateStack(
+            stack=name, description=f"d{rng.randint(0, 9)}",
+            depends_on=rng.sample([n for n in names if n != name], rng.randint(0, 2))), inv)),
+        (0.25, lambda: service.add_dependencies(AddDependencies(
+            stack=name, dependencies=rng.sample([*names, "ext"], 2)), inv)),
+        (0.28, lambda: service.remove_dependencies(RemoveDependencies(
+            stack=name, dependencies=[other]), inv)),
+        (0.31, lambda: service.record_validation(RecordValidation(stack=name, checks=[CheckResult(
+            check="c", status=rng.choice(list(CheckStatus)), reason="r")]), inv)),
+        (0.50, lambda: service.set_values(SetValues(stack=name, values={
+            f"k{rng.randint(0, 5)}": rng.choice([1, "x", [1, 2], {"a": None}, True])
+            for _ in range(rng.randint(1, 3))}), inv)),
+        (0.65, lambda: service.unset_values(
+            UnsetValues(stack=name, keys=[f"k{rng.randint(0, 5)}"]), inv)),
+        (0.80, lambda: service.change_outputs(ChangeOutputs(
+            stack=name, set={f"o{rng.randint(0, 3)}": rng.randint(0, 9)},
+            unset=[f"o{rng.randint(0, 3)}"] if rng.random() < 0.3 else []), inv)),
+        (0.84, lambda: service.update_stack(
+            UpdateStack(stack=name, description=f"u{rng.randint(0, 9)}"), inv)),
+        (0.88, lambda: service.create_snapshot(CreateSnapshot(stack=name, description="r"), inv)),
+        (0.90, lambda: service.delete_snapshot(DeleteSnapshot(stack=name, version=version), inv)),
+        (0.92, lambda: service.restore_snapshot(RestoreSnapshot(stack=name, version=version), inv)),
+        (0.95, lambda: service.acquire_lock(AcquireLock(stack=name, ttl=timedelta(minutes=5)),
+                                            inv)),
+        (0.97, lambda: service.release_lock(ReleaseLock(stack=name), inv)),
+        (1.00, lambda: service.destroy_stack(DestroyStack(stack=name, reason="random"), inv)),
+    ]
+    choice = rng.random()
+    command = next(run for threshold, run in commands if choice < threshold)
+    with contextlib.suppress(DomainError):
+        command()
+
+
+def random_history(runtime: Runtime, steps: int, seed: int) -> None:
+    """Apply a long random sequence of commands, catching up after most (as the CLI does)."""
+    rng = random.Random(seed)
     names = [f"s{i}" for i in range(6)]
     for _ in range(steps):
-        name = rng.choice(names)
         inv = invocation(actor=rng.choice(["alice@a", "bob@b"]))
-        choice = rng.random()
-        try:
-            if choice < 0.15:
-                service.create_stack(CreateStack(
-                    stack=name, description=f"d{rng.randint(0, 9)}",
-                    depends_on=rng.sample([n for n in names if n != name], rng.randint(0, 2))), inv)
-            elif choice < 0.22:
-                service.add_dependencies(AddDependencies(
-                    stack=name, dependencies=rng.sample([*names, "ext"], 2)), inv)
-            elif choice < 0.27:
-                service.remove_dependencies(RemoveDependencies(
-                    stack=name, dependencies=[rng.choice(names)]), inv)
-            elif choice < 0.31:
-                service.record_validation(RecordValidation(stack=name, checks=[CheckResult(
-                    check="c", status=rng.choice(list(CheckStatus)), reason="r")]), inv)
-            elif choice < 0.5:
-                values = {f"k{rng.randint(0, 5)}": rng.choice([1, "x", [1, 2], {"a": None}, True])
-                          for _ in range(rng.randint(1, 3))}
-                service.set_values(SetValues(stack=name, values=values), inv)
-            elif choice < 0.65:
-                service.unset_values(UnsetValues(stack=name, keys=[f"k{rng.randint(0, 5)}"]), inv)
-            elif choice < 0.8:
-                service.change_outputs(ChangeOutputs(
-                    stack=name, set={f"o{rng.randint(0, 3)}": rng.randint(0, 9)},
-                    unset=[f"o{rng.randint(0, 3)}"] if rng.random() < 0.3 else []), inv)
-            elif choice < 0.84:
-                service.update_stack(UpdateStack(stack=name, description=f"u{rng.randint(0, 9)}"), inv)
-            elif choice < 0.88:
-                service.create_snapshot(CreateSnapshot(stack=name, description="r"), inv)
-            elif choice < 0.9:
-                service.delete_snapshot(DeleteSnapshot(stack=name, version=rng.randint(1, 4)), inv)
-            elif choice < 0.92:
-                service.restore_snapshot(RestoreSnapshot(stack=name, version=rng.randint(1, 4)), inv)
-            elif choice < 0.95:
-                service.acquire_lock(AcquireLock(stack=name, ttl=timedelta(minutes=5)), inv)
-            elif choice < 0.97:
-                service.release_lock(ReleaseLock(stack=name), inv)
-            else:
-                service.destroy_stack(DestroyStack(stack=name, reason="random"), inv)
-        except DomainError:
-            pass
+        random_command(runtime, rng, rng.choice(names), names, inv)
         if rng.random() < 0.7:
             runtime.catch_up()
     runtime.catch_up()
@@ -94,6 +130,10 @@ def test_rebuild_from_zero_equals_incremental(runtime: Runtime, db_path: Path) -
     incremental = read_model_dump(db_path)
     assert incremental["stacks"] and incremental["state_events"]
     assert incremental["stack_dependencies"] and incremental["stack_validations"]
+    assert incremental["resources"] and incremental["drift_reports"]
+    kinds = {row[4] for row in incremental["state_events"]}
+    assert {"resource.declared", "resource.updated", "resource.removed", "drift.detected",
+            "drift.fixed"} <= kinds
     rebuilt_count = runtime.projections().rebuild()
     assert rebuilt_count == event_count(db_path)
     assert read_model_dump(db_path) == incremental

@@ -43,9 +43,19 @@ def test_inner_layers_do_not_import_outer_ones() -> None:
                 assert name.split(".")[0] not in forbidden, f"{path} imports {name}"
 
 
+# SQL that writes a read-model table (statements are upper case in this code base; matching
+# the grammar, not any "update ... resources" in prose or Python).
 READ_MODEL_WRITE = re.compile(
-    r"\b(INSERT|UPDATE|DELETE|REPLACE)\b[^\"']*\b(stacks|state_values|stack_outputs|state_events"
-    r"|state_locks|state_versions|resources|projection_positions)\b", re.IGNORECASE)
+    r"\b(?:INSERT\s+(?:OR\s+[A-Z]+\s+)?INTO|REPLACE\s+INTO|UPDATE|DELETE\s+FROM)\s+"
+    r"(?:stacks|state_values|stack_outputs|state_events|state_locks|state_versions|resources"
+    r"|resource_declarations|drift_reports|projection_positions)\b")
+
+
+def test_the_read_model_write_pattern_sees_sql() -> None:
+    for sql in ("UPDATE resources SET state = ?", "INSERT OR REPLACE INTO drift_reports (",
+                "DELETE FROM stacks WHERE id = ?", "INSERT INTO state_events VALUES"):
+        assert READ_MODEL_WRITE.search(sql), sql
+    assert not READ_MODEL_WRITE.search("copy.__dict__.update(self.__dict__); copy.resources")
 
 
 def test_only_projections_write_read_models() -> None:
@@ -60,6 +70,17 @@ def test_read_commands_do_not_import_heavy_modules_at_start_up() -> None:
     code = ("import sys, cli.main; heavy = [m for m in ('networkx', 'eventsourcing.application',"
             " 'domain.stack', 'yaml', 'lupa', 'psycopg',"
             " 'matplotlib') if m in sys.modules]; print(heavy)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, cwd=ROOT)
+    assert result.stdout.strip() == "[]"
+
+
+def test_resource_and_drift_commands_start_without_pydantic_or_yaml() -> None:
+    import subprocess
+
+    code = ("import sys, cli.main, cli.drift, cli.resources; heavy = [m for m in ('pydantic',"
+            " 'yaml', 'eventsourcing', 'domain.stack', 'infrastructure.providers') if m in"
+            " sys.modules]; print(heavy)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True, cwd=ROOT)
     assert result.stdout.strip() == "[]"
