@@ -123,6 +123,10 @@ def _state_block(snapshot_state: dict[str, Any]) -> None:
             output.say(f"    {item_key} = {output.value_text(value)}")
     dependencies = snapshot_state.get("dependencies", [])
     output.say(f"  Dependencies ({len(dependencies)}): {', '.join(dependencies) or '-'}")
+    resources = snapshot_state.get("resources", {})
+    output.say(f"  Resources ({len(resources)}):")
+    for name, resource in resources.items():
+        output.say(f"    {name} ({resource['type']}) = {output.value_text(resource['attributes'])}")
 
 
 def _diff_lines(diff: StateDiff) -> list[str]:
@@ -132,7 +136,7 @@ def _diff_lines(diff: StateDiff) -> list[str]:
             lines.append(f"  ~ {change.key}: {output.value_text(change.before)} -> "
                          f"{output.value_text(change.after)}")
     for title, section in (("State values", diff.values), ("Outputs", diff.outputs),
-                           ("Dependencies", diff.dependencies)):
+                           ("Resources", diff.resources), ("Dependencies", diff.dependencies)):
         if section.is_empty:
             continue
         if title == "Dependencies":
@@ -151,7 +155,7 @@ def _diff_lines(diff: StateDiff) -> list[str]:
 def _count(diff: StateDiff) -> int:
     return (int(diff.description is not None) + int(diff.status is not None)
             + sum(len(s.added) + len(s.removed) + len(s.changed)
-                  for s in (diff.values, diff.outputs, diff.dependencies)))
+                  for s in (diff.values, diff.outputs, diff.dependencies, diff.resources)))
 
 
 @app.command("restore")

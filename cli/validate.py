@@ -11,14 +11,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cli import output
-from cli.context import JsonFlag, state
+from cli.context import CliState, JsonFlag, state
 from cli.errors import Typer
 from cli.stack import plural
 from domain.errors import StackNotFound
 from domain.names import validate_stack_name
 
 if TYPE_CHECKING:
+    from domain.invocation import Invocation
+    from domain.resources import Resource
     from domain.validation import CheckResult
+    from projections.preflight import Caller
 
 app = Typer(help="Pre-flight checks of a stack, or of every stack.")
 
@@ -31,6 +34,9 @@ def validate(
     target: Annotated[str, typer.Argument(
         metavar="STACK|all", help="The stack to validate, or `all` for every stack.",
         show_default=False)],
+    check_drift: Annotated[bool, typer.Option(
+        "--check-drift", help="Also observe every declared resource: drift fails the check.")
+    ] = False,
     json_output: JsonFlag = False,
 ) -> None:
     """Run the pre-flight checks; exit 1 when any fails. Each run is recorded as an event."""
@@ -38,7 +44,7 @@ def validate(
     from domain.validation import run_checks
     from infrastructure.errors import SettingsError
     from projections.graph import DependencyGraph
-    from projections.preflight import Caller, gather_facts
+    from projections.preflight import gather_facts
     from projections.queries import find_stack, list_stacks
 
     st = state(ctx)
@@ -60,10 +66,11 @@ def validate(
     stacks = [find_stack(connection, name) for name in names]
     graph = DependencyGraph.load(connection)
     invocation = st.invocation()
-    caller = Caller(invocation=invocation, config_path=str(config_path) if config_path else None,
-                    config_problem=config_problem)
-    reports: list[dict[str, Any]] = []
     service = st.service()
+    caller = _caller(st, invocation, check_drift,
+                     config_path=str(config_path) if config_path else None,
+                     config_problem=config_problem)
+    reports: list[dict[str, Any]] = []
     for name, stack in zip(names, stacks, strict=True):
         if stack is None:
             raise StackNotFound(name)
@@ -85,6 +92,35 @@ def validate(
         _print_one(reports[0], st.color())
     if failed:
         raise typer.Exit(1)
+
+
+def _caller(st: CliState, invocation: Invocation, check_drift: bool, *,
+            config_path: str | None, config_problem: str | None) -> Caller:
+    """Who validates, with the providers' verdict on resources and, if asked, on drift."""
+    from domain.errors import InvalidInput
+    from projections.preflight import Caller
+
+    service = st.service()
+    providers = st.runtime().providers()
+
+    def resource_problem(resource: Resource) -> str | None:
+        try:
+            providers.normalize(resource)
+        except InvalidInput as problem:
+            return str(problem)
+        return None
+
+    def observe_drift(name: str) -> tuple[str, ...]:
+        report = service.observe_drift(name, invocation)
+        return tuple(
+            f"'{r.name}' {r.status.value}"
+            + (f" ({', '.join(d.attribute for d in r.differences)})" if r.differences else "")
+            + (f": {r.reason}" if r.reason else "")
+            for r in report.out_of_sync)
+
+    return Caller(invocation=invocation, config_path=config_path, config_problem=config_problem,
+                  resource_problem=resource_problem,
+                  observe_drift=observe_drift if check_drift else None)
 
 
 def _report(name: str, checks: list[CheckResult], passed: bool,

@@ -38,7 +38,7 @@ from commands.models import (
     UnsetValues,
     UpdateStack,
 )
-from domain.drift import FixMode
+from domain.drift import DriftReport, FixMode
 from domain.errors import ConcurrentModification, StackNotFound
 from domain.invocation import Invocation
 from domain.locks import LockInfo, LockWaitTimedOut, StackLocked
@@ -314,6 +314,11 @@ class StackService:
         return self._change(command.stack, invocation, lambda stack, inv: {
             "report": stack.record_drift(report, inv, against=declared)})
 
+    def observe_drift(self, name: str, invocation: Invocation) -> DriftReport:
+        """Observe every declared resource now, recording nothing (a pre-flight look)."""
+        stack = self._load(name)
+        return observe(stack.select_resources(invocation), self._providers())
+
     def fix_drift(self, command: FixDrift, invocation: Invocation,
                   confirm: Callable[[FixPlan], bool] = _approve) -> Outcome:
         """Observe, let `confirm` see the plan, then repair (or adopt) and record the outcome.
@@ -342,8 +347,12 @@ class StackService:
                 return Outcome(name, str(stack.id), stack.version, [],
                                {**detail, "cancelled": True})
             declared = dict(stack.resources)
-            # auto_snapshot (issue 4) belongs here: under the lock, after the plan was
-            # approved, before anything outside or in the declarations changes.
+            if self.auto_snapshot:
+                # Under the lock, after the plan was approved, before anything outside or in
+                # the declarations changes: the state to come back to if the fix goes wrong.
+                backup = self._change(name, inv, lambda stack, inv: {
+                    "snapshot": stack.snapshot_by_system(inv, "Automatic snapshot before drift fix")})
+                detail["snapshot"] = backup.detail["snapshot"]
             if command.accept:
                 adopted, fixes = adopt(plan.resources, declared, self._providers())
                 outcome = self._change(name, inv, lambda stack, inv: {

@@ -340,6 +340,7 @@ class Stack(BaseAggregate[UUID]):
             stack.values = dict(self.state.values)
             stack.outputs = dict(self.state.outputs)
             stack.dependencies = list(self.state.dependencies)
+            stack.resources = dict(self.state.resources)
     # ---- dependency and validation events -------------------------------------------------
 
     class DependencyAdded(Event):
@@ -472,7 +473,8 @@ class Stack(BaseAggregate[UUID]):
         """The part of the stack a snapshot captures and a restore brings back."""
         return StackState(description=self.description, status=self.status.value,
                           values=self.values, outputs=self.outputs,
-                          dependencies=sorted(self.dependencies))
+                          dependencies=sorted(self.dependencies),
+                          resources=dict(sorted(self.resources.items())))
 
     def version_mark(self, version: int, *, include_deleted: bool = False) -> VersionMark:
         """The live snapshot `version`; raises if it never existed or was deleted."""
@@ -655,6 +657,11 @@ class Stack(BaseAggregate[UUID]):
         self.trigger_event(self.SnapshotRestored, version=version, state=state,
                            **self._stamp(invocation))
         return backup
+
+    def snapshot_by_system(self, invocation: Invocation, description: str) -> VersionMark:
+        """A snapshot taken automatically (creator `system`) before a risky change."""
+        self._ensure_mutable(invocation)
+        return self._take_snapshot(invocation, SYSTEM_CREATOR, description)
 
     def prunable_versions(self, at: datetime, older_than: timedelta, keep: int) -> list[int]:
         """Live versions created more than `older_than` before `at`, but never the newest `keep`."""

@@ -66,6 +66,11 @@ class StackFacts:
     """The lock that protects the stack now (an expired lease is None)."""
     config_path: str | None = None
     config_problem: str | None = None
+    resources_declared: int = 0
+    resource_problems: tuple[str, ...] = ()
+    """Why declared resources are not valid for their type (as the providers see it now)."""
+    drift: tuple[str, ...] | None = None
+    """Resources not in sync with their desired state; None when drift was not checked."""
 
 
 Check = Callable[[StackFacts], CheckResult]
@@ -141,6 +146,20 @@ def check_config(facts: StackFacts) -> CheckResult:
                        reason=f"{facts.config_path} is valid")
 
 
+def check_resources(facts: StackFacts) -> CheckResult:
+    """Every declared resource is valid for its type (a plug-in may be gone, a spec changed)."""
+    count = facts.resources_declared
+    return _result("resources valid", facts.resource_problems,
+                   "no resources declared" if not count else
+                   f"{count} declared resource{'s' if count != 1 else ''} valid for their types")
+
+
+def check_drift(facts: StackFacts) -> CheckResult:
+    """Observed now, every declared resource matches its desired state (with --check-drift)."""
+    return _result("no drift", facts.drift or (),
+                   f"{facts.resources_declared} resource(s) in sync")
+
+
 CHECKS: tuple[Check, ...] = (
     check_stack,
     check_dependencies_exist,
@@ -149,11 +168,14 @@ CHECKS: tuple[Check, ...] = (
     check_dependencies_did_not_fail,
     check_lock,
     check_config,
+    check_resources,
 )
 
 
 def run_checks(facts: StackFacts, checks: Sequence[Check] = CHECKS) -> list[CheckResult]:
-    return [check(facts) for check in checks]
+    """Run the checks; the drift check joins them when drift was observed for the facts."""
+    extra = (check_drift,) if facts.drift is not None else ()
+    return [check(facts) for check in (*checks, *extra)]
 
 
 def passed(results: Sequence[CheckResult]) -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from domain.errors import InvalidInput, NotFound
+from domain.resources import Resource
 
 _VERSION = re.compile(r"[vV]?(\d{1,18})")
 SYSTEM_CREATOR = "system"
@@ -32,6 +33,7 @@ class StackState(BaseModel):
     values: dict[str, Any] = {}
     outputs: dict[str, Any] = {}
     dependencies: list[str] = []
+    resources: dict[str, Resource] = {}
 
 
 class VersionMark(BaseModel):
@@ -98,11 +100,13 @@ class StateDiff(BaseModel):
     values: SectionDiff = SectionDiff()
     outputs: SectionDiff = SectionDiff()
     dependencies: SectionDiff = SectionDiff()
+    resources: SectionDiff = SectionDiff()
 
     @property
     def is_empty(self) -> bool:
         return (self.description is None and self.status is None and self.values.is_empty
-                and self.outputs.is_empty and self.dependencies.is_empty)
+                and self.outputs.is_empty and self.dependencies.is_empty
+                and self.resources.is_empty)
 
 
 def same_json(a: Any, b: Any) -> bool:
@@ -137,4 +141,11 @@ def diff_states(before: StackState, after: StackState) -> StateDiff:
         outputs=diff_sections(before.outputs, after.outputs),
         dependencies=diff_sections(dict.fromkeys(before.dependencies, True),
                                    dict.fromkeys(after.dependencies, True)),
+        resources=diff_sections(_declarations(before), _declarations(after)),
     )
+
+
+def _declarations(state: StackState) -> dict[str, Any]:
+    """Each declared resource as JSON, without its name (the key)."""
+    return {name: resource.model_dump(mode="json", exclude={"name"})
+            for name, resource in state.resources.items()}

@@ -117,7 +117,7 @@ def _(event: Stack.SnapshotRestored) -> tuple[str, str]:
     state = event.state
     return WARNING, (f"restored to snapshot v{event.version} ({len(state.values)} values, "
                      f"{len(state.outputs)} outputs, {len(state.dependencies)} dependencies, "
-                     f"status {state.status})")
+                     f"{len(state.resources)} resources, status {state.status})")
 def _(event: Stack.DependencyAdded) -> tuple[str, str]:
     return INFO, f"now depends on '{event.depends_on}'"
 

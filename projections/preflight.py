@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from domain.invocation import Invocation
 from domain.locks import LockInfo
+from domain.resources import Resource
 from domain.timestamps import from_text
 from domain.validation import LockFacts, StackFacts
 from projections import queries
@@ -20,13 +22,25 @@ class Caller:
     invocation: Invocation
     config_path: str | None
     config_problem: str | None
+    resource_problem: Callable[[Resource], str | None] = lambda resource: None
+    """Why a declared resource is not valid for its type now (None when it is)."""
+    observe_drift: Callable[[str], tuple[str, ...]] | None = None
+    """With --check-drift: what is out of sync in a stack, observed now."""
 
 
 def gather_facts(connection: sqlite3.Connection, graph: DependencyGraph,
                  stack: queries.StackDetail, caller: Caller) -> StackFacts:
     """What the checks need to know about one stack."""
     closure = graph.closure([stack.name])
+    declared = [Resource(name=r.name, type=r.type, attributes=r.desired,
+                         depends_on=tuple(r.dependencies))
+                for r in queries.list_resources(connection, stack.id)]
+    problems = [problem for problem in map(caller.resource_problem, declared) if problem]
+    observing = caller.observe_drift is not None and stack.status != "destroyed"
     return StackFacts(
+        resources_declared=len(declared),
+        resource_problems=tuple(problems),
+        drift=caller.observe_drift(stack.name) if observing and caller.observe_drift else None,
         name=stack.name,
         status=stack.status,
         destroyed_at=from_text(stack.destroyed_at) if stack.destroyed_at else None,

@@ -397,6 +397,27 @@ class ResourceProjector(Projector):
                        (dump(event.attributes), row_id))
 
     @handle.register
+    def _restored(self, event: Stack.SnapshotRestored, cursor: sqlite3.Cursor,
+                  position: int) -> None:
+        # The declarations come back as they were; the real world is observed afresh.
+        stack_id, at = str(event.originator_id), to_text(event.timestamp)
+        cursor.execute("DELETE FROM resource_declarations WHERE id IN"
+                       " (SELECT id FROM resources WHERE stack_id = ?)", (stack_id,))
+        cursor.execute("DELETE FROM resources WHERE stack_id = ?", (stack_id,))
+        for resource in event.state.resources.values():
+            row_id = resource_row_id(stack_id, resource.name)
+            cursor.execute(
+                "INSERT INTO resources (id, stack_id, name, type, state, dependencies, observed,"
+                " drift, reason, declared_at, declared_by, updated_at, updated_by, checked_at,"
+                " checked_by) VALUES (?, ?, ?, ?, 'pending', ?, NULL, '[]', '', ?, ?, ?, ?,"
+                " NULL, NULL)",
+                (row_id, stack_id, resource.name, resource.type, dump(list(resource.depends_on)),
+                 at, event.actor, at, event.actor),
+            )
+            cursor.execute("INSERT INTO resource_declarations (id, desired) VALUES (?, ?)",
+                           (row_id, dump(resource.attributes)))
+
+    @handle.register
     def _removed(self, event: Stack.ResourceRemoved, cursor: sqlite3.Cursor,
                  position: int) -> None:
         row_id = resource_row_id(str(event.originator_id), event.name)

@@ -387,3 +387,27 @@ def test_the_example_file_is_accepted(cli: CliRun, db_path: Path) -> None:
                      "--dry-run"))
     assert planned.startswith("Plan for stack 'production-stack': 6 to add, 0 to change")
     assert "  + marker (command), depends on data-dir" in planned
+
+
+def test_auto_snapshot_before_a_fix_and_restore_brings_declarations_back(
+        cli: CliRun, tmp_path: Path, srv: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("stacks:\n  auto_snapshot: true\n")
+    declared(cli, tmp_path, srv)
+    fixed = json.loads(ok(cli("--config", str(config), "stack", "drift", "fix",
+                              "production-stack", "--auto-approve", "--json")))
+    assert fixed["snapshot"]["creator"] == "system"
+    assert event_types(cli, "production-stack")[-2:] == ["snapshot.created", "drift.fixed"]
+    shown = json.loads(ok(cli("stack", "snapshot", "show", "production-stack", "v1", "--json")))
+    assert shown["description"] == "Automatic snapshot before drift fix"
+    assert sorted(shown["state"]["resources"]) == ["data-dir", "marker", "motd"]
+    # Declarations are part of a version: removing one shows in compare; restore brings it back.
+    ok(cli("stack", "resources", "remove", "production-stack", "motd"))
+    diff = json.loads(ok(cli("stack", "snapshot", "compare", "production-stack", "v1", "current",
+                             "--json")))
+    assert [c["key"] for c in diff["resources"]["removed"]] == ["motd"]
+    ok(cli("stack", "snapshot", "restore", "production-stack", "v1", "--yes"))
+    listing = json.loads(ok(cli("stack", "resources", "list", "production-stack", "--json")))
+    assert sorted(r["name"] for r in listing["resources"]) == ["data-dir", "marker", "motd"]
+    assert json.loads(ok(cli("stack", "snapshot", "compare", "production-stack", "v1", "current",
+                             "--json")))["empty"] is True

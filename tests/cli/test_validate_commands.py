@@ -50,7 +50,7 @@ def test_a_healthy_stack_passes_and_the_outcome_is_recorded(cli: CliRun) -> None
     assert {status for status, _ in checks_of(result.stdout).values()} == {"pass"}
     (event,) = validation_events(cli, "app")
     assert event["type"] == "validation.passed" and event["actor"] == "tester@test"
-    assert event["message"] == "validation passed (7 checks)"
+    assert event["message"] == "validation passed (8 checks)"
     assert [c["check"] for c in event["data"]["checks"]] == [  # type: ignore[index]
         c["check"] for c in document["checks"]]
 
@@ -157,3 +157,51 @@ def test_unknown_or_invalid_stacks_append_nothing(cli: CliRun, db_path: Path) ->
                    fragment="stack 'nope' not found")
     assert_refused(cli("stack", "validate", "bad name"), 2, db_path, before,
                    fragment="invalid stack name")
+
+
+def test_a_stack_with_an_invalid_resource_fails(cli: CliRun, db_path: Path) -> None:
+    """A resource declared with a plug-in type that is no longer installed, say."""
+    from domain.names import stack_id
+    from domain.resources import Resource
+    from infrastructure.runtime import Runtime
+    from infrastructure.settings import Settings
+    from tests.conftest import invocation
+
+    cli("stack", "create", "app")
+    runtime = Runtime(Settings(db_path=db_path))
+    try:
+        store = runtime.store()
+        stack = store.repository.get(stack_id("app"))
+        stack.declare_resources([Resource(name="web", type="k8s-deployment",
+                                          attributes={"replicas": 3})], invocation())
+        store.save(stack)
+    finally:
+        runtime.close()
+    result = cli("stack", "validate", "app", "--json")
+    assert result.exit_code == 1
+    status, reason = checks_of(result.stdout)["resources valid"]
+    assert status == "fail"
+    assert "resource 'web': unknown type 'k8s-deployment'" in reason
+    assert validation_events(cli, "app")[-1]["type"] == "validation.failed"
+
+
+def test_check_drift_observes_the_real_world(cli: CliRun, tmp_path: Path) -> None:
+    motd = tmp_path / "motd"
+    spec = tmp_path / "resources.yaml"
+    spec.write_text(f"resources:\n  - name: motd\n    type: file\n    path: {motd}\n"
+                    "    content: \"hello\\n\"\n")
+    cli("stack", "create", "app")
+    assert cli("stack", "resources", "apply", "app", "-f", str(spec)).exit_code == 0
+    without = cli("stack", "validate", "app", "--json")
+    assert "no drift" not in checks_of(without.stdout)
+    assert checks_of(without.stdout)["resources valid"] == (
+        "pass", "1 declared resource valid for their types")
+    drifted = cli("stack", "validate", "app", "--check-drift", "--json")
+    assert drifted.exit_code == 1
+    status, reason = checks_of(drifted.stdout)["no drift"]
+    assert status == "fail" and "'motd' drifted" in reason
+    assert not motd.exists()  # validation only looks
+    motd.write_text("hello\n")
+    fixed = cli("stack", "validate", "app", "--check-drift", "--json")
+    assert fixed.exit_code == 0, fixed.stdout
+    assert checks_of(fixed.stdout)["no drift"] == ("pass", "1 resource(s) in sync")

@@ -14,6 +14,7 @@ from commands.models import (
     ChangeOutputs,
     CreateSnapshot,
     CreateStack,
+    DeclareResources,
     DeleteSnapshot,
     RemoveDependencies,
     RestoreSnapshot,
@@ -22,6 +23,7 @@ from commands.models import (
 )
 from domain.errors import DomainError
 from domain.names import stack_id
+from domain.resources import Resource
 from domain.versions import StackState, diff_states
 from infrastructure.runtime import Runtime
 from infrastructure.settings import Settings
@@ -40,6 +42,8 @@ OPERATIONS = st.lists(st.one_of(
     st.tuples(st.just("delete"), st.integers(1, 8)),
     st.tuples(st.just("restore"), st.integers(1, 8)),
     st.tuples(st.just("depend"), st.sampled_from(["db", "cache"])),
+    st.tuples(st.just("declare"), st.sets(st.sampled_from(["r1", "r2", "r3"])),
+              st.text(alphabet="xyz", max_size=2)),
     st.tuples(st.just("undepend"), st.sampled_from(["db", "cache"])),
 ), min_size=1, max_size=30)
 
@@ -47,12 +51,12 @@ OPERATIONS = st.lists(st.one_of(
 def naive_state(events: list[Any]) -> dict[str, Any]:
     """Fold a stream by hand, independently of the aggregate's own apply methods."""
     state: dict[str, Any] = {"description": "", "status": "created", "values": {}, "outputs": {},
-                             "dependencies": []}
+                             "dependencies": [], "resources": {}}
     for event in events:
         topic = type(event).TOPIC
         if topic == "stack.created":
             state = {"description": event.description, "status": "created", "values": {},
-                     "outputs": {}, "dependencies": []}
+                     "outputs": {}, "dependencies": [], "resources": {}}
         elif topic == "state.set":
             state["values"][event.key] = event.value
         elif topic == "state.deleted":
@@ -61,6 +65,12 @@ def naive_state(events: list[Any]) -> dict[str, Any]:
             state["outputs"][event.key] = event.value
         elif topic == "output.deleted":
             del state["outputs"][event.key]
+        elif topic in ("resource.declared", "resource.updated"):
+            state["resources"] = {**state["resources"], event.name: {
+                "name": event.name, "type": event.type, "attributes": event.attributes,
+                "depends_on": sorted(set(event.depends_on))}}
+        elif topic == "resource.removed":
+            state["resources"] = {k: v for k, v in state["resources"].items() if k != event.name}
         elif topic == "stack.dependency.added":
             state["dependencies"] = sorted([*state["dependencies"], event.depends_on])
         elif topic == "stack.dependency.removed":
@@ -69,7 +79,8 @@ def naive_state(events: list[Any]) -> dict[str, Any]:
             restored = event.state.model_dump(mode="json")
             state = {**restored, "values": dict(restored["values"]),
                      "outputs": dict(restored["outputs"]),
-                     "dependencies": sorted(restored["dependencies"])}
+                     "dependencies": sorted(restored["dependencies"]),
+                     "resources": dict(restored["resources"])}
     return state
 
 
@@ -106,6 +117,12 @@ def test_snapshots_equal_a_naive_replay_of_their_stream(operations: list[tuple[A
                 elif kind == "restore":
                     service.restore_snapshot(RestoreSnapshot(stack="app", version=args[0]),
                                              invocation())
+                elif kind == "declare":
+                    declared = [Resource(name=name, type="directory",
+                                         attributes={"path": f"/srv/{name}{args[1]}"})
+                                for name in sorted(args[0])]
+                    service.declare_resources(DeclareResources(stack="app", resources=declared),
+                                              invocation())
                 elif kind == "depend":
                     service.add_dependencies(AddDependencies(stack="app", dependencies=[args[0]]),
                                              invocation())

@@ -33,7 +33,7 @@ def test_a_healthy_stack_passes_every_check() -> None:
     results = run_checks(HEALTHY)
     assert [r.check for r in results] == [
         "stack", "dependencies exist", "dependencies not destroyed", "dependencies acyclic",
-        "dependencies did not fail", "lock", "config"]
+        "dependencies did not fail", "lock", "config", "resources valid"]
     assert {r.status for r in results} == {CheckStatus.PASS}
     assert passed(results)
     assert len(results) == len(CHECKS)
