@@ -19,4 +19,7 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
         --config-settings editable_mode=compat
     echo "$WANT" > "$STAMP"
 fi
+# Like pip does for an installed package, keep the project's bytecode compiled: with
+# PYTHONDONTWRITEBYTECODE set, imports would otherwise compile every module on every run.
+.venv/bin/python -m compileall -q domain commands projections infrastructure cli >/dev/null
 export PATH="$ROOT/.venv/bin:$PATH"

@@ -20,7 +20,8 @@ import benchmarks
 
 
 def sections() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__) if m.name != "common")
+    return sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__)
+                  if m.name != "common" and not m.name.startswith("_"))
 
 
 def main() -> None:

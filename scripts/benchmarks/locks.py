@@ -21,7 +21,7 @@ from benchmarks.common import (
     workdir,
 )
 
-WORKER = str(Path(__file__).with_name("lock_worker.py"))
+WORKER = str(Path(__file__).with_name("_lock_worker.py"))
 
 
 def cycles(quick: bool) -> None:
