@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from uuid import UUID, uuid5
 
 from domain.errors import InvalidKey, InvalidStackName
@@ -50,6 +51,7 @@ def validate_key(key: str, kind: str = "key") -> str:
     return key
 
 
+@lru_cache(maxsize=4096)
 def stack_id(name: str) -> UUID:
     """The aggregate id of the stack with this name: one name, one event stream, always."""
     return uuid5(STACK_NAMESPACE, name)

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 from uuid import UUID
 
-from eventsourcing.application import Application
-from eventsourcing.persistence import Mapper, Transcoder
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.persistence import Mapper, Recording, Transcoder
 from eventsourcing.utils import register_topic
 
 from domain.stack import Stack, StackSnapshot
@@ -34,6 +34,19 @@ class StackStore(Application[UUID]):
 
     def construct_transcoder(self) -> Transcoder:
         return OrjsonTranscoder()
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        """Record, then keep the saved stacks in the cache: they are what was just written.
+
+        Loading fast-forwards a cached stack from the log anyway (other processes write too),
+        so this only spares re-reading and decoding our own events on the next command.
+        """
+        recordings = super()._record(processing_event)
+        cache = self.repository.cache
+        if cache is not None:
+            for aggregate_id, aggregate in processing_event.aggregates.items():
+                cache.put(aggregate_id, aggregate)
+        return recordings
 
 
 def sqlite_environment(path: Path, *, create_tables: bool) -> dict[str, str]:
