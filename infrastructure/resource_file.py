@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from domain.errors import InvalidInput
 from domain.resources import Resource, validate_declarations
+from infrastructure.yaml_files import read_yaml
 
 if TYPE_CHECKING:
     from yaml import Node
@@ -31,20 +32,8 @@ def load_resource_file(path: Path, providers: ProviderRegistry) -> list[Resource
     """The file's declarations, each validated for its type; InvalidInput names file and line."""
     import yaml
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidInput(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{path}: not UTF-8 text") from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        document: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "cannot be parsed"
-        raise InvalidInput(f"{path}{where}: not valid YAML: {problem}") from None
+    text, document = read_yaml(path, InvalidInput)
+    root = yaml.compose(text, Loader=yaml.SafeLoader)  # for line numbers; it parsed above
     if not isinstance(document, dict) or root is None:
         raise InvalidInput(f"{path}: expected a mapping with a 'resources' list")
     _refuse_repeated_keys(path, root)

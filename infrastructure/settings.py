@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from infrastructure.errors import SettingsError
 
@@ -87,21 +87,10 @@ def named_db_path(db_flag: str | None) -> Path | None:
 
 def load_config(path: Path) -> StackSettings:
     """Read and validate a config file; errors name the file, the key and the reason."""
-    import yaml
-
     from infrastructure.config_model import ConfigFile, describe_errors
+    from infrastructure.yaml_files import read_yaml
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SettingsError(f"config {path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        document: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise SettingsError(f"config {path}:{where}: not valid YAML: {problem}") from None
+    _, document = read_yaml(path, SettingsError, prefix="config ")
     if document is None:
         return StackSettings()
     if not isinstance(document, dict):
