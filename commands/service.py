@@ -202,18 +202,14 @@ class StackService:
     def prune_snapshots(self, command: PruneSnapshots, invocation: Invocation,
                         *, dry_run: bool = False) -> Outcome:
         """Delete live versions older than `older_than`, keeping the newest `keep` of them."""
-        def prune(stack: Stack, inv: Invocation) -> dict[str, Any]:
-            doomed = stack.prunable_versions(inv.at, command.older_than, command.keep)
-            if not dry_run:
-                for version in doomed:
-                    stack.delete_snapshot(inv, version)
-            return {"pruned": doomed, "dry_run": dry_run}
-
         if dry_run:
             stack = self._load(command.stack)
+            doomed = stack.prunable_versions(self.clock(), command.older_than, command.keep)
             return Outcome(command.stack, str(stack.id), stack.version, [],
-                           prune(stack, invocation.model_copy(update={"at": self.clock()})))
-        return self._change(command.stack, invocation, prune, "snapshot prune")
+                           {"pruned": doomed, "dry_run": True})
+        return self._change(command.stack, invocation, lambda stack, inv: {
+            "pruned": stack.prune_snapshots(inv, command.older_than, command.keep),
+            "dry_run": False}, "snapshot prune")
     # ---- dependencies and validation ------------------------------------------------------
 
     def add_dependencies(self, command: AddDependencies, invocation: Invocation) -> Outcome:

@@ -658,6 +658,15 @@ class Stack(BaseAggregate[UUID]):
                            **self._stamp(invocation))
         return backup
 
+    def prune_snapshots(self, invocation: Invocation, older_than: timedelta,
+                        keep: int) -> list[int]:
+        """Delete the live versions `prunable_versions` names; returns their numbers."""
+        self._ensure_mutable(invocation)
+        doomed = self.prunable_versions(invocation.at, older_than, keep)
+        for version in doomed:
+            self.delete_snapshot(invocation, version)
+        return doomed
+
     def snapshot_by_system(self, invocation: Invocation, description: str) -> VersionMark:
         """A snapshot taken automatically (creator `system`) before a risky change."""
         self._ensure_mutable(invocation)

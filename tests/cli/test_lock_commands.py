@@ -52,15 +52,28 @@ MUTATIONS = [
     ("stack", "destroy", "app", "--yes", "--force"),
     ("stack", "lock", "renew", "app"),
     ("stack", "lock", "release", "app"),
+    ("stack", "snapshot", "create", "app"),
+    ("stack", "snapshot", "delete", "app", "v1", "--yes"),
+    ("stack", "snapshot", "restore", "app", "v1", "--yes"),
+    ("stack", "snapshot", "prune", "app", "--older-than", "1s", "--keep", "0"),
+    ("stack", "deps", "add", "app", "db"),
+    ("stack", "deps", "remove", "app", "cache"),
+    ("stack", "resources", "remove", "app", "data"),
 ]
 
 
 @pytest.mark.parametrize("command", MUTATIONS, ids=lambda c: " ".join(c[1:3]))
 def test_every_mutation_by_someone_else_is_refused_with_the_lock_info(
         cli: CliRun, db_path: Path, command: tuple[str, ...]) -> None:
-    cli("stack", "create", "app")
-    cli("stack", "state", "set", "app", "a=1")
-    cli("stack", "output", "app", "--set", "o=1")
+    resources = db_path.parent / "resources.yaml"
+    resources.write_text(f"resources:\n  - name: data\n    type: directory\n"
+                         f"    path: {db_path.parent / 'data'}\n")
+    with freeze_time("2020-01-01"):
+        cli("stack", "create", "app", "--depends-on", "cache")
+        cli("stack", "state", "set", "app", "a=1")
+        cli("stack", "output", "app", "--set", "o=1")
+        assert cli("stack", "resources", "apply", "app", "-f", str(resources)).exit_code == 0
+        cli("stack", "snapshot", "create", "app")
     cli("stack", "lock", "acquire", "app", "--operation", "deploy", "--reason", "release 7",
         env={"SLOTH_RUNNER_ACTOR": "deploy-bot"})
     before = event_count(db_path)

@@ -153,3 +153,12 @@ def test_versions_survive_a_library_snapshot() -> None:
     restored = Stack.Snapshot.take(stack).mutate(None)
     assert restored.versions == stack.versions
     assert restored.last_version == 1
+
+
+def test_prune_is_a_mutation_even_when_nothing_is_old_enough() -> None:
+    stack = Stack.create("app", "", at(0))
+    stack.create_snapshot(at(0))
+    stack.acquire_lock(at(0), ttl=timedelta(days=5))
+    with pytest.raises(StackLocked):
+        stack.prune_snapshots(at(1, "bob@b"), timedelta(days=30), keep=0)
+    assert stack.prune_snapshots(at(1), timedelta(hours=1), keep=0) == [1]
