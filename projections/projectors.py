@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from abc import ABC, abstractmethod
 from collections import Counter
 from functools import singledispatchmethod
 from typing import Any, ClassVar
@@ -23,13 +24,14 @@ def dump(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-class Projector:
+class Projector(ABC):
     """Handles events for one projection; re-processing an event leaves the same rows."""
 
     spec: ClassVar[schema.ProjectionSpec]
 
+    @abstractmethod
     def project(self, cursor: sqlite3.Cursor, event: DomainEvent, position: int) -> None:
-        raise NotImplementedError
+        """Apply one event, at this log position, to the projection's rows."""
 
 
 class StackProjector(Projector):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
@@ -26,7 +27,7 @@ class ApplyFailed(Exception):
     """The real world could not be changed; the message says why."""
 
 
-class ResourceType(Generic[SpecT]):
+class ResourceType(ABC, Generic[SpecT]):
     """A kind of resource: `read` observes it, `apply` makes it match its spec.
 
     `expected` and `read` return the same keys for a resource in its desired state; drift is
@@ -37,21 +38,21 @@ class ResourceType(Generic[SpecT]):
     spec: ClassVar[type[BaseModel]]
     """Validates the attributes (everything in a declaration but name, type, depends_on)."""
 
+    @abstractmethod
     def expected(self, spec: SpecT) -> dict[str, Any]:
         """The observable attributes the spec asks for."""
-        raise NotImplementedError
 
+    @abstractmethod
     def read(self, spec: SpecT) -> dict[str, Any]:
         """Observe the real world; raise ProbeFailed when it cannot be read."""
-        raise NotImplementedError
 
+    @abstractmethod
     def apply(self, spec: SpecT) -> None:
         """Make the real world match the spec; raise ApplyFailed when it cannot."""
-        raise NotImplementedError
 
+    @abstractmethod
     def adopt(self, spec: SpecT, observed: Mapping[str, Any]) -> dict[str, Any]:
         """Attributes whose desired state is what was observed (for `drift fix --accept`)."""
-        raise NotImplementedError
 
 
 def os_reason(error: OSError, doing: str) -> str:
