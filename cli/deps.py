@@ -86,11 +86,8 @@ def remove(ctx: typer.Context, stack: StackArg, dependencies: OthersArg,
     st = state(ctx)
     outcome = st.service().remove_dependencies(
         RemoveDependencies(stack=stack, dependencies=dependencies), st.invocation(lock_id=lock_id))
-    st.written()
-    if st.wants_json(json_output):
-        output.emit_json(outcome.to_json())
-        return
-    output.say(f"{output.tick()} '{stack}' no longer depends on {_names(outcome.detail['removed'])}")
+    st.finish(outcome, json_output,
+              f"{output.tick()} '{stack}' no longer depends on {_names(outcome.detail['removed'])}")
 
 
 @app.command("show")

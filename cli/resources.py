@@ -186,9 +186,5 @@ def remove(
     st = state(ctx)
     outcome = st.service().remove_resource(RemoveResource(stack=stack, name=name),
                                            st.invocation(lock_id=lock_id))
-    st.written()
-    if st.wants_json(json_output):
-        output.emit_json(outcome.to_json())
-        return
-    output.say(f"{output.tick()} Resource '{name}' removed from stack '{stack}' (nothing "
-               "outside was touched)")
+    st.finish(outcome, json_output, f"{output.tick()} Resource '{name}' removed from stack "
+              f"'{stack}' (nothing outside was touched)")
