@@ -40,3 +40,17 @@ def stamp(invocation: Invocation) -> dict[str, Any]:
         "correlation_id": invocation.correlation_id,
         "timestamp": invocation.at,
     }
+
+
+def upcast(cls: type[Any], state: dict[str, Any]) -> dict[str, Any]:
+    """Bring a stored state up to `cls.class_version` through the class's upcasters.
+
+    The state records the version it was stored at (`class_version`, absent for 1); each
+    `upcast_vN_vN+1` static method changes it in place by one version.
+    """
+    from_version = state.pop("class_version", 1)
+    to_version = getattr(cls, "class_version", 1)
+    while from_version < to_version:
+        getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(state)
+        from_version += 1
+    return state

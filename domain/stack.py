@@ -4,22 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 from uuid import UUID, uuid4
 
-from eventsourcing.domain import BaseAggregate, CanInitAggregate, CanMutateAggregate
-from pydantic import BaseModel, ConfigDict
+from eventsourcing.domain import BaseAggregate
 
+from domain import stack_events as events
 from domain.dependencies import CycleRefused, DependencyNotDeclared, validate_dependencies
-from domain.drift import DriftReport, FixMode, ResourceDrift, ResourceFix
+from domain.drift import DriftReport, FixMode, ResourceFix
 from domain.errors import (
     InvalidInput,
     KeyNotFound,
     StackAlreadyExists,
     StackDestroyed,
 )
-from domain.events import DomainEvent, stamp
+from domain.events import stamp
 from domain.invocation import Invocation
 from domain.locks import (
     LockInfo,
@@ -42,6 +41,8 @@ from domain.resources import (
     plan_declarations,
     validate_declarations,
 )
+from domain.stack_events import StackStatus
+from domain.stack_memento import StackSnapshot
 from domain.validation import CheckResult, passed
 from domain.versions import (
     SYSTEM_CREATOR,
@@ -52,15 +53,9 @@ from domain.versions import (
     same_json,
 )
 
+__all__ = ["Stack", "StackStatus"]
+
 MAX_DESCRIPTION_LENGTH = 4096
-
-
-class StackStatus(StrEnum):
-    CREATED = "created"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    DESTROYED = "destroyed"
 
 
 def _validate_description(description: str) -> str:
@@ -69,65 +64,6 @@ def _validate_description(description: str) -> str:
     if any(ord(c) < 32 and c not in "\t\n" for c in description):
         raise InvalidInput("description must not contain control characters")
     return description
-
-
-class StackMemento(BaseModel):
-    """The whole state of a Stack, as stored in a library-level aggregate snapshot."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    created_on: datetime
-    modified_on: datetime
-    name: str
-    description: str
-    status: StackStatus
-    incarnation: int
-    created_at: datetime
-    destroyed_at: datetime | None
-    values: dict[str, Any]
-    outputs: dict[str, Any]
-    lock: LockInfo | None = None
-    lock_generation: int = 0
-    versions: dict[int, VersionMark] = {}
-    last_version: int = 0
-    dependencies: list[str] = []
-    resources: dict[str, Resource] = {}
-
-
-class StackSnapshot(BaseModel):
-    """A library-level snapshot of a Stack, so loading does not grow with its history."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    TOPIC: ClassVar[str] = "stack.snapshot"
-
-    originator_id: UUID
-    originator_version: int
-    timestamp: datetime
-    topic: str
-    state: dict[str, Any]
-
-    @classmethod
-    def take(cls, aggregate: Stack) -> StackSnapshot:
-        state = aggregate.memento().model_dump(mode="json")
-        if Stack.class_version > 1:
-            state["class_version"] = Stack.class_version
-        return cls(
-            originator_id=aggregate.id,
-            originator_version=aggregate.version,
-            timestamp=aggregate.modified_on,
-            topic=Stack.TOPIC,
-            state=state,
-        )
-
-    def mutate(self, _: None) -> Stack:
-        state = dict(self.state)
-        from_version = state.pop("class_version", 1)
-        while from_version < Stack.class_version:
-            getattr(Stack, f"upcast_v{from_version}_v{from_version + 1}")(state)
-            from_version += 1
-        return Stack.from_memento(self.originator_id, self.originator_version,
-                                  StackMemento.model_validate(state))
 
 
 class Stack(BaseAggregate[UUID]):
@@ -153,291 +89,36 @@ class Stack(BaseAggregate[UUID]):
         dependencies: list[str]
         resources: dict[str, Resource]
 
-    # ---- events -------------------------------------------------------------------------
-
-    class Event(DomainEvent):
-        pass
-
-    class Created(Event, CanInitAggregate[UUID]):
-        """The stack was created, or created again after it had been destroyed."""
-
-        TOPIC: ClassVar[str] = "stack.created"
-        originator_topic: str
-        name: str
-        description: str = ""
-
-        def mutate(self, aggregate: Any) -> Any:
-            if aggregate is None:
-                return super().mutate(None)
-            return CanMutateAggregate.mutate(self, aggregate)
-
-        def apply(self, aggregate: Any) -> None:
-            stack: Stack = aggregate
-            stack.name = self.name
-            stack.description = self.description
-            stack.status = StackStatus.CREATED
-            stack.incarnation = getattr(stack, "incarnation", 0) + 1
-            stack.created_at = self.timestamp
-            stack.destroyed_at = None
-            stack.values = {}
-            stack.outputs = {}
-            stack.lock = None
-            stack.lock_generation = getattr(stack, "lock_generation", 0)
-            # Snapshot versions are never reused, not even by a later incarnation.
-            stack.versions = getattr(stack, "versions", {})
-            stack.last_version = getattr(stack, "last_version", 0)
-            # Created again after a destroy, a stack starts from a fresh state: the
-            # dependencies it had are dropped with its values and outputs (history keeps them).
-            stack.dependencies = []
-            stack.resources = {}
-
-    class Updated(Event):
-        """The stack's description or status changed."""
-
-        TOPIC: ClassVar[str] = "stack.updated"
-        description: str | None = None
-        status: StackStatus | None = None
-
-        def apply(self, aggregate: Any) -> None:
-            stack: Stack = aggregate
-            if self.description is not None:
-                stack.description = self.description
-            if self.status is not None:
-                stack.status = self.status
-
-    class Destroyed(Event):
-        TOPIC: ClassVar[str] = "stack.destroyed"
-        reason: str = ""
-
-        def apply(self, aggregate: Any) -> None:
-            stack: Stack = aggregate
-            stack.status = StackStatus.DESTROYED
-            stack.destroyed_at = self.timestamp
-
-    class StateSet(Event):
-        TOPIC: ClassVar[str] = "state.set"
-        key: str
-        value: Any
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate.values[self.key] = self.value
-
-    class StateDeleted(Event):
-        TOPIC: ClassVar[str] = "state.deleted"
-        key: str
-
-        def apply(self, aggregate: Any) -> None:
-            del aggregate.values[self.key]
-
-    class OutputSet(Event):
-        TOPIC: ClassVar[str] = "output.set"
-        key: str
-        value: Any
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate.outputs[self.key] = self.value
-
-    class OutputDeleted(Event):
-        TOPIC: ClassVar[str] = "output.deleted"
-        key: str
-
-        def apply(self, aggregate: Any) -> None:
-            del aggregate.outputs[self.key]
-
-    class LockAcquired(Event):
-        TOPIC: ClassVar[str] = "lock.acquired"
-        lock_id: str
-        locked_by: str
-        operation: str = ""
-        reason: str = ""
-        metadata: dict[str, str] = {}
-        expires_at: datetime
-        generation: int
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate.lock = LockInfo(
-                lock_id=self.lock_id, locked_by=self.locked_by, acquired_by_actor=self.actor,
-                locked_at=self.timestamp, expires_at=self.expires_at, operation=self.operation,
-                reason=self.reason, metadata=self.metadata, generation=self.generation,
-            )
-            aggregate.lock_generation = self.generation
-
-    class LockRenewed(Event):
-        TOPIC: ClassVar[str] = "lock.renewed"
-        lock_id: str
-        expires_at: datetime
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate.lock = aggregate.lock.model_copy(update={"expires_at": self.expires_at})
-
-    class LockReleased(Event):
-        TOPIC: ClassVar[str] = "lock.released"
-        lock_id: str
-        released_by: str
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate.lock = None
-
-    class LockForceReleased(Event):
-        """Someone who did not hold the lock removed it; who and why are on record."""
-
-        TOPIC: ClassVar[str] = "lock.force_released"
-        lock_id: str
-        holder: str
-        reason: str = ""
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate.lock = None
-
-    class LockExpired(Event):
-        """The lease ran out unreleased; recorded when someone takes the stack over."""
-
-        TOPIC: ClassVar[str] = "lock.expired"
-        lock_id: str
-        holder: str
-        expired_at: datetime
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate.lock = None
-
-    class SnapshotCreated(Event):
-        """Version N now names the stack's state at this event's position."""
-
-        TOPIC: ClassVar[str] = "snapshot.created"
-        version: int
-        creator: str
-        description: str = ""
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate.versions = {**aggregate.versions, self.version: VersionMark(
-                version=self.version, position=self.originator_version, creator=self.creator,
-                description=self.description, created_at=self.timestamp)}
-            aggregate.last_version = self.version
-
-    class SnapshotDeleted(Event):
-        """The version is withdrawn; its number is never reused and its history stays."""
-
-        TOPIC: ClassVar[str] = "snapshot.deleted"
-        version: int
-
-        def apply(self, aggregate: Any) -> None:
-            mark = aggregate.versions[self.version]
-            aggregate.versions = {**aggregate.versions, self.version: mark.model_copy(
-                update={"deleted_at": self.timestamp, "deleted_by": self.actor})}
-
-    class SnapshotRestored(Event):
-        """The stack's state was rolled forward to what version N held (carried in full)."""
-
-        TOPIC: ClassVar[str] = "snapshot.restored"
-        version: int
-        state: StackState
-
-        def apply(self, aggregate: Any) -> None:
-            stack: Stack = aggregate
-            stack.description = self.state.description
-            stack.status = StackStatus(self.state.status)
-            stack.destroyed_at = self.timestamp if stack.is_destroyed else None
-            stack.values = dict(self.state.values)
-            stack.outputs = dict(self.state.outputs)
-            stack.dependencies = list(self.state.dependencies)
-            stack.resources = dict(self.state.resources)
-    # ---- dependency and validation events -------------------------------------------------
-
-    class DependencyAdded(Event):
-        """The stack now depends on another (which may not exist yet)."""
-
-        TOPIC: ClassVar[str] = "stack.dependency.added"
-        depends_on: str
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate.dependencies.append(self.depends_on)
-
-    class DependencyRemoved(Event):
-        TOPIC: ClassVar[str] = "stack.dependency.removed"
-        depends_on: str
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate.dependencies.remove(self.depends_on)
-
-    class ValidationPassed(Event):
-        """Pre-flight validation found nothing that fails (warnings may be among the checks)."""
-
-        TOPIC: ClassVar[str] = "validation.passed"
-        checks: list[CheckResult]
-
-        def apply(self, aggregate: Any) -> None:
-            """A record of who validated what; the stack's state does not change."""
-
-    class ValidationFailed(Event):
-        TOPIC: ClassVar[str] = "validation.failed"
-        checks: list[CheckResult]
-
-        def apply(self, aggregate: Any) -> None:
-            """A record of who validated what; the stack's state does not change."""
-    # ---- resource and drift events -------------------------------------------------------
-
-    class ResourceDeclared(Event):
-        TOPIC: ClassVar[str] = "resource.declared"
-        name: str
-        type: str
-        attributes: dict[str, Any] = {}
-        depends_on: list[str] = []
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate.resources[self.name] = Resource(
-                name=self.name, type=self.type, attributes=self.attributes,
-                depends_on=tuple(self.depends_on))
-
-    class ResourceUpdated(ResourceDeclared):
-        """A declared resource's type, attributes or dependencies changed."""
-
-        TOPIC: ClassVar[str] = "resource.updated"
-        changed: list[str] = []
-
-    class ResourceRemoved(Event):
-        """The stack no longer declares the resource (the real world is left as it is)."""
-
-        TOPIC: ClassVar[str] = "resource.removed"
-        name: str
-
-        def apply(self, aggregate: Any) -> None:
-            del aggregate.resources[self.name]
-
-    class DriftDetected(Event):
-        """The real world was observed and some resources do not match, or could not be read.
-
-        `checked` resources were observed -- every one the stack declared -- and `resources`
-        are those not in sync; all the others were. Only differences are kept: the log is
-        forever, and replaying a stack should not grow with the size of its observations.
-        """
-
-        TOPIC: ClassVar[str] = "drift.detected"
-        checked: int
-        resources: list[ResourceDrift]
-
-        def apply(self, aggregate: Any) -> None:
-            """An observation changes no desired state."""
-
-    class DriftChecked(DriftDetected):
-        """The real world was observed and every resource matches."""
-
-        TOPIC: ClassVar[str] = "drift.checked"
-
-    class DriftFixed(Event):
-        """A fix ran: what it changed, and what observing each resource afterwards found."""
-
-        TOPIC: ClassVar[str] = "drift.fixed"
-        mode: FixMode
-        resources: list[ResourceFix]
-
-        def apply(self, aggregate: Any) -> None:
-            """The real world changed, or `resource.updated` events adopted it."""
+    # ---- events (domain/stack_events.py), bound here so the event store registers them ----
+
+    Event: TypeAlias = events.StackEvent
+    Created: TypeAlias = events.Created
+    Updated: TypeAlias = events.Updated
+    Destroyed: TypeAlias = events.Destroyed
+    StateSet: TypeAlias = events.StateSet
+    StateDeleted: TypeAlias = events.StateDeleted
+    OutputSet: TypeAlias = events.OutputSet
+    OutputDeleted: TypeAlias = events.OutputDeleted
+    LockAcquired: TypeAlias = events.LockAcquired
+    LockRenewed: TypeAlias = events.LockRenewed
+    LockReleased: TypeAlias = events.LockReleased
+    LockForceReleased: TypeAlias = events.LockForceReleased
+    LockExpired: TypeAlias = events.LockExpired
+    SnapshotCreated: TypeAlias = events.SnapshotCreated
+    SnapshotDeleted: TypeAlias = events.SnapshotDeleted
+    SnapshotRestored: TypeAlias = events.SnapshotRestored
+    DependencyAdded: TypeAlias = events.DependencyAdded
+    DependencyRemoved: TypeAlias = events.DependencyRemoved
+    ValidationPassed: TypeAlias = events.ValidationPassed
+    ValidationFailed: TypeAlias = events.ValidationFailed
+    ResourceDeclared: TypeAlias = events.ResourceDeclared
+    ResourceUpdated: TypeAlias = events.ResourceUpdated
+    ResourceRemoved: TypeAlias = events.ResourceRemoved
+    DriftDetected: TypeAlias = events.DriftDetected
+    DriftChecked: TypeAlias = events.DriftChecked
+    DriftFixed: TypeAlias = events.DriftFixed
 
     # ---- construction -------------------------------------------------------------------
-
-    @staticmethod
-    def create_id(name: str) -> UUID:
-        return stack_id(name)
 
     @classmethod
     def create(cls, name: str, description: str, invocation: Invocation) -> Stack:
@@ -898,49 +579,6 @@ class Stack(BaseAggregate[UUID]):
         copy.resources = dict(self.resources)
         return copy
 
-    # ---- library-level snapshots --------------------------------------------------------
-
-    def memento(self) -> StackMemento:
-        return StackMemento(
-            created_on=self.created_on,
-            modified_on=self.modified_on,
-            name=self.name,
-            description=self.description,
-            status=self.status,
-            incarnation=self.incarnation,
-            created_at=self.created_at,
-            destroyed_at=self.destroyed_at,
-            values=self.values,
-            outputs=self.outputs,
-            lock=self.lock,
-            lock_generation=self.lock_generation,
-            versions=self.versions,
-            last_version=self.last_version,
-            dependencies=list(self.dependencies),
-            resources=self.resources,
-        )
-
-    @classmethod
-    def from_memento(cls, id: UUID, version: int, memento: StackMemento) -> Stack:
-        stack = cls.__new__(cls)
-        stack.__base_init__(originator_id=id, originator_version=version,
-                            timestamp=memento.created_on)
-        stack.modified_on = memento.modified_on
-        stack.name = memento.name
-        stack.description = memento.description
-        stack.status = memento.status
-        stack.incarnation = memento.incarnation
-        stack.created_at = memento.created_at
-        stack.destroyed_at = memento.destroyed_at
-        stack.values = memento.values
-        stack.outputs = memento.outputs
-        stack.lock = memento.lock
-        stack.lock_generation = memento.lock_generation
-        stack.versions = memento.versions
-        stack.last_version = memento.last_version
-        stack.dependencies = list(memento.dependencies)
-        stack.resources = dict(memento.resources)
-        return stack
 
 
 def _resource_fields(resource: Resource) -> dict[str, Any]:

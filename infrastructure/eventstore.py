@@ -10,7 +10,8 @@ from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.persistence import Mapper, Recording, Transcoder
 from eventsourcing.utils import register_topic
 
-from domain.stack import Stack, StackSnapshot
+from domain.stack import Stack
+from domain.stack_memento import StackSnapshot
 from infrastructure.mapping import OrjsonTranscoder, PydanticMapper
 from infrastructure.sqlite import BUSY_TIMEOUT_SECONDS
 

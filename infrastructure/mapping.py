@@ -11,6 +11,8 @@ from eventsourcing.persistence import Mapper, MapperDeserialisationError, Stored
 from eventsourcing.utils import get_topic, resolve_topic
 from pydantic import BaseModel
 
+from domain.events import upcast
+
 _ORIGINATOR_FIELDS = {"originator_id", "originator_version"}
 
 
@@ -59,11 +61,7 @@ class PydanticMapper(Mapper[UUID]):
                 f"cannot decode stored event {stored_event.topic} "
                 f"{stored_event.originator_id} v{stored_event.originator_version}: {exc}"
             ) from exc
-        from_version = state.pop("class_version", 1)
-        class_version = getattr(cls, "class_version", 1)
-        while from_version < class_version:
-            getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(state)
-            from_version += 1
+        upcast(cls, state)
         originator_id = stored_event.originator_id
         state["originator_id"] = originator_id if isinstance(originator_id, UUID) else UUID(
             originator_id

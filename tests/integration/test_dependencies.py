@@ -9,6 +9,7 @@ import pytest
 from commands.models import AddDependencies, CreateStack, DestroyStack, RecordValidation
 from commands.service import StackService
 from domain.dependencies import CycleRefused
+from domain.names import stack_id
 from domain.stack import Stack, StackStatus
 from domain.validation import CheckStatus, run_checks
 from infrastructure.clock import now
@@ -80,7 +81,7 @@ def test_a_dependency_that_last_failed_fails_validation(runtime: Runtime) -> Non
     create(runtime, "app", "db")
     # No command sets a run's outcome yet (the workflow runner will); record one directly.
     store = runtime.store()
-    db: Stack = store.repository.get(Stack.create_id("db"))
+    db: Stack = store.repository.get(stack_id("db"))
     db.trigger_event(Stack.Updated, status=StackStatus.FAILED, actor="runner", source="system",
                      correlation_id="c", timestamp=now())
     store.save(db)

@@ -20,9 +20,12 @@ from infrastructure.eventstore import SNAPSHOT_INTERVAL
 from infrastructure.runtime import Runtime
 from infrastructure.settings import Settings
 from projections import queries
-from tests.conftest import invocation
+from tests.conftest import invocation, read_model_dump
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
+STACK_EVENT_TYPES = {cls.TOPIC: cls for cls in vars(Stack).values()
+                     if isinstance(cls, type) and issubclass(cls, DomainEvent)
+                     and "TOPIC" in vars(cls)}
 
 
 def load_fixture(name: str) -> list[StoredEvent]:
@@ -44,6 +47,33 @@ def test_events_stored_by_the_first_release_still_load(runtime: Runtime) -> None
     connection = runtime.reader()
     assert queries.find_stack(connection, "golden").incarnation == 2  # type: ignore[union-attr]
     assert len(queries.list_events(connection, queries.EventFilter())) == 10
+
+
+def test_every_event_type_as_stored_by_the_second_release_loads_as_itself(
+        runtime: Runtime, db_path: Path) -> None:
+    """Each stored topic resolves to its own class: no event type is read as a subclass of
+    another (`resource.updated` is not a `resource.declared`, nor `drift.checked` a
+    `drift.detected`), and the read models built from them are the same after a rebuild."""
+    stored = load_fixture("events-v2.jsonl")
+    store = runtime.store()
+    store.recorder.insert_events(stored)
+    assert {event.topic for event in stored} == set(STACK_EVENT_TYPES)
+    for cls in STACK_EVENT_TYPES.values():
+        assert [other.TOPIC for other in STACK_EVENT_TYPES.values()
+                if other is not cls and issubclass(other, cls)] == []
+    for record in stored:
+        event = store.mapper.to_domain_event(record)
+        assert record.topic == type(event).TOPIC
+        assert type(event) is STACK_EVENT_TYPES[record.topic]
+    app: Stack = store.repository.get(stack_id("app"))
+    assert app.dependencies == ["ghost"] and app.resources == {}
+    connection = runtime.reader()
+    kinds = {e.type: e for e in queries.list_events(connection, queries.EventFilter())}
+    assert kinds["drift.checked"].message.startswith("no drift")
+    assert kinds["resource.updated"].message.endswith("changed: content")
+    incremental = read_model_dump(db_path)
+    runtime.projections().rebuild()
+    assert read_model_dump(db_path) == incremental
 
 
 class Ledger(BaseAggregate[UUID]):

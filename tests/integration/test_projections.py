@@ -38,7 +38,7 @@ from domain.validation import CheckResult, CheckStatus
 from infrastructure.runtime import Runtime
 from infrastructure.settings import Settings
 from projections import queries, schema
-from projections.projectors import StackProjector
+from projections.projectors.stacks import StackProjector
 from tests.conftest import event_count, invocation, read_model_dump
 
 

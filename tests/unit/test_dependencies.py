@@ -9,7 +9,8 @@ import pytest
 from domain.dependencies import CycleRefused, DependencyNotDeclared, SelfDependency
 from domain.errors import InvalidInput, InvalidStackName, StackDestroyed
 from domain.locks import StackLocked
-from domain.stack import Stack, StackMemento
+from domain.stack import Stack
+from domain.stack_memento import StackMemento, memento_of
 from domain.validation import CheckResult, CheckStatus
 from tests.conftest import invocation
 
@@ -107,7 +108,7 @@ def test_library_snapshots_keep_dependencies_and_old_ones_still_load() -> None:
     assert restored.dependencies == ["db", "cache"]
     restored.add_dependencies(["queue"], invocation(), paths_back={})
     assert stack.dependencies == ["db", "cache"]  # the copy does not share the list
-    older = stack.memento().model_dump(mode="json")
+    older = memento_of(stack).model_dump(mode="json")
     del older["dependencies"]  # what snapshots taken before dependencies existed hold
     assert StackMemento.model_validate(older).dependencies == []
 
@@ -134,9 +135,9 @@ def test_a_validation_is_recorded_with_its_outcome(statuses: tuple[CheckStatus, 
 def test_validating_is_recorded_on_locked_and_destroyed_stacks_and_changes_nothing() -> None:
     stack = new_stack()
     stack.acquire_lock(invocation(actor="deploy-bot"), ttl=timedelta(minutes=5))
-    before = stack.memento().model_copy(update={"modified_on": None})
+    before = memento_of(stack).model_copy(update={"modified_on": None})
     stack.record_validation(checks(CheckStatus.WARN), invocation(actor="mallory@m"))
-    assert stack.memento().model_copy(update={"modified_on": None}) == before
+    assert memento_of(stack).model_copy(update={"modified_on": None}) == before
     stack.destroy(invocation(actor="deploy-bot"), force=True)
     stack.record_validation(checks(CheckStatus.FAIL), invocation())
     assert topics(stack)[-1] == "validation.failed"

@@ -27,7 +27,8 @@ from domain.resources import (
     plan_declarations,
     validate_declarations,
 )
-from domain.stack import Stack, StackSnapshot
+from domain.stack import Stack
+from domain.stack_memento import StackSnapshot
 from tests.conftest import invocation
 
 

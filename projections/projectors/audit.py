@@ -1,7 +1,8 @@
-"""One-line summaries and severities of events, for the audit log."""
+"""The `state_events` read model (the audit log): one row per event, with a one-line summary."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from functools import singledispatch
 from typing import Any
@@ -12,8 +13,11 @@ from domain.drift import DriftStatus, FixMode
 from domain.events import DomainEvent
 from domain.stack import Stack
 from domain.timestamps import to_text
+from projections import schema
+from projections.projectors import Projector, dump
 
 INFO, WARNING, ERROR = "info", "warning", "error"
+
 
 
 def shown(value: Any, limit: int = 60) -> str:
@@ -118,6 +122,9 @@ def _(event: Stack.SnapshotRestored) -> tuple[str, str]:
     return WARNING, (f"restored to snapshot v{event.version} ({len(state.values)} values, "
                      f"{len(state.outputs)} outputs, {len(state.dependencies)} dependencies, "
                      f"{len(state.resources)} resources, status {state.status})")
+
+
+@summarize.register
 def _(event: Stack.DependencyAdded) -> tuple[str, str]:
     return INFO, f"now depends on '{event.depends_on}'"
 
@@ -173,8 +180,9 @@ def _(event: Stack.ResourceRemoved) -> tuple[str, str]:
     return INFO, f"resource '{event.name}' no longer declared"
 
 
-@summarize.register
-def _(event: Stack.DriftDetected) -> tuple[str, str]:
+@summarize.register(Stack.DriftDetected)
+@summarize.register(Stack.DriftChecked)
+def _(event: Stack.DriftDetected | Stack.DriftChecked) -> tuple[str, str]:
     total = event.checked
     drifted = [r.name for r in event.resources if r.status is DriftStatus.DRIFTED]
     unknown = [r.name for r in event.resources if r.status is DriftStatus.UNKNOWN]
@@ -194,3 +202,33 @@ def _(event: Stack.DriftFixed) -> tuple[str, str]:
     if failed:
         return ERROR, message + f"; {len(failed)} failed ({_names(failed)})"
     return INFO, message
+
+
+class AuditProjector(Projector):
+    """Maintains `state_events`: one row per event, with a one-line summary."""
+
+    spec = schema.AUDIT
+
+    def __init__(self) -> None:
+        self._names: dict[str, str] = {}  # a stack's id never changes its name (uuid5)
+
+    def project(self, cursor: sqlite3.Cursor, event: DomainEvent, position: int) -> None:
+        stack_id = str(event.originator_id)
+        if isinstance(event, Stack.Created):
+            name = self._names[stack_id] = event.name
+        elif stack_id in self._names:
+            name = self._names[stack_id]
+        else:
+            row = cursor.execute(
+                "SELECT stack_name FROM state_events WHERE stack_id = ? LIMIT 1", (stack_id,)
+            ).fetchone()
+            name = self._names[stack_id] = row[0] if row else ""
+        severity, message = summarize(event)
+        cursor.execute(
+            "INSERT OR REPLACE INTO state_events (id, stack_id, stack_name, stack_version,"
+            " event_type, severity, message, source, actor, correlation_id, created_at, data)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (position, stack_id, name, event.originator_version, type(event).TOPIC, severity,
+             message, event.source.value, event.actor, event.correlation_id,
+             to_text(event.timestamp), dump(event.payload())),
+        )

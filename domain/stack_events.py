@@ -1,0 +1,360 @@
+"""The events of a stack's stream: facts, named in the past tense, each with a stable topic.
+
+They are bound to the `Stack` aggregate as its nested event classes (`Stack.Created`, ...),
+which is how the event store registers their topics. Each one's `apply` is how the aggregate's
+state follows from it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar
+from uuid import UUID
+
+from eventsourcing.domain import CanInitAggregate, CanMutateAggregate
+
+from domain.drift import FixMode, ResourceDrift, ResourceFix
+from domain.events import DomainEvent
+from domain.locks import LockInfo
+from domain.resources import Resource
+from domain.validation import CheckResult
+from domain.versions import StackState, VersionMark
+
+if TYPE_CHECKING:
+    from domain.stack import Stack
+
+
+class StackStatus(StrEnum):
+    CREATED = "created"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    DESTROYED = "destroyed"
+
+
+class StackEvent(DomainEvent):
+    """An event in one stack's stream."""
+
+
+class Created(StackEvent, CanInitAggregate[UUID]):
+    """The stack was created, or created again after it had been destroyed."""
+
+    TOPIC: ClassVar[str] = "stack.created"
+    originator_topic: str
+    name: str
+    description: str = ""
+
+    def mutate(self, aggregate: Any) -> Any:
+        if aggregate is None:
+            return super().mutate(None)
+        return CanMutateAggregate.mutate(self, aggregate)
+
+    def apply(self, aggregate: Any) -> None:
+        stack: Stack = aggregate
+        stack.name = self.name
+        stack.description = self.description
+        stack.status = StackStatus.CREATED
+        stack.incarnation = getattr(stack, "incarnation", 0) + 1
+        stack.created_at = self.timestamp
+        stack.destroyed_at = None
+        stack.values = {}
+        stack.outputs = {}
+        stack.lock = None
+        stack.lock_generation = getattr(stack, "lock_generation", 0)
+        # Snapshot versions are never reused, not even by a later incarnation.
+        stack.versions = getattr(stack, "versions", {})
+        stack.last_version = getattr(stack, "last_version", 0)
+        # Created again after a destroy, a stack starts from a fresh state: the
+        # dependencies it had are dropped with its values and outputs (history keeps them).
+        stack.dependencies = []
+        stack.resources = {}
+
+
+class Updated(StackEvent):
+    """The stack's description or status changed."""
+
+    TOPIC: ClassVar[str] = "stack.updated"
+    description: str | None = None
+    status: StackStatus | None = None
+
+    def apply(self, aggregate: Any) -> None:
+        stack: Stack = aggregate
+        if self.description is not None:
+            stack.description = self.description
+        if self.status is not None:
+            stack.status = self.status
+
+
+class Destroyed(StackEvent):
+    TOPIC: ClassVar[str] = "stack.destroyed"
+    reason: str = ""
+
+    def apply(self, aggregate: Any) -> None:
+        stack: Stack = aggregate
+        stack.status = StackStatus.DESTROYED
+        stack.destroyed_at = self.timestamp
+
+
+class StateSet(StackEvent):
+    TOPIC: ClassVar[str] = "state.set"
+    key: str
+    value: Any
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.values[self.key] = self.value
+
+
+class StateDeleted(StackEvent):
+    TOPIC: ClassVar[str] = "state.deleted"
+    key: str
+
+    def apply(self, aggregate: Any) -> None:
+        del aggregate.values[self.key]
+
+
+class OutputSet(StackEvent):
+    TOPIC: ClassVar[str] = "output.set"
+    key: str
+    value: Any
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.outputs[self.key] = self.value
+
+
+class OutputDeleted(StackEvent):
+    TOPIC: ClassVar[str] = "output.deleted"
+    key: str
+
+    def apply(self, aggregate: Any) -> None:
+        del aggregate.outputs[self.key]
+
+
+class LockAcquired(StackEvent):
+    TOPIC: ClassVar[str] = "lock.acquired"
+    lock_id: str
+    locked_by: str
+    operation: str = ""
+    reason: str = ""
+    metadata: dict[str, str] = {}
+    expires_at: datetime
+    generation: int
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.lock = LockInfo(
+            lock_id=self.lock_id, locked_by=self.locked_by, acquired_by_actor=self.actor,
+            locked_at=self.timestamp, expires_at=self.expires_at, operation=self.operation,
+            reason=self.reason, metadata=self.metadata, generation=self.generation,
+        )
+        aggregate.lock_generation = self.generation
+
+
+class LockRenewed(StackEvent):
+    TOPIC: ClassVar[str] = "lock.renewed"
+    lock_id: str
+    expires_at: datetime
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.lock = aggregate.lock.model_copy(update={"expires_at": self.expires_at})
+
+
+class LockReleased(StackEvent):
+    TOPIC: ClassVar[str] = "lock.released"
+    lock_id: str
+    released_by: str
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.lock = None
+
+
+class LockForceReleased(StackEvent):
+    """Someone who did not hold the lock removed it; who and why are on record."""
+
+    TOPIC: ClassVar[str] = "lock.force_released"
+    lock_id: str
+    holder: str
+    reason: str = ""
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.lock = None
+
+
+class LockExpired(StackEvent):
+    """The lease ran out unreleased; recorded when someone takes the stack over."""
+
+    TOPIC: ClassVar[str] = "lock.expired"
+    lock_id: str
+    holder: str
+    expired_at: datetime
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.lock = None
+
+
+class SnapshotCreated(StackEvent):
+    """Version N now names the stack's state at this event's position."""
+
+    TOPIC: ClassVar[str] = "snapshot.created"
+    version: int
+    creator: str
+    description: str = ""
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.versions = {**aggregate.versions, self.version: VersionMark(
+            version=self.version, position=self.originator_version, creator=self.creator,
+            description=self.description, created_at=self.timestamp)}
+        aggregate.last_version = self.version
+
+
+class SnapshotDeleted(StackEvent):
+    """The version is withdrawn; its number is never reused and its history stays."""
+
+    TOPIC: ClassVar[str] = "snapshot.deleted"
+    version: int
+
+    def apply(self, aggregate: Any) -> None:
+        mark = aggregate.versions[self.version]
+        aggregate.versions = {**aggregate.versions, self.version: mark.model_copy(
+            update={"deleted_at": self.timestamp, "deleted_by": self.actor})}
+
+
+class SnapshotRestored(StackEvent):
+    """The stack's state was rolled forward to what version N held (carried in full)."""
+
+    TOPIC: ClassVar[str] = "snapshot.restored"
+    version: int
+    state: StackState
+
+    def apply(self, aggregate: Any) -> None:
+        stack: Stack = aggregate
+        stack.description = self.state.description
+        stack.status = StackStatus(self.state.status)
+        stack.destroyed_at = self.timestamp if stack.status is StackStatus.DESTROYED else None
+        stack.values = dict(self.state.values)
+        stack.outputs = dict(self.state.outputs)
+        stack.dependencies = list(self.state.dependencies)
+        stack.resources = dict(self.state.resources)
+
+
+# ---- dependency and validation events ------------------------------------------------
+
+class DependencyAdded(StackEvent):
+    """The stack now depends on another (which may not exist yet)."""
+
+    TOPIC: ClassVar[str] = "stack.dependency.added"
+    depends_on: str
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.dependencies.append(self.depends_on)
+
+
+class DependencyRemoved(StackEvent):
+    TOPIC: ClassVar[str] = "stack.dependency.removed"
+    depends_on: str
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.dependencies.remove(self.depends_on)
+
+
+class ValidationPassed(StackEvent):
+    """Pre-flight validation found nothing that fails (warnings may be among the checks)."""
+
+    TOPIC: ClassVar[str] = "validation.passed"
+    checks: list[CheckResult]
+
+    def apply(self, aggregate: Any) -> None:
+        """A record of who validated what; the stack's state does not change."""
+
+
+class ValidationFailed(StackEvent):
+    TOPIC: ClassVar[str] = "validation.failed"
+    checks: list[CheckResult]
+
+    def apply(self, aggregate: Any) -> None:
+        """A record of who validated what; the stack's state does not change."""
+
+
+# ---- resource and drift events -------------------------------------------------------
+
+class ResourceDeclaration(StackEvent):
+    """What declared and updated resources have in common (no stored event has this type).
+
+    `resource.declared` and `resource.updated` are siblings, so that a handler of one never
+    receives the other by inheritance.
+    """
+
+    name: str
+    type: str
+    attributes: dict[str, Any] = {}
+    depends_on: list[str] = []
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.resources[self.name] = Resource(
+            name=self.name, type=self.type, attributes=self.attributes,
+            depends_on=tuple(self.depends_on))
+
+
+class ResourceDeclared(ResourceDeclaration):
+    """The stack now declares a resource: what the real world should look like."""
+
+    TOPIC: ClassVar[str] = "resource.declared"
+
+
+class ResourceUpdated(ResourceDeclaration):
+    """A declared resource's type, attributes or dependencies changed."""
+
+    TOPIC: ClassVar[str] = "resource.updated"
+    changed: list[str] = []
+
+
+class ResourceRemoved(StackEvent):
+    """The stack no longer declares the resource (the real world is left as it is)."""
+
+    TOPIC: ClassVar[str] = "resource.removed"
+    name: str
+
+    def apply(self, aggregate: Any) -> None:
+        del aggregate.resources[self.name]
+
+
+class DriftObservation(StackEvent):
+    """What an observation of the real world found (no stored event has this type).
+
+    `checked` resources were observed -- every one the stack declared -- and `resources`
+    are those not in sync; all the others were. Only differences are kept: the log is
+    forever, and replaying a stack should not grow with the size of its observations.
+    `drift.detected` and `drift.checked` are siblings, so that a handler of one never
+    receives the other by inheritance.
+    """
+
+    checked: int
+    resources: list[ResourceDrift]
+
+    def apply(self, aggregate: Any) -> None:
+        """An observation changes no desired state."""
+
+
+class DriftDetected(DriftObservation):
+    """The real world was observed and some resources do not match, or could not be read."""
+
+    TOPIC: ClassVar[str] = "drift.detected"
+
+
+class DriftChecked(DriftObservation):
+    """The real world was observed and every resource matches."""
+
+    TOPIC: ClassVar[str] = "drift.checked"
+
+
+class DriftFixed(StackEvent):
+    """A fix ran: what it changed, and what observing each resource afterwards found."""
+
+    TOPIC: ClassVar[str] = "drift.fixed"
+    mode: FixMode
+    resources: list[ResourceFix]
+    interrupted: bool = False
+    """The fix was stopped (Ctrl-C) before every planned resource was tried: `resources`
+    holds those tried before that."""
+
+    def apply(self, aggregate: Any) -> None:
+        """The real world changed, or `resource.updated` events adopted it."""

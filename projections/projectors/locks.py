@@ -1,0 +1,54 @@
+"""The `state_locks` read model: each stack's present lock, held or expired."""
+
+from __future__ import annotations
+
+import sqlite3
+from functools import singledispatchmethod
+
+from domain.events import DomainEvent
+from domain.stack import Stack
+from domain.timestamps import to_text
+from projections import schema
+from projections.projectors import Projector, dump
+
+
+class LockProjector(Projector):
+    """Maintains `state_locks`: one row per stack whose lock is present (held or expired)."""
+
+    spec = schema.LOCKS
+
+    def project(self, cursor: sqlite3.Cursor, event: DomainEvent, position: int) -> None:
+        self.handle(event, cursor)
+
+    @singledispatchmethod
+    def handle(self, event: DomainEvent, cursor: sqlite3.Cursor) -> None:
+        """Other events leave locks as they are."""
+
+    @handle.register
+    def _acquired(self, event: Stack.LockAcquired, cursor: sqlite3.Cursor) -> None:
+        stack_id = str(event.originator_id)
+        name = cursor.execute("SELECT name FROM stacks WHERE id = ?", (stack_id,)).fetchone()
+        cursor.execute(
+            "INSERT OR REPLACE INTO state_locks (stack_id, stack_name, lock_id, locked_by,"
+            " acquired_by_actor, locked_at, expires_at, operation, reason, metadata, generation,"
+            " renewed_at, event_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+            (stack_id, name[0] if name else "", event.lock_id, event.locked_by, event.actor,
+             to_text(event.timestamp), to_text(event.expires_at), event.operation, event.reason,
+             dump(event.metadata), event.generation, event.originator_version),
+        )
+
+    @handle.register
+    def _renewed(self, event: Stack.LockRenewed, cursor: sqlite3.Cursor) -> None:
+        cursor.execute(
+            "UPDATE state_locks SET expires_at = ?, renewed_at = ?, event_version = ?"
+            " WHERE stack_id = ? AND lock_id = ?",
+            (to_text(event.expires_at), to_text(event.timestamp), event.originator_version,
+             str(event.originator_id), event.lock_id),
+        )
+
+    @handle.register(Stack.LockReleased)
+    @handle.register(Stack.LockForceReleased)
+    @handle.register(Stack.LockExpired)
+    def _removed(self, event: DomainEvent, cursor: sqlite3.Cursor) -> None:
+        cursor.execute("DELETE FROM state_locks WHERE stack_id = ? AND lock_id = ?",
+                       (str(event.originator_id), getattr(event, "lock_id", "")))

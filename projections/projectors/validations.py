@@ -1,0 +1,28 @@
+"""The `stack_validations` read model: each stack's last validation."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from domain.events import DomainEvent
+from domain.stack import Stack
+from domain.timestamps import to_text
+from projections import schema
+from projections.projectors import Projector, dump
+
+
+class ValidationProjector(Projector):
+    """Maintains `stack_validations`: each stack's last validation, its checks and outcome."""
+
+    spec = schema.VALIDATIONS
+
+    def project(self, cursor: sqlite3.Cursor, event: DomainEvent, position: int) -> None:
+        if isinstance(event, Stack.ValidationPassed | Stack.ValidationFailed):
+            cursor.execute(
+                "INSERT OR REPLACE INTO stack_validations (stack_id, result, checks,"
+                " validated_at, validated_by, correlation_id) VALUES (?, ?, ?, ?, ?, ?)",
+                (str(event.originator_id),
+                 "passed" if isinstance(event, Stack.ValidationPassed) else "failed",
+                 dump(event.payload()["checks"]), to_text(event.timestamp), event.actor,
+                 event.correlation_id),
+            )

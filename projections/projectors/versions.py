@@ -1,0 +1,54 @@
+"""The `state_versions` read model: user-visible snapshots, each state derived by replay."""
+
+from __future__ import annotations
+
+import sqlite3
+from functools import singledispatchmethod
+from uuid import UUID
+
+from eventsourcing.application import Application
+
+from domain.events import DomainEvent
+from domain.stack import Stack
+from domain.timestamps import to_text
+from projections import schema
+from projections.projectors import Projector, dump
+
+
+class VersionProjector(Projector):
+    """Maintains `state_versions`; each version's state is derived by replaying the stream."""
+
+    spec = schema.VERSIONS
+
+    def __init__(self, store: Application[UUID]) -> None:
+        self.store = store
+
+    def project(self, cursor: sqlite3.Cursor, event: DomainEvent, position: int) -> None:
+        self.handle(event, cursor, position)
+
+    @singledispatchmethod
+    def handle(self, event: DomainEvent, cursor: sqlite3.Cursor, position: int) -> None:
+        """Other events do not change versions."""
+
+    @handle.register
+    def _created(self, event: Stack.SnapshotCreated, cursor: sqlite3.Cursor,
+                 position: int) -> None:
+        stack: Stack = self.store.repository.get(event.originator_id,
+                                                 version=event.originator_version)
+        cursor.execute(
+            "INSERT OR REPLACE INTO state_versions (stack_id, stack_name, version, creator,"
+            " description, state_data, created_at, position, event_id, deleted_at, deleted_by)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+            (str(event.originator_id), stack.name, event.version, event.creator,
+             event.description, dump(stack.user_state().model_dump(mode="json")),
+             to_text(event.timestamp), event.originator_version, position),
+        )
+
+    @handle.register
+    def _deleted(self, event: Stack.SnapshotDeleted, cursor: sqlite3.Cursor,
+                 position: int) -> None:
+        cursor.execute(
+            "UPDATE state_versions SET deleted_at = ?, deleted_by = ?"
+            " WHERE stack_id = ? AND version = ?",
+            (to_text(event.timestamp), event.actor, str(event.originator_id), event.version),
+        )

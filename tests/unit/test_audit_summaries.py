@@ -1,0 +1,26 @@
+"""Every event type reads as a sentence in the audit log, not as its bare type name."""
+
+from __future__ import annotations
+
+from domain.events import DomainEvent
+from domain.stack import Stack
+from projections.projectors.audit import summarize
+
+EVENT_TYPES = [cls for cls in vars(Stack).values()
+               if isinstance(cls, type) and issubclass(cls, DomainEvent) and "TOPIC" in vars(cls)]
+
+
+def test_every_event_type_has_its_own_summary() -> None:
+    fallback = summarize.dispatch(DomainEvent)
+    assert len(EVENT_TYPES) >= 25
+    missing = [cls.TOPIC for cls in EVENT_TYPES if summarize.dispatch(cls) is fallback]
+    assert missing == []
+
+
+def test_a_dependency_added_reads_as_a_sentence() -> None:
+    from tests.conftest import invocation
+
+    stack = Stack.create("app", "", invocation())
+    stack.add_dependencies(["db"], invocation(), paths_back={})
+    event = stack.collect_events()[-1]
+    assert summarize(event) == ("info", "now depends on 'db'")
