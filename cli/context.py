@@ -85,7 +85,7 @@ class CliState:
         """The id of a stack that exists or existed (destroyed ones included); else exit 4."""
         from domain.errors import StackNotFound
         from domain.names import stack_id, validate_stack_name
-        from projections.queries import is_known_stack
+        from projections.queries.stacks import is_known_stack
 
         validate_stack_name(name)
         identity = str(stack_id(name))

@@ -56,7 +56,7 @@ def add(ctx: typer.Context, stack: StackArg, dependencies: OthersArg,
         lock_id: LockIdOption = None, json_output: JsonFlag = False) -> None:
     """Make STACK depend on other stacks (refused if that would close a cycle)."""
     from commands.models import AddDependencies
-    from projections.queries import stack_statuses
+    from projections.queries.stacks import stack_statuses
 
     st = state(ctx)
     outcome = st.service().add_dependencies(
@@ -101,7 +101,7 @@ def show(
     json_output: JsonFlag = False,
 ) -> None:
     """What STACK depends on (or, with --reverse, what depends on it)."""
-    from projections.queries import find_dependencies, find_dependents
+    from projections.queries.dependencies import find_dependencies, find_dependents
 
     st = state(ctx)
     connection, graph = _load_graph(st)

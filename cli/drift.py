@@ -75,7 +75,7 @@ def _report_body(stack: str, resources: list[dict[str, Any]],
 @app.command("show")
 def show(ctx: typer.Context, stack: StackArg, json_output: JsonFlag = False) -> None:
     """The last drift report, with when and by whom (nothing is observed)."""
-    from projections.queries import find_drift_report
+    from projections.queries.resources import find_drift_report
 
     st = state(ctx)
     connection = st.reader()

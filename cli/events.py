@@ -31,8 +31,8 @@ def list_events(
 ) -> None:
     """List events, oldest first (with --limit, the newest N)."""
     from domain.timestamps import parse_timestamp, to_text
-    from projections.queries import EventFilter
-    from projections.queries import list_events as query
+    from projections.queries.events import EventFilter
+    from projections.queries.events import list_events as query
 
     st = state(ctx)
     if limit is not None and limit < 1:

@@ -97,7 +97,7 @@ def release(
 @app.command("status")
 def status(ctx: typer.Context, stack: StackArg, json_output: JsonFlag = False) -> None:
     """Show whether the stack is LOCKED, UNLOCKED or its lease EXPIRED, and by whom."""
-    from projections.queries import find_lock
+    from projections.queries.locks import find_lock
 
     st = state(ctx)
     lock = find_lock(st.reader(), st.known_stack(stack))
@@ -181,7 +181,7 @@ def force_unlock(ctx: typer.Context, stack: StackArg, lock_id: ForceLockId = Non
 @app.command("list")
 def list_locks(ctx: typer.Context, json_output: JsonFlag = False) -> None:
     """Every stack whose lock is present: LOCKED, or EXPIRED and not yet taken over."""
-    from projections.queries import list_locks as query
+    from projections.queries.locks import list_locks as query
 
     st = state(ctx)
     locks = query(st.reader())

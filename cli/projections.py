@@ -18,7 +18,7 @@ app = Typer(no_args_is_help=True, help="Inspect and rebuild the read models.")
 @app.command("status")
 def status(ctx: typer.Context, json_output: JsonFlag = False) -> None:
     """Show each projection's position in the event log and its lag."""
-    from projections.queries import projection_status
+    from projections.queries.positions import projection_status
 
     st = state(ctx)
     rows = projection_status(st.runtime().connection())

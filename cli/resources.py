@@ -28,7 +28,7 @@ ResourceArg = Annotated[str, typer.Argument(help="Resource name.", show_default=
 
 def existing_stack_id(connection: sqlite3.Connection, name: str) -> str:
     """The id of the stack with this name, which must exist (exit 4 otherwise)."""
-    from projections.queries import stack_status
+    from projections.queries.stacks import stack_status
 
     validate_stack_name(name)
     identity = str(stack_id(name))
@@ -96,7 +96,7 @@ def plan_lines(stack: str, plan: ResourcePlan) -> list[str]:
 @app.command("list")
 def list_resources(ctx: typer.Context, stack: StackArg, json_output: JsonFlag = False) -> None:
     """The stack's declared resources with their last known drift state."""
-    from projections.queries import list_resources as query
+    from projections.queries.resources import list_resources as query
 
     st = state(ctx)
     connection = st.reader()
@@ -125,7 +125,7 @@ def show(ctx: typer.Context, stack: StackArg, name: ResourceArg,
          json_output: JsonFlag = False) -> None:
     """One resource: desired attributes, last observed attributes, drift."""
     from domain.resources import ResourceNotFound
-    from projections.queries import find_resource
+    from projections.queries.resources import find_resource
 
     st = state(ctx)
     connection = st.reader()

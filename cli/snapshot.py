@@ -24,7 +24,7 @@ YesFlag = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confi
 def _live_version(st: CliState, name: str, text: str) -> Any:
     """The read-model record of a live version; raises not found / deleted (exit 4)."""
     from domain.versions import SnapshotDeleted, SnapshotNotFound, VersionMark, parse_version
-    from projections.queries import find_version
+    from projections.queries.versions import find_version
 
     identity = st.known_stack(name)
     version = parse_version(text)
@@ -68,7 +68,7 @@ def list_snapshots(
     json_output: JsonFlag = False,
 ) -> None:
     """List a stack's snapshots, newest first."""
-    from projections.queries import list_versions
+    from projections.queries.versions import list_versions
 
     st = state(ctx)
     identity = st.known_stack(stack)

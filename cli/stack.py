@@ -85,7 +85,7 @@ def list_stacks(
     json_output: JsonFlag = False,
 ) -> None:
     """List stacks with their status and executions."""
-    from projections.queries import list_stacks as query
+    from projections.queries.stacks import list_stacks as query
 
     st = state(ctx)
     stacks = query(st.reader(), include_destroyed=all_stacks)
@@ -129,7 +129,8 @@ def show(
         return
     from cli.lockview import lock_state
     from infrastructure.clock import now
-    from projections.queries import find_lock, find_stack
+    from projections.queries.locks import find_lock
+    from projections.queries.stacks import find_stack
 
     st = state(ctx)
     validate_stack_name(name)
@@ -202,7 +203,7 @@ def history(
 ) -> None:
     """Every change to a stack, newest first: event id, time, actor, type and a summary."""
     from domain.errors import InvalidInput
-    from projections.queries import stack_history
+    from projections.queries.events import stack_history
 
     st = state(ctx)
     validate_stack_name(name)
@@ -263,7 +264,7 @@ def destroy(
 ) -> None:
     """Destroy a stack. Its history is kept and its name can be created again."""
     from commands.models import DestroyStack
-    from projections.queries import find_stack
+    from projections.queries.stacks import find_stack
 
     st = state(ctx)
     command = DestroyStack(stack=name, reason=reason, force=force)
@@ -308,7 +309,7 @@ def outputs(
                   f"{output.tick()} Outputs of '{name}': {'; '.join(parts) or 'unchanged'}")
         return
 
-    from projections.queries import find_stack
+    from projections.queries.stacks import find_stack
 
     validate_stack_name(name)
     stack = find_stack(st.reader(), name)

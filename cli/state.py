@@ -47,7 +47,7 @@ def get_value(
     json_output: JsonFlag = False,
 ) -> None:
     """Print one state value (strings as they are, anything else as JSON)."""
-    from projections.queries import find_stack
+    from projections.queries.stacks import find_stack
 
     st = state(ctx)
     validate_stack_name(name)
@@ -84,7 +84,7 @@ def unset_values(
 @app.command("list")
 def list_values(ctx: typer.Context, name: NameArg, json_output: JsonFlag = False) -> None:
     """List a stack's state values."""
-    from projections.queries import find_stack
+    from projections.queries.stacks import find_stack
 
     st = state(ctx)
     validate_stack_name(name)

@@ -45,7 +45,7 @@ def validate(
     from infrastructure.errors import SettingsError
     from projections.graph import DependencyGraph
     from projections.preflight import gather_facts
-    from projections.queries import find_stack, list_stacks
+    from projections.queries.stacks import find_stack, list_stacks
 
     st = state(ctx)
     config_problem = None

@@ -81,7 +81,7 @@ class Runtime:
 
     def reader(self) -> sqlite3.Connection:
         """A connection to read models that reflect every event written so far."""
-        from projections.queries import lag
+        from projections.queries.positions import lag
 
         connection = self.connection()
         if lag(connection) > 0:

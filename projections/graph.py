@@ -16,7 +16,7 @@ import networkx as nx
 
 from domain.dependencies import DependencyCycle
 from domain.validation import DependencyFacts
-from projections import queries
+from projections.queries import dependencies, stacks
 
 MISSING = "missing"
 DESTROYED = "destroyed"
@@ -38,7 +38,7 @@ class DependencyGraph:
     @classmethod
     def load(cls, connection: sqlite3.Connection) -> DependencyGraph:
         """The graph as the read models hold it (the caller has caught them up)."""
-        return cls.build(queries.stack_statuses(connection), queries.dependency_edges(connection))
+        return cls.build(stacks.stack_statuses(connection), dependencies.dependency_edges(connection))
 
     @classmethod
     def build(cls, statuses: Mapping[str, str],

@@ -11,8 +11,8 @@ from domain.locks import LockInfo
 from domain.resources import Resource
 from domain.timestamps import from_text
 from domain.validation import LockFacts, StackFacts
-from projections import queries
 from projections.graph import DependencyGraph
+from projections.queries import locks, resources, stacks
 
 
 @dataclass(frozen=True)
@@ -29,12 +29,12 @@ class Caller:
 
 
 def gather_facts(connection: sqlite3.Connection, graph: DependencyGraph,
-                 stack: queries.StackDetail, caller: Caller) -> StackFacts:
+                 stack: stacks.StackDetail, caller: Caller) -> StackFacts:
     """What the checks need to know about one stack."""
     closure = graph.closure([stack.name])
     declared = [Resource(name=r.name, type=r.type, attributes=r.desired,
                          depends_on=tuple(r.dependencies))
-                for r in queries.list_resources(connection, stack.id)]
+                for r in resources.list_resources(connection, stack.id)]
     problems = [problem for problem in map(caller.resource_problem, declared) if problem]
     observing = caller.observe_drift is not None and stack.status != "destroyed"
     return StackFacts(
@@ -46,13 +46,13 @@ def gather_facts(connection: sqlite3.Connection, graph: DependencyGraph,
         destroyed_at=from_text(stack.destroyed_at) if stack.destroyed_at else None,
         dependencies=graph.dependency_facts(stack.name),
         cycles=tuple(tuple(cycle) for cycle in graph.cycles(within=closure)),
-        lock=_lock_facts(queries.find_lock(connection, stack.id), caller),
+        lock=_lock_facts(locks.find_lock(connection, stack.id), caller),
         config_path=caller.config_path,
         config_problem=caller.config_problem,
     )
 
 
-def _lock_facts(lock: queries.LockRecord | None, caller: Caller) -> LockFacts | None:
+def _lock_facts(lock: locks.LockRecord | None, caller: Caller) -> LockFacts | None:
     if lock is None:
         return None
     info = LockInfo(lock_id=lock.lock_id, locked_by=lock.locked_by,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -13,10 +14,13 @@ from domain.errors import NotFound, StackNotFound
 from domain.names import stack_id
 from domain.stack import Stack
 from domain.timestamps import to_text
-from projections.queries import is_known_stack, stream_version_at
+from projections.queries import Record
+from projections.queries.events import stream_version_at
+from projections.queries.stacks import is_known_stack
 
 
-class StackAsOf(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class StackAsOf(Record):
     """A stack as it was: replayed from its events up to `stream_version`."""
 
     name: str
@@ -30,9 +34,6 @@ class StackAsOf(NamedTuple):
     lock: dict[str, Any] | None
     created_at: str
     updated_at: str
-
-    def to_json(self) -> dict[str, Any]:
-        return self._asdict()
 
 
 class NotYetExisting(NotFound):

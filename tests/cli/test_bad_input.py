@@ -121,7 +121,7 @@ def test_internal_errors_hide_the_traceback_unless_debug(cli: CliRun, db_path: P
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("projections.queries.list_stacks", broken)
+    monkeypatch.setattr("projections.queries.stacks.list_stacks", broken)
     plain = cli("stack", "list")
     assert plain.exit_code == 70
     assert "disk on fire" in plain.stderr

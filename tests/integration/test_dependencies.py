@@ -14,9 +14,9 @@ from domain.stack import Stack, StackStatus
 from domain.validation import CheckStatus, run_checks
 from infrastructure.clock import now
 from infrastructure.runtime import Runtime
-from projections import queries
 from projections.graph import DependencyGraph
 from projections.preflight import Caller, gather_facts
+from projections.queries import dependencies, stacks, validations
 from tests.conftest import event_count, invocation
 
 
@@ -70,9 +70,9 @@ def test_re_creating_drops_old_edges_from_the_read_model(runtime: Runtime) -> No
     create(runtime, "app", "db", "cache")
     runtime.service().destroy_stack(DestroyStack(stack="app"), invocation())
     runtime.catch_up()
-    assert [r.stack for r in queries.find_dependents(runtime.reader(), "db")] == ["app"]
+    assert [r.stack for r in dependencies.find_dependents(runtime.reader(), "db")] == ["app"]
     create(runtime, "app", "queue")
-    edges = queries.dependency_edges(runtime.reader())
+    edges = dependencies.dependency_edges(runtime.reader())
     assert edges == [("app", "queue")]
 
 
@@ -86,7 +86,7 @@ def test_a_dependency_that_last_failed_fails_validation(runtime: Runtime) -> Non
                      correlation_id="c", timestamp=now())
     store.save(db)
     connection = runtime.reader()
-    stack = queries.find_stack(connection, "app")
+    stack = stacks.find_stack(connection, "app")
     assert stack is not None
     facts = gather_facts(connection, DependencyGraph.load(connection), stack,
                          Caller(invocation=invocation(), config_path=None, config_problem=None))
@@ -96,6 +96,6 @@ def test_a_dependency_that_last_failed_fails_validation(runtime: Runtime) -> Non
     runtime.service().record_validation(RecordValidation(stack="app", checks=list(results.values())),
                                         invocation())
     runtime.catch_up()
-    last = queries.last_validations(runtime.reader())["app"]
+    last = validations.last_validations(runtime.reader())["app"]
     assert last.result == "failed"
     assert {c["check"] for c in last.checks} == set(results)

@@ -19,7 +19,8 @@ from domain.resources import Resource, ResourceNotFound, ResourcesChanged
 from infrastructure.providers import ProviderRegistry
 from infrastructure.runtime import Runtime
 from infrastructure.settings import Settings, StackSettings
-from projections import queries
+from projections.queries import events
+from projections.queries import resources as resource_rows
 from tests.conftest import event_count, invocation, world
 
 
@@ -106,7 +107,7 @@ def test_accept_adopts_the_observed_state_and_touches_nothing(runtime: Runtime, 
     assert service.load("app").resources["motd"].attributes["content"] == "edited by hand\n"
     assert detect(service)["motd"].status is DriftStatus.IN_SYNC
     runtime.catch_up()
-    row = queries.find_resource(runtime.connection(), outcome.stack_id, "motd")
+    row = resource_rows.find_resource(runtime.connection(), outcome.stack_id, "motd")
     assert row is not None
     assert (row.state, row.desired["content"]) == ("in_sync", "edited by hand\n")
 
@@ -162,7 +163,7 @@ def test_a_partial_failure_records_what_succeeded_and_skips_dependents(
     assert "'blocked'" in results["inside"].reason
     assert (srv / "fine").read_text() == "ok"
     runtime.catch_up()
-    rows = {r.name: r for r in queries.list_resources(runtime.connection(), outcome.stack_id)}
+    rows = {r.name: r for r in resource_rows.list_resources(runtime.connection(), outcome.stack_id)}
     assert rows["fine"].state == "in_sync"
     assert rows["blocked"].state == "unknown"
     assert "Not a directory" in rows["blocked"].reason
@@ -264,9 +265,9 @@ def test_auto_lock_holds_the_lock_across_the_real_world_work(
     assert holders == ["drift fix"] * 3
     assert service.load("app").lock is None
     auto_locked.catch_up()
-    events = queries.list_events(auto_locked.connection(),
-                                 queries.EventFilter(stack_id=outcome.stack_id))
-    assert [e.type for e in events][-3:] == ["lock.acquired", "drift.fixed", "lock.released"]
+    logged = events.list_events(auto_locked.connection(),
+                                 events.EventFilter(stack_id=outcome.stack_id))
+    assert [e.type for e in logged][-3:] == ["lock.acquired", "drift.fixed", "lock.released"]
 
 
 def test_declarations_changed_during_detection_are_not_recorded(
@@ -287,7 +288,7 @@ def test_read_models_follow_declarations_observations_and_fixes(runtime: Runtime
     service = declared(runtime, seed_resources(srv))
     connection = runtime.connection()
     stack_id = str(service.load("app").id)
-    rows = {r.name: r for r in queries.list_resources(connection, stack_id)}
+    rows = {r.name: r for r in resource_rows.list_resources(connection, stack_id)}
     assert {r.state for r in rows.values()} == {"pending"}
     assert rows["marker"].dependencies == ["data-dir"]
     assert rows["motd"].desired["content"] == "hello\n"
@@ -295,26 +296,26 @@ def test_read_models_follow_declarations_observations_and_fixes(runtime: Runtime
 
     detect(service)
     runtime.catch_up()
-    report = queries.find_drift_report(connection, stack_id)
+    report = resource_rows.find_drift_report(connection, stack_id)
     assert report is not None
     assert (report.event_type, report.total, report.drifted, report.fixed_at) == (
         "drift.detected", 3, 3, None)
-    motd = queries.find_resource(connection, stack_id, "motd")
+    motd = resource_rows.find_resource(connection, stack_id, "motd")
     assert motd is not None
     assert (motd.state, motd.observed, motd.checked_by) == ("drifted", {"ensure": "absent"},
                                                            "tester@test")
     fix(service)
     runtime.catch_up()
-    report = queries.find_drift_report(connection, stack_id)
+    report = resource_rows.find_drift_report(connection, stack_id)
     assert report is not None
     assert (report.event_type, report.fix_mode) == ("drift.detected", "apply")
     assert [f["result"] for f in report.fix or []] == ["repaired"] * 3
-    assert {r.state for r in queries.list_resources(connection, stack_id)} == {"in_sync"}
+    assert {r.state for r in resource_rows.list_resources(connection, stack_id)} == {"in_sync"}
     changed = [*seed_resources(srv)[:2],
                Resource(name="extra", type="directory", attributes={"path": str(srv / "x")})]
     service.declare_resources(DeclareResources(stack="app", resources=changed), invocation())
     runtime.catch_up()
-    assert [r.name for r in queries.list_resources(connection, stack_id)] == [
+    assert [r.name for r in resource_rows.list_resources(connection, stack_id)] == [
         "data-dir", "extra", "motd"]
 
 

@@ -19,7 +19,7 @@ from domain.stack import Stack
 from infrastructure.eventstore import SNAPSHOT_INTERVAL
 from infrastructure.runtime import Runtime
 from infrastructure.settings import Settings
-from projections import queries
+from projections.queries import events, stacks
 from tests.conftest import invocation, read_model_dump
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -45,8 +45,8 @@ def test_events_stored_by_the_first_release_still_load(runtime: Runtime) -> None
     assert old.outputs == {"port": 8080}
     assert old.description == "updated"
     connection = runtime.reader()
-    assert queries.find_stack(connection, "golden").incarnation == 2  # type: ignore[union-attr]
-    assert len(queries.list_events(connection, queries.EventFilter())) == 10
+    assert stacks.find_stack(connection, "golden").incarnation == 2  # type: ignore[union-attr]
+    assert len(events.list_events(connection, events.EventFilter())) == 10
 
 
 def test_every_event_type_as_stored_by_the_second_release_loads_as_itself(
@@ -68,7 +68,7 @@ def test_every_event_type_as_stored_by_the_second_release_loads_as_itself(
     app: Stack = store.repository.get(stack_id("app"))
     assert app.dependencies == ["ghost"] and app.resources == {}
     connection = runtime.reader()
-    kinds = {e.type: e for e in queries.list_events(connection, queries.EventFilter())}
+    kinds = {e.type: e for e in events.list_events(connection, events.EventFilter())}
     assert kinds["drift.checked"].message.startswith("no drift")
     assert kinds["resource.updated"].message.endswith("changed: content")
     incremental = read_model_dump(db_path)

@@ -37,8 +37,9 @@ from domain.resources import Resource
 from domain.validation import CheckResult, CheckStatus
 from infrastructure.runtime import Runtime
 from infrastructure.settings import Settings
-from projections import queries, schema
+from projections import schema
 from projections.projectors.stacks import StackProjector
+from projections.queries import positions, stacks
 from tests.conftest import event_count, invocation, read_model_dump
 
 
@@ -163,12 +164,12 @@ def test_a_crash_between_event_write_and_projection_is_healed(runtime: Runtime, 
         runtime.catch_up()
     monkeypatch.undo()
     # The failed catch-up rolled back rows and positions together.
-    assert queries.find_stack(runtime.connection(), "app").values == {}  # type: ignore[union-attr]
-    assert queries.lag(runtime.connection()) == 2
+    assert stacks.find_stack(runtime.connection(), "app").values == {}  # type: ignore[union-attr]
+    assert positions.lag(runtime.connection()) == 2
     # The next reader heals it.
     other = Runtime(Settings(db_path=db_path))
     try:
-        assert queries.find_stack(other.reader(), "app").values == {"a": 1, "b": 2}  # type: ignore[union-attr]
+        assert stacks.find_stack(other.reader(), "app").values == {"a": 1, "b": 2}  # type: ignore[union-attr]
     finally:
         other.close()
 
@@ -192,9 +193,9 @@ def test_projection_status_reports_lag(runtime: Runtime) -> None:
     service = runtime.service()
     service.create_stack(CreateStack(stack="a"), invocation())
     service.create_stack(CreateStack(stack="b"), invocation())
-    status = {s.name: s for s in queries.projection_status(runtime.connection())}
+    status = {s.name: s for s in positions.projection_status(runtime.connection())}
     assert {s.lag for s in status.values()} == {2}
     runtime.catch_up()
-    status = {s.name: s for s in queries.projection_status(runtime.connection())}
+    status = {s.name: s for s in positions.projection_status(runtime.connection())}
     assert {(s.position, s.head, s.lag) for s in status.values()} == {(2, 2, 0)}
     assert set(status) == {spec.name for spec in schema.PROJECTIONS}

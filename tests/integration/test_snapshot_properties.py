@@ -27,7 +27,7 @@ from domain.resources import Resource
 from domain.versions import StackState, diff_states
 from infrastructure.runtime import Runtime
 from infrastructure.settings import Settings
-from projections import queries
+from projections.queries import versions
 from tests.conftest import event_count, invocation
 
 KEYS = st.sampled_from(["a", "b", "c", "d"])
@@ -135,7 +135,7 @@ def test_snapshots_equal_a_naive_replay_of_their_stream(operations: list[tuple[A
             assert event_count(db) >= count
             count = event_count(db)
             if kind == "restore":
-                record = queries.find_version(runtime.connection(), str(stack_id("app")), args[0])
+                record = versions.find_version(runtime.connection(), str(stack_id("app")), args[0])
                 if record is not None and record.deleted_at is None:
                     current = service.load("app").user_state()
                     assert diff_states(StackState.model_validate(record.state), current).is_empty
@@ -146,8 +146,8 @@ def test_snapshots_equal_a_naive_replay_of_their_stream(operations: list[tuple[A
         # Incrementally maintained, then rebuilt from zero long after the fact: both must
         # equal the naive replay of the stream up to each version's position.
         for _ in ("incremental", "rebuilt"):
-            for version in queries.list_versions(connection, str(identity)):
-                record = queries.find_version(connection, str(identity), version.version)
+            for version in versions.list_versions(connection, str(identity)):
+                record = versions.find_version(connection, str(identity), version.version)
                 assert record is not None
                 expected = naive_state(list(store.events.get(identity, lte=record.position)))
                 assert record.state == expected

@@ -1,0 +1,112 @@
+"""The audit log (`state_events`): events with their summaries, and each stack's history."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from projections.queries import Record
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord(Record):
+    id: int
+    stack_id: str
+    stack: str
+    stack_version: int
+    type: str
+    severity: str
+    message: str
+    source: str
+    actor: str
+    correlation_id: str
+    timestamp: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter(Record):
+    stack_id: str | None = None
+    type_pattern: str | None = None
+    actor: str | None = None
+    since: str | None = None
+    until: str | None = None
+    limit: int | None = None
+
+
+def list_events(connection: sqlite3.Connection, query: EventFilter) -> list[EventRecord]:
+    """Events in log order; with a limit, the most recent `limit` of them."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if query.stack_id is not None:
+        clauses.append("stack_id = ?")
+        params.append(query.stack_id)
+    if query.type_pattern:
+        clauses.append("event_type GLOB ?")
+        params.append(query.type_pattern)
+    if query.actor:
+        clauses.append("actor = ?")
+        params.append(query.actor)
+    if query.since:
+        clauses.append("created_at >= ?")
+        params.append(query.since)
+    if query.until:
+        clauses.append("created_at <= ?")
+        params.append(query.until)
+    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    sql = (
+        "SELECT id, stack_id, stack_name, stack_version, event_type, severity, message, source,"
+        f" actor, correlation_id, created_at, data FROM state_events {where} ORDER BY id DESC"
+    )
+    if query.limit is not None:
+        sql += " LIMIT ?"
+        params.append(query.limit)
+    rows = connection.execute(sql, params).fetchall()
+    rows.reverse()
+    return [EventRecord(
+        id=row[0], stack_id=row[1], stack=row[2], stack_version=row[3], type=row[4],
+        severity=row[5], message=row[6], source=row[7], actor=row[8], correlation_id=row[9],
+        timestamp=row[10], data=orjson.loads(row[11])) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry(Record):
+    """One change to a stack (field names follow `pulumi stack history --json` where they can)."""
+
+    event_id: int
+    version: int
+    time: str
+    actor: str
+    source: str
+    kind: str
+    summary: str
+    correlation_id: str
+
+
+def stack_history(connection: sqlite3.Connection, stack_id: str,
+                  limit: int | None = None) -> list[HistoryEntry]:
+    """Every change to a stack, newest first."""
+    sql = ("SELECT id, stack_version, created_at, actor, source, event_type, message,"
+           " correlation_id FROM state_events WHERE stack_id = ? ORDER BY id DESC")
+    params: list[Any] = [stack_id]
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return [HistoryEntry(*row) for row in connection.execute(sql, params).fetchall()]
+
+
+def stream_version_at(connection: sqlite3.Connection, stack_id: str, *,
+                      at: str | None = None, event_id: int | None = None) -> int | None:
+    """The stack's stream version as of a time or a log position (None: it did not exist)."""
+    if event_id is not None:
+        row = connection.execute(
+            "SELECT stack_version FROM state_events WHERE stack_id = ? AND id <= ?"
+            " ORDER BY id DESC LIMIT 1", (stack_id, event_id)).fetchone()
+    else:
+        row = connection.execute(
+            "SELECT stack_version FROM state_events WHERE stack_id = ? AND created_at <= ?"
+            " ORDER BY created_at DESC, id DESC LIMIT 1", (stack_id, at)).fetchone()
+    return int(row[0]) if row else None

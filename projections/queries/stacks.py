@@ -1,0 +1,113 @@
+"""The `stacks`, `state_values` and `stack_outputs` read models."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from projections.queries import Record
+
+
+@dataclass(frozen=True, slots=True)
+class StackSummary(Record):
+    id: str
+    name: str
+    description: str
+    status: str
+    version: int
+    created_at: str
+    updated_at: str
+    last_execution: str | None
+    last_duration_ms: int | None
+    execution_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class StackDetail(Record):
+    id: str
+    name: str
+    description: str
+    status: str
+    version: int
+    created_at: str
+    created_by: str
+    updated_at: str
+    updated_by: str
+    last_execution: str | None
+    last_duration_ms: int | None
+    execution_count: int
+    event_version: int
+    incarnation: int
+    destroyed_at: str | None
+    values: dict[str, Any]
+    outputs: dict[str, Any]
+
+
+_SUMMARY_COLUMNS = (
+    "id, name, description, status, version, created_at, updated_at, last_execution,"
+    " last_duration_ms, execution_count"
+)
+
+
+def list_stacks(connection: sqlite3.Connection, *, include_destroyed: bool) -> list[StackSummary]:
+    where = "" if include_destroyed else "WHERE status != 'destroyed'"
+    rows = connection.execute(
+        f"SELECT {_SUMMARY_COLUMNS} FROM stacks {where} ORDER BY name"
+    ).fetchall()
+    return [StackSummary(*row) for row in rows]
+
+
+def find_stack(connection: sqlite3.Connection, name: str) -> StackDetail | None:
+    row = connection.execute(
+        "SELECT id, name, description, status, version, created_at, created_by, updated_at,"
+        " updated_by, last_execution, last_duration_ms, execution_count, event_version,"
+        " incarnation, destroyed_at FROM stacks WHERE name = ?",
+        (name,),
+    ).fetchone()
+    if row is None:
+        return None
+    columns = ("id", "name", "description", "status", "version", "created_at", "created_by",
+               "updated_at", "updated_by", "last_execution", "last_duration_ms",
+               "execution_count", "event_version", "incarnation", "destroyed_at")
+    stack_id = row[0]
+    return StackDetail(
+        **dict(zip(columns, row, strict=True)),
+        values=_key_values(connection, "state_values", stack_id),
+        outputs=_key_values(connection, "stack_outputs", stack_id),
+    )
+
+
+def _key_values(connection: sqlite3.Connection, table: str, stack_id: str) -> dict[str, Any]:
+    rows = connection.execute(
+        f"SELECT key, value FROM {table} WHERE stack_id = ? ORDER BY key", (stack_id,)
+    ).fetchall()
+    return {key: orjson.loads(value) for key, value in rows}
+
+
+def is_known_stack(connection: sqlite3.Connection, stack_id: str) -> bool:
+    """Whether the stack ever existed (destroyed stacks included)."""
+    return connection.execute(
+        "SELECT 1 FROM stacks WHERE id = ?", (stack_id,)).fetchone() is not None
+
+
+def stack_statuses(connection: sqlite3.Connection,
+                   names: Iterable[str] | None = None) -> dict[str, str]:
+    """The status of every stack (or of these, where they exist) by name, destroyed included."""
+    if names is None:
+        rows = connection.execute("SELECT name, status FROM stacks ORDER BY name").fetchall()
+    else:
+        wanted = list(names)
+        rows = connection.execute(
+            f"SELECT name, status FROM stacks WHERE name IN ({', '.join('?' * len(wanted))})",
+            wanted).fetchall()
+    return dict(rows)
+
+
+def stack_status(connection: sqlite3.Connection, stack_id: str) -> str | None:
+    """The stack's status, or None when there is no such stack."""
+    row = connection.execute("SELECT status FROM stacks WHERE id = ?", (stack_id,)).fetchone()
+    return str(row[0]) if row else None
