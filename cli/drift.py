@@ -35,7 +35,7 @@ def detect(
     from commands.models import DetectDrift
 
     st = state(ctx)
-    outcome = st.service().detect_drift(DetectDrift(stack=stack), st.invocation())
+    outcome = st.service().drift.detect(DetectDrift(stack=stack), st.invocation())
     st.written()
     document = outcome.to_json()
     resources = document["report"]["resources"]
@@ -153,7 +153,7 @@ def fix(
             return True
         return typer.confirm("Go ahead?", default=False, err=True)
 
-    outcome = st.service().fix_drift(command, st.invocation(lock_id=lock_id), confirm=confirm)
+    outcome = st.service().drift.fix(command, st.invocation(lock_id=lock_id), confirm=confirm)
     if outcome.events:
         st.written()
     document = outcome.to_json()

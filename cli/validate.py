@@ -111,7 +111,7 @@ def _caller(st: CliState, invocation: Invocation, check_drift: bool, *,
         return None
 
     def observe_drift(name: str) -> tuple[str, ...]:
-        report = service.observe_drift(name, invocation)
+        report = service.drift.observe(name, invocation)
         return tuple(
             f"'{r.name}' {r.status.value}"
             + (f" ({', '.join(d.attribute for d in r.differences)})" if r.differences else "")

@@ -1,14 +1,15 @@
-"""Observing and repairing the real world through resource providers, outside the domain.
+"""Drift: observing and repairing the real world through resource providers.
 
 The providers (files, directories, command probes, plug-ins) live in `infrastructure/`; the
 write side sees them only through `ResourceProviders`. What they find or do is handed to the
-Stack aggregate, which records it as events.
+Stack aggregate, which records it as events. `DriftProcess` is the use case every front door
+calls: detect, observe, fix.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -23,7 +24,15 @@ from domain.drift import (
     skipped,
     unreadable,
 )
+from domain.errors import InvalidInput
+from domain.invocation import Invocation
 from domain.resources import Resource
+
+if TYPE_CHECKING:
+    from commands.models import DetectDrift, FixDrift
+    from commands.outcome import Outcome
+    from commands.service import StackService
+    from domain.stack import Stack
 
 
 class ResourceProviders(Protocol):
@@ -77,18 +86,18 @@ def observe(resources: Iterable[Resource], providers: ResourceProviders) -> Drif
 
 
 def repair(targets: Sequence[ResourceDrift], resources: Mapping[str, Resource],
-           providers: ResourceProviders) -> list[ResourceFix]:
+           providers: ResourceProviders) -> Iterator[ResourceFix]:
     """Apply the desired state to each target (dependencies first) and observe it again.
 
-    A resource whose dependency could not be fixed is skipped, not attempted.
+    Yields each resource's fix as soon as it is done. A resource whose dependency could not
+    be fixed is skipped, not attempted.
     """
     not_fixed: set[str] = set()
-    fixes: list[ResourceFix] = []
     for before in targets:
         resource = resources[before.name]
         blocker = next((name for name in resource.depends_on if name in not_fixed), None)
         if blocker is not None:
-            fixes.append(skipped(before, blocker))
+            yield skipped(before, blocker)
             not_fixed.add(resource.name)
             continue
         error = ""
@@ -100,8 +109,7 @@ def repair(targets: Sequence[ResourceDrift], resources: Mapping[str, Resource],
                           error=error)
         if not fix.succeeded:
             not_fixed.add(resource.name)
-        fixes.append(fix)
-    return fixes
+        yield fix
 
 
 def adopt(targets: Sequence[ResourceDrift], resources: Mapping[str, Resource],
@@ -133,3 +141,99 @@ def adopt(targets: Sequence[ResourceDrift], resources: Mapping[str, Resource],
             adopted.append(candidate)
         fixes.append(fix)
     return adopted, fixes
+
+
+def _approve(plan: FixPlan) -> bool:
+    return True
+
+
+class DriftProcess:
+    """Detect and fix drift on a stack, recording what was found and what was done."""
+
+    def __init__(self, service: StackService, providers: ResourceProviders | None) -> None:
+        self.service = service
+        self._providers = providers
+
+    def providers(self) -> ResourceProviders:
+        if self._providers is None:
+            raise InvalidInput("no resource types are available to this command")
+        return self._providers
+
+    def detect(self, command: DetectDrift, invocation: Invocation) -> Outcome:
+        """Observe every resource and record the report (`drift.detected` or `drift.checked`)."""
+        stack = self.service.load(command.stack)
+        declared = dict(stack.resources)
+        report = observe(stack.select_resources(invocation), self.providers())
+        return self.service.change(command.stack, invocation, lambda stack, inv: {
+            "report": stack.record_drift(report, inv, against=declared)})
+
+    def observe(self, name: str, invocation: Invocation) -> DriftReport:
+        """Observe every declared resource now, recording nothing (a pre-flight look)."""
+        stack = self.service.load(name)
+        return observe(stack.select_resources(invocation), self.providers())
+
+    def fix(self, command: FixDrift, invocation: Invocation,
+            confirm: Callable[[FixPlan], bool] = _approve) -> Outcome:
+        """Observe, let `confirm` see the plan, then repair (or adopt) and record the outcome.
+
+        Under `auto_lock` the lock is held (and renewed) from the observation until the
+        outcome is recorded, so nobody changes the stack in between. Bad names and a
+        destroyed stack are refused before any lock is taken. Interrupted (Ctrl-C) while
+        repairing, what was already done is recorded before the interruption goes on.
+        """
+        from commands.outcome import Outcome
+
+        name = command.stack
+        mode = FixMode.ACCEPT if command.accept else FixMode.APPLY
+        stack = self.service.load(name)
+        stack.select_resources(invocation, command.resources)
+        if command.dry_run:
+            plan = self._plan(stack, invocation, command, mode, for_change=False)
+            return Outcome(name, str(stack.id), stack.version, [],
+                           {"plan": plan, "dry_run": True, "cancelled": False, "fixes": []})
+        with self.service.auto_locked(name, invocation, "drift fix") as (inv, _):
+            stack = self.service.load(name)
+            plan = self._plan(stack, inv.model_copy(update={"at": self.service.clock()}),
+                              command, mode, for_change=True)
+            detail: dict[str, Any] = {"plan": plan, "dry_run": False, "cancelled": False,
+                                      "fixes": []}
+            if not plan.resources:
+                return Outcome(name, str(stack.id), stack.version, [], detail)
+            if not confirm(plan):
+                return Outcome(name, str(stack.id), stack.version, [],
+                               {**detail, "cancelled": True})
+            declared = dict(stack.resources)
+            if self.service.auto_snapshot:
+                # Under the lock, after the plan was approved, before anything outside or in
+                # the declarations changes: the state to come back to if the fix goes wrong.
+                backup = self.service.change(name, inv, lambda stack, inv: {
+                    "snapshot": stack.snapshot_by_system(inv, "Automatic snapshot before drift fix")})
+                detail["snapshot"] = backup.detail["snapshot"]
+            if command.accept:
+                adopted, fixes = adopt(plan.resources, declared, self.providers())
+                outcome = self.service.change(name, inv, lambda stack, inv: {
+                    "fixes": stack.accept_drift(adopted, fixes, inv, against=declared)})
+            else:
+                outcome = self._repair(name, inv, plan, declared)
+            return Outcome(outcome.stack, outcome.stack_id, outcome.version, outcome.events,
+                           {**detail, **outcome.detail})
+
+    def _repair(self, name: str, invocation: Invocation, plan: FixPlan,
+                declared: Mapping[str, Resource]) -> Outcome:
+        done: list[ResourceFix] = []
+        try:
+            for fix in repair(plan.resources, declared, self.providers()):
+                done.append(fix)
+        except KeyboardInterrupt:
+            # The real world has changed for what is done: the log must say so.
+            self.service.change(name, invocation, lambda stack, inv: {
+                "fixes": stack.record_fix(done, inv, interrupted=True)})
+            raise
+        return self.service.change(name, invocation, lambda stack, inv: {
+            "fixes": stack.record_fix(done, inv)})
+
+    def _plan(self, stack: Stack, invocation: Invocation, command: FixDrift,
+              mode: FixMode, *, for_change: bool) -> FixPlan:
+        targets = stack.select_resources(invocation, command.resources, for_change=for_change)
+        report = observe(targets, self.providers())
+        return FixPlan(mode=mode, resources=report.out_of_sync, checked=len(targets))

@@ -79,6 +79,8 @@ class AcquireLock(StackCommand):
     operation: str = ""
     reason: str = ""
     metadata: dict[str, str] = Field(default_factory=dict)
+    lock_id: str | None = None
+    """The id the new lock gets (a fresh one when not given)."""
 
 
 class ReleaseLock(StackCommand):

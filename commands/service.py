@@ -5,16 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import RecordConflictError
-from pydantic import BaseModel
 
-from commands.drift import FixPlan, ResourceProviders, adopt, observe, repair
+from commands.drift import DriftProcess, ResourceProviders
+from commands.leases import Lease, wait_for_lock
 from commands.models import (
     AcquireLock,
     AddDependencies,
@@ -24,8 +23,6 @@ from commands.models import (
     DeclareResources,
     DeleteSnapshot,
     DestroyStack,
-    DetectDrift,
-    FixDrift,
     ForceReleaseLock,
     PruneSnapshots,
     RecordValidation,
@@ -38,51 +35,23 @@ from commands.models import (
     UnsetValues,
     UpdateStack,
 )
-from domain.drift import DriftReport, FixMode
+from commands.outcome import Outcome
 from domain.errors import ConcurrentModification, StackNotFound
 from domain.invocation import Invocation
-from domain.locks import LockInfo, LockWaitTimedOut, StackLocked
+from domain.locks import LockInfo
 from domain.names import stack_id
 from domain.stack import Stack
-from domain.versions import StateDiff, diff_states
+from domain.versions import StackState, StateDiff, diff_states
 
-T = TypeVar("T")
 MAX_ATTEMPTS = 25
-ANNOUNCE_WAIT_AFTER = 0.4
-"""Seconds of waiting for a lock before the caller is told who holds it."""
 
 PathsBack = Callable[[str, Sequence[str]], Mapping[str, Sequence[str]]]
 """For a stack and the stacks it is about to depend on: each of those from which a path of
 dependency edges between existing (not destroyed) stacks leads back to the stack, with that
 path. The read side provides it (the dependencies read model, caught up first)."""
 
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a command did: the events it appended and the stack version it left."""
-
-    stack: str
-    stack_id: str
-    version: int
-    events: list[str]
-    detail: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        detail = {key: _json_ready(value) for key, value in self.detail.items()}
-        return {"stack": self.stack, "stack_id": self.stack_id, "version": self.version,
-                "events": self.events, **detail}
-
-
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    if isinstance(value, list | tuple):
-        return [_json_ready(item) for item in value]
-    return value
-
-
-def _approve(plan: FixPlan) -> bool:
-    return True
+Decision = Callable[[Stack, Invocation], dict[str, Any]]
+"""A change to one loaded stack: calls its domain methods, returns what the outcome reports."""
 
 
 class StackService:
@@ -106,7 +75,6 @@ class StackService:
         providers: ResourceProviders | None = None,
     ) -> None:
         self.store = store
-        self.providers = providers
         self.clock = clock
         self.paths_back = paths_back
         self.auto_lock = auto_lock
@@ -114,13 +82,14 @@ class StackService:
         self.lock_ttl = lock_ttl
         self.sleep = sleep
         self.monotonic = monotonic
+        self.drift = DriftProcess(self, providers)
 
     # ---- lifecycle ----------------------------------------------------------------------
 
     def create_stack(self, command: CreateStack, invocation: Invocation) -> Outcome:
         def attempt(inv: Invocation) -> tuple[Stack, dict[str, Any]]:
             try:
-                stack = self._load(command.stack)
+                stack = self.load(command.stack)
             except StackNotFound:
                 stack, recreated = Stack.create(command.stack, command.description, inv), False
             else:
@@ -136,27 +105,27 @@ class StackService:
         return self._run(command.stack, invocation, attempt)
 
     def update_stack(self, command: UpdateStack, invocation: Invocation) -> Outcome:
-        return self._change(command.stack, invocation, lambda stack, inv: {
+        return self.change(command.stack, invocation, lambda stack, inv: {
             "changed": stack.update(inv, description=command.description)}, "stack update")
 
     def destroy_stack(self, command: DestroyStack, invocation: Invocation) -> Outcome:
-        with self._auto_locked(command.stack, invocation, "stack destroy") as (inv, auto):
+        with self.auto_locked(command.stack, invocation, "stack destroy") as (inv, auto):
             def destroy(stack: Stack, inv: Invocation) -> dict[str, Any]:
                 # Our own automatic lock does not stand in the way; a lock taken by hand does.
                 stack.destroy(inv, command.reason, force=command.force or auto,
                               snapshot_first=self.auto_snapshot)
                 return {}
 
-            return self._change(command.stack, inv, destroy)
+            return self.change(command.stack, inv, destroy)
 
     # ---- state values and outputs --------------------------------------------------------
 
     def set_values(self, command: SetValues, invocation: Invocation) -> Outcome:
-        return self._change(command.stack, invocation, lambda stack, inv: {
+        return self.change(command.stack, invocation, lambda stack, inv: {
             "changed": stack.set_values(command.values, inv)}, "state set")
 
     def unset_values(self, command: UnsetValues, invocation: Invocation) -> Outcome:
-        return self._change(command.stack, invocation, lambda stack, inv: {
+        return self.change(command.stack, invocation, lambda stack, inv: {
             "deleted": stack.unset_values(command.keys, inv)}, "state unset")
 
     def change_outputs(self, command: ChangeOutputs, invocation: Invocation) -> Outcome:
@@ -165,18 +134,18 @@ class StackService:
             deleted = stack.unset_outputs(command.unset, inv) if command.unset else []
             return {"changed": changed, "deleted": deleted}
 
-        return self._change(command.stack, invocation, change, "output")
+        return self.change(command.stack, invocation, change, "output")
 
     # ---- snapshots ----------------------------------------------------------------------
 
     def create_snapshot(self, command: CreateSnapshot, invocation: Invocation) -> Outcome:
-        return self._change(command.stack, invocation, lambda stack, inv: {
+        return self.change(command.stack, invocation, lambda stack, inv: {
             "snapshot": stack.create_snapshot(inv, creator=command.creator,
                                               description=command.description)},
             "snapshot create")
 
     def delete_snapshot(self, command: DeleteSnapshot, invocation: Invocation) -> Outcome:
-        return self._change(command.stack, invocation, lambda stack, inv: {
+        return self.change(command.stack, invocation, lambda stack, inv: {
             "snapshot": stack.delete_snapshot(inv, command.version)}, "snapshot delete")
 
     def restore_snapshot(self, command: RestoreSnapshot, invocation: Invocation) -> Outcome:
@@ -187,27 +156,27 @@ class StackService:
             backup = stack.restore_snapshot(inv, command.version, target)
             return {"backup": backup, "diff": diff_states(before, target)}
 
-        return self._change(command.stack, invocation, restore, "snapshot restore")
+        return self.change(command.stack, invocation, restore, "snapshot restore")
 
     def plan_restore(self, command: RestoreSnapshot) -> StateDiff:
         """What a restore would change, without changing anything."""
-        stack = self._load(command.stack)
+        stack = self.load(command.stack)
         return diff_states(stack.user_state(), self.state_of_version(stack, command.version))
 
-    def state_of_version(self, stack: Stack, version: int) -> Any:
+    def state_of_version(self, stack: Stack, version: int) -> StackState:
         """The state a live version names, derived by replaying the stream to its position."""
         mark = stack.version_mark(version)
-        return self._load(stack.name, version=mark.position).user_state()
+        return self.load(stack.name, version=mark.position).user_state()
 
     def prune_snapshots(self, command: PruneSnapshots, invocation: Invocation,
                         *, dry_run: bool = False) -> Outcome:
         """Delete live versions older than `older_than`, keeping the newest `keep` of them."""
         if dry_run:
-            stack = self._load(command.stack)
+            stack = self.load(command.stack)
             doomed = stack.prunable_versions(self.clock(), command.older_than, command.keep)
             return Outcome(command.stack, str(stack.id), stack.version, [],
                            {"pruned": doomed, "dry_run": True})
-        return self._change(command.stack, invocation, lambda stack, inv: {
+        return self.change(command.stack, invocation, lambda stack, inv: {
             "pruned": stack.prune_snapshots(inv, command.older_than, command.keep),
             "dry_run": False}, "snapshot prune")
     # ---- dependencies and validation ------------------------------------------------------
@@ -227,15 +196,15 @@ class StackService:
             paths = self.paths_back(command.stack, new) if new and not stack.is_destroyed else {}
             return {"added": stack.add_dependencies(command.dependencies, inv, paths_back=paths)}
 
-        return self._change(command.stack, invocation, add, "deps add")
+        return self.change(command.stack, invocation, add, "deps add")
 
     def remove_dependencies(self, command: RemoveDependencies, invocation: Invocation) -> Outcome:
-        return self._change(command.stack, invocation, lambda stack, inv: {
+        return self.change(command.stack, invocation, lambda stack, inv: {
             "removed": stack.remove_dependencies(command.dependencies, inv)}, "deps remove")
 
     def record_validation(self, command: RecordValidation, invocation: Invocation) -> Outcome:
         """Record a validation's checks and outcome (no lock needed: nothing changes)."""
-        return self._change(command.stack, invocation, lambda stack, inv: {
+        return self.change(command.stack, invocation, lambda stack, inv: {
             "passed": stack.record_validation(command.checks, inv)})
 
     # ---- locks --------------------------------------------------------------------------
@@ -247,132 +216,63 @@ class StackService:
         on_wait: Callable[[LockInfo], None] | None = None,
     ) -> Outcome:
         """Take the lock; with `wait`, poll with backoff until it is free or the wait ends."""
-        started = self.monotonic()
-        delay = 0.05
-        announced = False
-        while True:
-            try:
-                return self._change(command.stack, invocation, lambda stack, inv: {
-                    "lock": stack.acquire_lock(
-                        inv, ttl=command.ttl, locked_by=command.locked_by,
-                        operation=command.operation, reason=command.reason,
-                        metadata=command.metadata)})
-            except StackLocked as refused:
-                waited = self.monotonic() - started
-                if command.wait is None:
-                    raise
-                remaining = command.wait.total_seconds() - waited
-                if remaining <= 0:
-                    raise LockWaitTimedOut(command.stack, refused.lock,
-                                           timedelta(seconds=waited)) from None
-                if not announced and waited >= ANNOUNCE_WAIT_AFTER and on_wait is not None:
-                    on_wait(refused.lock)
-                    announced = True
-                self.sleep(min(delay, remaining))
-                delay = min(delay * 1.5, 1.0)
+        return wait_for_lock(
+            lambda: self.change(command.stack, invocation, lambda stack, inv: {
+                "lock": stack.acquire_lock(
+                    inv, ttl=command.ttl, locked_by=command.locked_by,
+                    operation=command.operation, reason=command.reason,
+                    metadata=command.metadata, lock_id=command.lock_id)}),
+            stack=command.stack, wait=command.wait, sleep=self.sleep,
+            monotonic=self.monotonic, on_wait=on_wait)
 
     def release_lock(self, command: ReleaseLock, invocation: Invocation) -> Outcome:
-        return self._change(command.stack, invocation, lambda stack, inv: {
+        return self.change(command.stack, invocation, lambda stack, inv: {
             "lock": stack.release_lock(inv, unlocked_by=command.unlocked_by)})
 
     def renew_lock(self, command: RenewLock, invocation: Invocation) -> Outcome:
-        return self._change(command.stack, invocation, lambda stack, inv: {
+        return self.change(command.stack, invocation, lambda stack, inv: {
             "lock": stack.renew_lock(inv, ttl=command.ttl)})
 
     def force_release_lock(self, command: ForceReleaseLock, invocation: Invocation) -> Outcome:
-        return self._change(command.stack, invocation, lambda stack, inv: {
+        return self.change(command.stack, invocation, lambda stack, inv: {
             "lock": stack.force_release_lock(inv, reason=command.reason,
                                              lock_id=command.lock_id)})
 
-    # ---- resources and drift --------------------------------------------------------------
+    # ---- resources ----------------------------------------------------------------------
 
     def declare_resources(self, command: DeclareResources, invocation: Invocation) -> Outcome:
         """Make the stack's declared resources match the command's (or, dry, plan it)."""
-        providers = self._providers()
+        providers = self.drift.providers()
         resources = [providers.normalize(resource) for resource in command.resources]
         if command.dry_run:
-            stack = self._load(command.stack)
+            stack = self.load(command.stack)
             return Outcome(command.stack, str(stack.id), stack.version, [],
                            {"plan": stack.plan_resources(resources), "dry_run": True})
-        return self._change(command.stack, invocation, lambda stack, inv: {
+        return self.change(command.stack, invocation, lambda stack, inv: {
             "plan": stack.declare_resources(resources, inv), "dry_run": False},
             "resources apply")
 
     def remove_resource(self, command: RemoveResource, invocation: Invocation) -> Outcome:
-        return self._change(command.stack, invocation, lambda stack, inv: {
+        return self.change(command.stack, invocation, lambda stack, inv: {
             "resource": stack.remove_resource(command.name, inv)}, "resources remove")
 
-    def detect_drift(self, command: DetectDrift, invocation: Invocation) -> Outcome:
-        """Observe every resource and record the report (`drift.detected` or `drift.checked`)."""
-        stack = self._load(command.stack)
-        declared = dict(stack.resources)
-        report = observe(stack.select_resources(invocation), self._providers())
-        return self._change(command.stack, invocation, lambda stack, inv: {
-            "report": stack.record_drift(report, inv, against=declared)})
-
-    def observe_drift(self, name: str, invocation: Invocation) -> DriftReport:
-        """Observe every declared resource now, recording nothing (a pre-flight look)."""
-        stack = self._load(name)
-        return observe(stack.select_resources(invocation), self._providers())
-
-    def fix_drift(self, command: FixDrift, invocation: Invocation,
-                  confirm: Callable[[FixPlan], bool] = _approve) -> Outcome:
-        """Observe, let `confirm` see the plan, then repair (or adopt) and record the outcome.
-
-        Under `auto_lock` the lock is held from the observation until the outcome is
-        recorded, so nobody changes the stack in between. Bad names and a destroyed stack
-        are refused before any lock is taken.
-        """
-        name = command.stack
-        mode = FixMode.ACCEPT if command.accept else FixMode.APPLY
-        stack = self._load(name)
-        stack.select_resources(invocation, command.resources)
-        if command.dry_run:
-            plan = self._fix_plan(stack, invocation, command, mode, for_change=False)
-            return Outcome(name, str(stack.id), stack.version, [],
-                           {"plan": plan, "dry_run": True, "cancelled": False, "fixes": []})
-        with self._auto_locked(name, invocation, "drift fix") as (inv, _):
-            stack = self._load(name)
-            plan = self._fix_plan(stack, inv.model_copy(update={"at": self.clock()}), command,
-                                  mode, for_change=True)
-            detail: dict[str, Any] = {"plan": plan, "dry_run": False, "cancelled": False,
-                                      "fixes": []}
-            if not plan.resources:
-                return Outcome(name, str(stack.id), stack.version, [], detail)
-            if not confirm(plan):
-                return Outcome(name, str(stack.id), stack.version, [],
-                               {**detail, "cancelled": True})
-            declared = dict(stack.resources)
-            if self.auto_snapshot:
-                # Under the lock, after the plan was approved, before anything outside or in
-                # the declarations changes: the state to come back to if the fix goes wrong.
-                backup = self._change(name, inv, lambda stack, inv: {
-                    "snapshot": stack.snapshot_by_system(inv, "Automatic snapshot before drift fix")})
-                detail["snapshot"] = backup.detail["snapshot"]
-            if command.accept:
-                adopted, fixes = adopt(plan.resources, declared, self._providers())
-                outcome = self._change(name, inv, lambda stack, inv: {
-                    "fixes": stack.accept_drift(adopted, fixes, inv, against=declared)})
-            else:
-                fixes = repair(plan.resources, declared, self._providers())
-                outcome = self._change(name, inv, lambda stack, inv: {
-                    "fixes": stack.record_fix(fixes, inv)})
-            return replace(outcome, detail={**detail, **outcome.detail})
-
-    def _fix_plan(self, stack: Stack, invocation: Invocation, command: FixDrift,
-                  mode: FixMode, *, for_change: bool) -> FixPlan:
-        targets = stack.select_resources(invocation, command.resources, for_change=for_change)
-        report = observe(targets, self._providers())
-        return FixPlan(mode=mode, resources=report.out_of_sync, checked=len(targets))
-
-    def _providers(self) -> ResourceProviders:
-        if self.providers is None:
-            raise RuntimeError("this StackService was built without resource providers")
-        return self.providers
+    @contextmanager
+    def hold_lock(self, command: AcquireLock, invocation: Invocation, *,
+                  on_wait: Callable[[LockInfo], None] | None = None,
+                  renew_every: float | None = None) -> Iterator[Lease]:
+        """Hold the stack's lock for a long operation: taken (waiting as the command says),
+        renewed in the background before it runs out, and released when the block ends."""
+        acquired = self.acquire_lock(command, invocation, on_wait=on_wait)
+        lease = Lease(self, command.stack, invocation, acquired.detail["lock"], command.ttl)
+        lease.start_beating(renew_every)
+        try:
+            yield lease
+        finally:
+            lease.release()
 
     @contextmanager
-    def _auto_locked(self, name: str, invocation: Invocation,
-                     operation: str) -> Iterator[tuple[Invocation, bool]]:
+    def auto_locked(self, name: str, invocation: Invocation,
+                    operation: str) -> Iterator[tuple[Invocation, bool]]:
         """Hold the stack's lock around a change when `auto_lock` is on.
 
         Yields the invocation to use (presenting the automatic lock's id) and whether an
@@ -381,51 +281,35 @@ class StackService:
         if not self.auto_lock:
             yield invocation, False
             return
-        stack = self._load(name)
-        held = stack.held_lock(self.clock())
+        held = self.load(name).held_lock(self.clock())
         if held is not None and held.is_held_by(invocation):
             yield invocation, False
             return
-        acquired = self._change(name, invocation, lambda stack, inv: {
-            "lock": stack.acquire_lock(inv, ttl=self.lock_ttl, operation=operation,
-                                       reason="auto_lock")})
-        lock: LockInfo = acquired.detail["lock"]
-        locked = invocation.model_copy(update={"lock_id": lock.lock_id})
-        try:
-            yield locked, True
-        finally:
-            current = self._load(name).lock
-            if current is not None and current.lock_id == lock.lock_id:
-                self._change(name, locked, lambda stack, inv: {"lock": stack.release_lock(inv)})
+        command = AcquireLock(stack=name, ttl=self.lock_ttl, operation=operation,
+                              reason="auto_lock")
+        with self.hold_lock(command, invocation) as lease:
+            yield lease.invocation, True
 
     # ---- machinery ----------------------------------------------------------------------
 
     def load(self, name: str, version: int | None = None) -> Stack:
         """The stack as it is now, or as it was at an aggregate version."""
-        return self._load(name, version)
-
-    def _load(self, name: str, version: int | None = None) -> Stack:
         try:
             stack: Stack = self.store.repository.get(stack_id(name), version=version)
         except AggregateNotFoundError:
             raise StackNotFound(name) from None
         return stack
 
-    def _change(
-        self,
-        name: str,
-        invocation: Invocation,
-        action: Callable[[Stack, Invocation], dict[str, Any]],
-        auto_lock_operation: str | None = None,
-    ) -> Outcome:
+    def change(self, name: str, invocation: Invocation, decide: Decision,
+               auto_lock_operation: str | None = None) -> Outcome:
         """Load the stack, apply one decision and save it (under `auto_lock` if named)."""
         if auto_lock_operation is not None:
-            with self._auto_locked(name, invocation, auto_lock_operation) as (inv, _):
-                return self._change(name, inv, action)
+            with self.auto_locked(name, invocation, auto_lock_operation) as (inv, _):
+                return self.change(name, inv, decide)
 
         def attempt(inv: Invocation) -> tuple[Stack, dict[str, Any]]:
-            stack = self._load(name)
-            return stack, action(stack, inv)
+            stack = self.load(name)
+            return stack, decide(stack, inv)
 
         return self._run(name, invocation, attempt)
 

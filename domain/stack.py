@@ -488,12 +488,16 @@ class Stack(BaseAggregate[UUID]):
         return [self.resources[name] for name in dependency_order(self.resources)
                 if not wanted or name in wanted]
 
-    def record_fix(self, fixes: Sequence[ResourceFix],
-                   invocation: Invocation) -> list[ResourceFix]:
-        """Record what a fix did to the real world, failures included."""
+    def record_fix(self, fixes: Sequence[ResourceFix], invocation: Invocation, *,
+                   interrupted: bool = False) -> list[ResourceFix]:
+        """Record what a fix did to the real world, failures included.
+
+        `interrupted`: the fix was stopped before every planned resource was tried, and
+        `fixes` holds those tried before that.
+        """
         self._ensure_mutable(invocation)
         self.trigger_event(self.DriftFixed, mode=FixMode.APPLY, resources=list(fixes),
-                           **self._stamp(invocation))
+                           interrupted=interrupted, **self._stamp(invocation))
         return list(fixes)
 
     def accept_drift(self, adopted: Sequence[Resource], fixes: Sequence[ResourceFix],

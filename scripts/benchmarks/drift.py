@@ -64,7 +64,7 @@ def in_process(size: int, runs: int, label: str) -> Path:
     runtime.catch_up()
 
     def detect() -> None:
-        outcome = service.detect_drift(DetectDrift(stack="bench"), invocation())
+        outcome = service.drift.detect(DetectDrift(stack="bench"), invocation())
         # Nothing changes the files: any drift here is a bug (or someone else's doing).
         assert outcome.events == ["drift.checked"], (
             f"unexpected drift: {outcome.detail['report'].out_of_sync[:3]}")

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from commands.drift import FixPlan
+from commands.drift import DriftProcess, FixPlan
 from commands.models import AcquireLock, CreateStack, DeclareResources, DetectDrift, FixDrift
-from commands.service import Outcome, StackService
+from commands.outcome import Outcome
+from commands.service import StackService
 from domain.drift import DriftStatus, FixResult
 from domain.locks import StackLocked
 from domain.resources import Resource, ResourceNotFound, ResourcesChanged
@@ -52,12 +53,12 @@ def declared(runtime: Runtime, resources: list[Resource], stack: str = "app") ->
 
 
 def detect(service: StackService, stack: str = "app") -> dict[str, Any]:
-    outcome = service.detect_drift(DetectDrift(stack=stack), invocation())
+    outcome = service.drift.detect(DetectDrift(stack=stack), invocation())
     return {r.name: r for r in outcome.detail["report"].resources}
 
 
 def fix(service: StackService, stack: str = "app", **options: Any) -> Outcome:
-    return service.fix_drift(FixDrift(stack=stack, **options), invocation())
+    return service.drift.fix(FixDrift(stack=stack, **options), invocation())
 
 
 def test_drift_out_of_band_is_detected_fixed_and_then_in_sync(runtime: Runtime, srv: Path) -> None:
@@ -79,7 +80,7 @@ def test_drift_out_of_band_is_detected_fixed_and_then_in_sync(runtime: Runtime, 
     assert [(f.name, f.result) for f in repaired.detail["fixes"]] == [("motd", FixResult.REPAIRED)]
     assert repaired.events == ["drift.fixed"]
     assert (motd.read_text(), oct(motd.stat().st_mode & 0o777)) == ("hello\n", "0o644")
-    outcome = service.detect_drift(DetectDrift(stack="app"), invocation())
+    outcome = service.drift.detect(DetectDrift(stack="app"), invocation())
     assert outcome.events == ["drift.checked"]
     assert outcome.detail["report"].in_sync
 
@@ -135,7 +136,7 @@ def test_an_unreadable_path_is_unknown_with_its_reason_and_hides_nothing(
         Resource(name="missing", type="file", attributes={"path": str(srv / "missing")}),
     ]
     service = declared(runtime, resources)
-    outcome = service.detect_drift(DetectDrift(stack="app"), invocation())
+    outcome = service.drift.detect(DetectDrift(stack="app"), invocation())
     report = {r.name: r for r in outcome.detail["report"].resources}
     assert report["under-a-file"].status is DriftStatus.UNKNOWN
     assert "Not a directory" in report["under-a-file"].reason
@@ -203,7 +204,7 @@ def test_a_declined_plan_changes_nothing(runtime: Runtime, srv: Path) -> None:
         return False
 
     before = event_count(runtime.settings.db_path)
-    outcome = service.fix_drift(FixDrift(stack="app"), invocation(), confirm=decline)
+    outcome = service.drift.fix(FixDrift(stack="app"), invocation(), confirm=decline)
     assert outcome.detail["cancelled"]
     assert [r.name for r in seen[0].resources] == ["data-dir", "motd", "marker"]
     assert world(srv) == {}
@@ -222,7 +223,7 @@ def test_someone_elses_lock_refuses_the_fix_before_anything_is_touched(
     assert event_count(runtime.settings.db_path) == before
     detect(service)  # observing is not a change: allowed, and recorded
     lock_id = held.detail["lock"].lock_id
-    outcome = service.fix_drift(FixDrift(stack="app"), invocation(actor="ci", lock_id=lock_id))
+    outcome = service.drift.fix(FixDrift(stack="app"), invocation(actor="ci", lock_id=lock_id))
     assert outcome.events == ["drift.fixed"]
     assert (srv / "app" / "motd").exists()
 
@@ -260,7 +261,7 @@ def test_auto_lock_holds_the_lock_across_the_real_world_work(
         lock = service.load("app").lock
         holders.append(lock.operation if lock else None)
 
-    service.providers = Watching(on_apply=check_lock)
+    service.drift = DriftProcess(service, Watching(on_apply=check_lock))
     outcome = fix(service)
     assert holders == ["drift fix"] * 3
     assert service.load("app").lock is None
@@ -279,9 +280,9 @@ def test_declarations_changed_during_detection_are_not_recorded(
             service.declare_resources(DeclareResources(
                 stack="app", resources=seed_resources(srv)[:2]), invocation())
 
-    service.providers = Watching(on_read=meddle)
+    service.drift = DriftProcess(service, Watching(on_read=meddle))
     with pytest.raises(ResourcesChanged):
-        service.detect_drift(DetectDrift(stack="app"), invocation())
+        service.drift.detect(DetectDrift(stack="app"), invocation())
 
 
 def test_read_models_follow_declarations_observations_and_fixes(runtime: Runtime, srv: Path) -> None:

@@ -78,8 +78,8 @@ def random_command(runtime: Runtime, rng: random.Random, name: str, names: list[
         (0.07, lambda: service.remove_resource(
             RemoveResource(stack=name, name=f"f{rng.randint(0, 3)}"), inv)),
         (0.08, lambda: disturb(rng, world)),
-        (0.10, lambda: service.detect_drift(DetectDrift(stack=name), inv)),
-        (0.11, lambda: service.fix_drift(FixDrift(stack=name, accept=rng.random() < 0.3), inv)),
+        (0.10, lambda: service.drift.detect(DetectDrift(stack=name), inv)),
+        (0.11, lambda: service.drift.fix(FixDrift(stack=name, accept=rng.random() < 0.3), inv)),
         (0.20, lambda: service.create_stack(CreateStack(
             stack=name, description=f"d{rng.randint(0, 9)}",
             depends_on=rng.sample([n for n in names if n != name], rng.randint(0, 2))), inv)),
