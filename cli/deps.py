@@ -207,11 +207,9 @@ def check(ctx: typer.Context, stack: StackArg, json_output: JsonFlag = False) ->
     st = state(ctx)
     _, dependency_graph = _load_graph(st)
     _require(dependency_graph, stack)
-    facts = dependency_graph.dependency_facts(stack)
-    cycles = dependency_graph.cycles(within=dependency_graph.closure([stack]))
-    missing = [fact for fact in facts if fact.status is None]
-    destroyed = [fact for fact in facts if fact.status == "destroyed"]
-    problems = len(cycles) + len(missing) + len(destroyed)
+    checked = dependency_graph.check(stack)
+    facts, cycles = checked.dependencies, [list(cycle) for cycle in checked.cycles]
+    missing, destroyed, problems = checked.missing, checked.destroyed, checked.problems
     if st.wants_json(json_output):
         output.emit_json({
             "stack": stack, "ok": not problems, "dependencies": len(facts), "cycles": cycles,

@@ -6,22 +6,15 @@ that is really named `all` is among them).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from cli import output
-from cli.context import CliState, JsonFlag, state
+from cli.context import JsonFlag, state
 from cli.errors import Typer
 from cli.stack import plural
-from domain.errors import StackNotFound
 from domain.names import validate_stack_name
-
-if TYPE_CHECKING:
-    from domain.invocation import Invocation
-    from domain.resources import Resource
-    from domain.validation import CheckResult
-    from projections.preflight import Caller
 
 app = Typer(help="Pre-flight checks of a stack, or of every stack.")
 
@@ -40,12 +33,7 @@ def validate(
     json_output: JsonFlag = False,
 ) -> None:
     """Run the pre-flight checks; exit 1 when any fails. Each run is recorded as an event."""
-    from commands.models import RecordValidation
-    from domain.validation import run_checks
     from infrastructure.errors import SettingsError
-    from projections.graph import DependencyGraph
-    from projections.preflight import gather_facts
-    from projections.queries.stacks import find_stack, list_stacks
 
     st = state(ctx)
     config_problem = None
@@ -57,28 +45,13 @@ def validate(
         if not st.use_database_without_config():
             raise
         config_problem = str(exc)
-    connection = st.reader()
-    if target == "all":
-        names = [summary.name for summary in list_stacks(connection, include_destroyed=False)]
-    else:
+    if target != "all":
         validate_stack_name(target)
-        names = [target]
-    stacks = [find_stack(connection, name) for name in names]
-    graph = DependencyGraph.load(connection)
-    invocation = st.invocation()
-    service = st.service()
-    caller = _caller(st, invocation, check_drift,
-                     config_path=str(config_path) if config_path else None,
-                     config_problem=config_problem)
-    reports: list[dict[str, Any]] = []
-    for name, stack in zip(names, stacks, strict=True):
-        if stack is None:
-            raise StackNotFound(name)
-        checks = run_checks(gather_facts(connection, graph, stack, caller))
-        outcome = service.record_validation(RecordValidation(stack=name, checks=checks),
-                                            invocation)
-        reports.append(_report(name, checks, outcome.detail["passed"], outcome.events))
+    validations = st.runtime().validator().validate(
+        None if target == "all" else [target], st.invocation(), check_drift=check_drift,
+        config_path=str(config_path) if config_path else None, config_problem=config_problem)
     st.written()
+    reports = [validation.to_json() for validation in validations]
     failed = sum(not report["passed"] for report in reports)
     if st.wants_json(json_output):
         if target == "all":
@@ -92,42 +65,6 @@ def validate(
         _print_one(reports[0], st.color())
     if failed:
         raise typer.Exit(1)
-
-
-def _caller(st: CliState, invocation: Invocation, check_drift: bool, *,
-            config_path: str | None, config_problem: str | None) -> Caller:
-    """Who validates, with the providers' verdict on resources and, if asked, on drift."""
-    from domain.errors import InvalidInput
-    from projections.preflight import Caller
-
-    service = st.service()
-    providers = st.runtime().providers()
-
-    def resource_problem(resource: Resource) -> str | None:
-        try:
-            providers.normalize(resource)
-        except InvalidInput as problem:
-            return str(problem)
-        return None
-
-    def observe_drift(name: str) -> tuple[str, ...]:
-        report = service.drift.observe(name, invocation)
-        return tuple(
-            f"'{r.name}' {r.status.value}"
-            + (f" ({', '.join(d.attribute for d in r.differences)})" if r.differences else "")
-            + (f": {r.reason}" if r.reason else "")
-            for r in report.out_of_sync)
-
-    return Caller(invocation=invocation, config_path=config_path, config_problem=config_problem,
-                  resource_problem=resource_problem,
-                  observe_drift=observe_drift if check_drift else None)
-
-
-def _report(name: str, checks: list[CheckResult], passed: bool,
-            events: list[str]) -> dict[str, Any]:
-    return {"stack": name, "passed": passed, "result": "passed" if passed else "failed",
-            "checks": [check.model_dump(mode="json") for check in checks],
-            "event": events[-1] if events else None}
 
 
 def _counts(report: dict[str, Any]) -> tuple[int, int]:

@@ -11,7 +11,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from domain.errors import InvalidInput
 from domain.names import validate_key, validate_stack_name
 from domain.resources import Resource
-from domain.validation import CheckResult
 
 StackName = Annotated[str, AfterValidator(validate_stack_name)]
 
@@ -137,8 +136,6 @@ class RemoveDependencies(StackCommand):
     dependencies: list[StackName] = Field(min_length=1)
 
 
-class RecordValidation(StackCommand):
-    checks: list[CheckResult] = Field(min_length=1)
 class DeclareResources(StackCommand):
     """Make a stack's declared resources match this set (from a resources file)."""
 

@@ -25,7 +25,6 @@ from commands.models import (
     DestroyStack,
     ForceReleaseLock,
     PruneSnapshots,
-    RecordValidation,
     ReleaseLock,
     RemoveDependencies,
     RemoveResource,
@@ -41,6 +40,7 @@ from domain.invocation import Invocation
 from domain.locks import LockInfo
 from domain.names import stack_id
 from domain.stack import Stack
+from domain.validation import CheckResult
 from domain.versions import StackState, StateDiff, diff_states
 
 MAX_ATTEMPTS = 25
@@ -202,10 +202,22 @@ class StackService:
         return self.change(command.stack, invocation, lambda stack, inv: {
             "removed": stack.remove_dependencies(command.dependencies, inv)}, "deps remove")
 
-    def record_validation(self, command: RecordValidation, invocation: Invocation) -> Outcome:
-        """Record a validation's checks and outcome (no lock needed: nothing changes)."""
-        return self.change(command.stack, invocation, lambda stack, inv: {
-            "passed": stack.record_validation(command.checks, inv)})
+    def record_validations(self, checks: Mapping[str, Sequence[CheckResult]],
+                           invocation: Invocation) -> dict[str, tuple[bool, str]]:
+        """Record many stacks' validations in one write; each stack's verdict and event."""
+        for _ in range(MAX_ATTEMPTS):
+            inv = invocation.model_copy(update={"at": self.clock()})
+            stacks = [self.load(name) for name in checks]
+            verdicts = {stack.name: stack.record_validation(checks[stack.name], inv)
+                        for stack in stacks}
+            events = {stack.name: getattr(type(stack.pending_events[-1]), "TOPIC", "")
+                      for stack in stacks}
+            try:
+                self.store.save(*stacks)
+            except RecordConflictError:
+                continue
+            return {name: (verdicts[name], events[name]) for name in checks}
+        raise ConcurrentModification(", ".join(checks), MAX_ATTEMPTS)
 
     # ---- locks --------------------------------------------------------------------------
 

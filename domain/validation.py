@@ -15,6 +15,8 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from domain.dependencies import format_path
+from domain.invocation import Invocation
+from domain.resources import Resource
 
 
 class CheckStatus(StrEnum):
@@ -71,6 +73,19 @@ class StackFacts:
     """Why declared resources are not valid for their type (as the providers see it now)."""
     drift: tuple[str, ...] | None = None
     """Resources not in sync with their desired state; None when drift was not checked."""
+
+
+@dataclass(frozen=True)
+class ValidationContext:
+    """Who validates, and what the checks know about the environment they run in."""
+
+    invocation: Invocation
+    config_path: str | None = None
+    config_problem: str | None = None
+    resource_problem: Callable[[Resource], str | None] = lambda resource: None
+    """Why a declared resource is not valid for its type now (None when it is)."""
+    observe_drift: Callable[[str], tuple[str, ...]] | None = None
+    """When drift is checked: what is out of sync in a stack, observed now."""
 
 
 Check = Callable[[StackFacts], CheckResult]

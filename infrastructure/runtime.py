@@ -17,6 +17,7 @@ from infrastructure.settings import Settings
 
 if TYPE_CHECKING:
     from commands.service import StackService
+    from commands.validation import Validator
     from infrastructure.eventstore import StackStore
     from infrastructure.providers import ProviderRegistry
     from projections.runner import ProjectionRunner
@@ -112,6 +113,13 @@ class Runtime:
         from projections.graph import DependencyGraph
 
         return DependencyGraph.load(self.reader()).paths_back(stack, dependencies)
+
+    def validator(self) -> Validator:
+        """Pre-flight validation, over the read models' facts."""
+        from commands.validation import Validator
+        from projections.preflight import ReadModelFacts
+
+        return Validator(self.service(), ReadModelFacts(self.reader))
 
     def providers(self) -> ProviderRegistry:
         """The resource types this run knows (built-ins; plug-ins loaded when named)."""

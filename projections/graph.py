@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import islice
 
 import networkx as nx
@@ -34,6 +35,7 @@ class DependencyGraph:
     def __init__(self, graph: nx.DiGraph[str], statuses: Mapping[str, str]) -> None:
         self.graph = graph
         self.statuses = dict(statuses)
+        self._is_dag: bool | None = None
 
     @classmethod
     def load(cls, connection: sqlite3.Connection) -> DependencyGraph:
@@ -170,8 +172,8 @@ class DependencyGraph:
 
     # ---- facts for checks ---------------------------------------------------------------
 
-    def dependency_facts(self, name: str) -> tuple[DependencyFacts, ...]:
-        """Every stack `name` depends on, transitively, with who among them requires it."""
+    def check(self, name: str) -> DependencyCheck:
+        """What `deps check` and `stack validate` know of a stack's dependencies."""
         members = self.closure([name])
         facts = []
         for other in sorted(members - {name}):
@@ -179,4 +181,30 @@ class DependencyGraph:
             facts.append(DependencyFacts(name=other, status=self.status(other)
                                          if self.exists(other) else None,
                                          required_by=tuple(required_by)))
-        return tuple(facts)
+        cycles = [] if self._acyclic() else self.cycles(within=members)
+        return DependencyCheck(tuple(facts), tuple(tuple(cycle) for cycle in cycles))
+
+    def _acyclic(self) -> bool:
+        if self._is_dag is None:
+            self._is_dag = nx.is_directed_acyclic_graph(self.graph)
+        return self._is_dag
+
+
+@dataclass(frozen=True)
+class DependencyCheck:
+    """A stack's dependencies, transitively, and the cycles among them."""
+
+    dependencies: tuple[DependencyFacts, ...]
+    cycles: tuple[tuple[str, ...], ...]
+
+    @property
+    def missing(self) -> list[DependencyFacts]:
+        return [fact for fact in self.dependencies if fact.status is None]
+
+    @property
+    def destroyed(self) -> list[DependencyFacts]:
+        return [fact for fact in self.dependencies if fact.status == DESTROYED]
+
+    @property
+    def problems(self) -> int:
+        return len(self.cycles) + len(self.missing) + len(self.destroyed)

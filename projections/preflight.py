@@ -3,63 +3,79 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 
-from domain.invocation import Invocation
+from domain.errors import StackNotFound
 from domain.locks import LockInfo
 from domain.resources import Resource
 from domain.timestamps import from_text
-from domain.validation import LockFacts, StackFacts
+from domain.validation import LockFacts, StackFacts, ValidationContext
 from projections.graph import DependencyGraph
-from projections.queries import locks, resources, stacks
+from projections.queries.locks import LockRecord, list_locks
+from projections.queries.resources import ResourceRecord, list_resources
+from projections.queries.stacks import StackDetail, find_stack, list_stacks
+
+Reader = Callable[[], sqlite3.Connection]
 
 
-@dataclass(frozen=True)
-class Caller:
-    """Who validates, and what the checks know about the environment they run in."""
+class ReadModelFacts:
+    """The facts about stacks as the read models hold them (caught up when read)."""
 
-    invocation: Invocation
-    config_path: str | None
-    config_problem: str | None
-    resource_problem: Callable[[Resource], str | None] = lambda resource: None
-    """Why a declared resource is not valid for its type now (None when it is)."""
-    observe_drift: Callable[[str], tuple[str, ...]] | None = None
-    """With --check-drift: what is out of sync in a stack, observed now."""
+    def __init__(self, reader: Reader) -> None:
+        self.reader = reader
+
+    def live_stacks(self) -> list[str]:
+        """Every stack that is not destroyed, by name."""
+        return [s.name for s in list_stacks(self.reader(), include_destroyed=False)]
+
+    def facts(self, names: Sequence[str], context: ValidationContext) -> list[StackFacts]:
+        """What the checks need to know about each stack; an unknown name is not found."""
+        connection = self.reader()
+        stacks = []
+        for name in names:
+            stack = find_stack(connection, name)
+            if stack is None:
+                raise StackNotFound(name)
+            stacks.append(stack)
+        graph = DependencyGraph.load(connection)
+        locks = {lock.stack_id: lock for lock in list_locks(connection)}
+        return [gather_facts(graph, stack, list_resources(connection, stack.id),
+                             locks.get(stack.id), context) for stack in stacks]
 
 
-def gather_facts(connection: sqlite3.Connection, graph: DependencyGraph,
-                 stack: stacks.StackDetail, caller: Caller) -> StackFacts:
+def gather_facts(graph: DependencyGraph, stack: StackDetail,
+                 resources: Sequence[ResourceRecord], lock: LockRecord | None,
+                 context: ValidationContext) -> StackFacts:
     """What the checks need to know about one stack."""
-    closure = graph.closure([stack.name])
     declared = [Resource(name=r.name, type=r.type, attributes=r.desired,
-                         depends_on=tuple(r.dependencies))
-                for r in resources.list_resources(connection, stack.id)]
-    problems = [problem for problem in map(caller.resource_problem, declared) if problem]
-    observing = caller.observe_drift is not None and stack.status != "destroyed"
+                         depends_on=tuple(r.dependencies)) for r in resources]
+    problems = [problem for problem in map(context.resource_problem, declared) if problem]
+    observing = context.observe_drift is not None and stack.status != "destroyed"
+    dependencies = graph.check(stack.name)
     return StackFacts(
         resources_declared=len(declared),
         resource_problems=tuple(problems),
-        drift=caller.observe_drift(stack.name) if observing and caller.observe_drift else None,
+        drift=context.observe_drift(stack.name) if observing and context.observe_drift
+        else None,
         name=stack.name,
         status=stack.status,
         destroyed_at=from_text(stack.destroyed_at) if stack.destroyed_at else None,
-        dependencies=graph.dependency_facts(stack.name),
-        cycles=tuple(tuple(cycle) for cycle in graph.cycles(within=closure)),
-        lock=_lock_facts(locks.find_lock(connection, stack.id), caller),
-        config_path=caller.config_path,
-        config_problem=caller.config_problem,
+        dependencies=dependencies.dependencies,
+        cycles=dependencies.cycles,
+        lock=_lock_facts(lock, context),
+        config_path=context.config_path,
+        config_problem=context.config_problem,
     )
 
 
-def _lock_facts(lock: locks.LockRecord | None, caller: Caller) -> LockFacts | None:
+def _lock_facts(lock: LockRecord | None, context: ValidationContext) -> LockFacts | None:
     if lock is None:
         return None
     info = LockInfo(lock_id=lock.lock_id, locked_by=lock.locked_by,
                     acquired_by_actor=lock.acquired_by_actor, locked_at=from_text(lock.locked_at),
                     expires_at=from_text(lock.expires_at), operation=lock.operation,
                     reason=lock.reason, metadata=lock.metadata, generation=lock.generation)
-    if info.is_expired(caller.invocation.at):
+    if info.is_expired(context.invocation.at):
         return None
     return LockFacts(locked_by=info.locked_by, operation=info.operation,
-                     expires_at=info.expires_at, held_by_caller=info.is_held_by(caller.invocation))
+                     expires_at=info.expires_at, held_by_caller=info.is_held_by(context.invocation))

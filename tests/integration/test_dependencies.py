@@ -6,17 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from commands.models import AddDependencies, CreateStack, DestroyStack, RecordValidation
+from commands.models import AddDependencies, CreateStack, DestroyStack
 from commands.service import StackService
 from domain.dependencies import CycleRefused
 from domain.names import stack_id
 from domain.stack import Stack, StackStatus
-from domain.validation import CheckStatus, run_checks
+from domain.validation import CheckStatus
 from infrastructure.clock import now
 from infrastructure.runtime import Runtime
 from projections.graph import DependencyGraph
-from projections.preflight import Caller, gather_facts
-from projections.queries import dependencies, stacks, validations
+from projections.queries import dependencies, validations
 from tests.conftest import event_count, invocation
 
 
@@ -85,16 +84,11 @@ def test_a_dependency_that_last_failed_fails_validation(runtime: Runtime) -> Non
     db.trigger_event(Stack.Updated, status=StackStatus.FAILED, actor="runner", source="system",
                      correlation_id="c", timestamp=now())
     store.save(db)
-    connection = runtime.reader()
-    stack = stacks.find_stack(connection, "app")
-    assert stack is not None
-    facts = gather_facts(connection, DependencyGraph.load(connection), stack,
-                         Caller(invocation=invocation(), config_path=None, config_problem=None))
-    results = {r.check: r for r in run_checks(facts)}
+    (validation,) = runtime.validator().validate(["app"], invocation())
+    results = {r.check: r for r in validation.checks}
     assert results["dependencies did not fail"].status is CheckStatus.FAIL
     assert results["dependencies did not fail"].reason == "'db' last failed (required by app)"
-    runtime.service().record_validation(RecordValidation(stack="app", checks=list(results.values())),
-                                        invocation())
+    assert (validation.passed, validation.event) == (False, "validation.failed")
     runtime.catch_up()
     last = validations.last_validations(runtime.reader())["app"]
     assert last.result == "failed"

@@ -22,7 +22,6 @@ from commands.models import (
     DestroyStack,
     DetectDrift,
     FixDrift,
-    RecordValidation,
     ReleaseLock,
     RemoveDependencies,
     RemoveResource,
@@ -87,8 +86,8 @@ def random_command(runtime: Runtime, rng: random.Random, name: str, names: list[
             stack=name, dependencies=rng.sample([*names, "ext"], 2)), inv)),
         (0.28, lambda: service.remove_dependencies(RemoveDependencies(
             stack=name, dependencies=[other]), inv)),
-        (0.31, lambda: service.record_validation(RecordValidation(stack=name, checks=[CheckResult(
-            check="c", status=rng.choice(list(CheckStatus)), reason="r")]), inv)),
+        (0.31, lambda: service.record_validations({name: [CheckResult(
+            check="c", status=rng.choice(list(CheckStatus)), reason="r")]}, inv)),
         (0.50, lambda: service.set_values(SetValues(stack=name, values={
             f"k{rng.randint(0, 5)}": rng.choice([1, "x", [1, 2], {"a": None}, True])
             for _ in range(rng.randint(1, 3))}), inv)),

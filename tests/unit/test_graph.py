@@ -93,7 +93,7 @@ def test_reach_gives_depths_both_ways() -> None:
 
 def test_facts_name_who_requires_each_dependency() -> None:
     g = graph([("web", "app"), ("app", "db"), ("web", "db"), ("db", "disk")], disk="missing")
-    facts = {f.name: f for f in g.dependency_facts("web")}
+    facts = {f.name: f for f in g.check("web").dependencies}
     assert set(facts) == {"app", "db", "disk"}
     assert facts["db"].required_by == ("app", "web")
     assert facts["disk"].status is None
