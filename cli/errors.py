@@ -27,6 +27,23 @@ _CATEGORIES: tuple[tuple[type[BaseException], ExitCode], ...] = (
 )
 
 
+FLAGS = {"ttl": "--ttl", "locked_by": "--locked-by", "operation": "--operation",
+         "reason": "--reason", "creator": "--creator", "metadata": "--metadata"}
+"""The command-line flag through which each input field the domain names arrives."""
+
+
+def message_of(exc: BaseException) -> str:
+    """The error's one-line message, in the CLI's terms (the flag to use, the flag to pass)."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    details = getattr(exc, "details", {})
+    flag = FLAGS.get(details.get("field", ""))
+    if flag is not None:
+        text = f"invalid {flag}: {text}"
+    if isinstance(exc, errors.LockConflict) and details.get("yours"):
+        text += "; pass --force to destroy it anyway"
+    return text
+
+
 class UsageProblem(Exception):
     """Arguments that parse but cannot be used together (exit 2)."""
 
@@ -49,8 +66,7 @@ def report(exc: BaseException, *, debug: bool = False) -> ExitCode:
         message = f"internal error: {type(exc).__name__}: {exc}".splitlines()[0]
         print(f"error: {message} (run with --debug for the traceback)", file=sys.stderr)
         return code
-    print(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
-          file=sys.stderr)
+    print(f"error: {message_of(exc)}", file=sys.stderr)
     lock = getattr(exc, "lock", None)
     if lock is not None:
         from cli.lockview import lock_info_block

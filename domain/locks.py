@@ -45,28 +45,38 @@ class LockInfo(BaseModel):
         return f"{self.locked_by}{doing}"
 
 
-def validate_lock_text(value: str, what: str) -> str:
+MAX_LEASE = timedelta(days=365)
+
+
+def validate_lock_text(value: str, field: str, what: str) -> str:
+    """Free text recorded with a lock (holder, operation, reason): one line, bounded.
+
+    `field` names the input for front doors (which know it as a flag or a JSON field).
+    """
     if len(value) > MAX_LOCK_TEXT:
-        raise InvalidInput(f"{what} is longer than {MAX_LOCK_TEXT} characters")
+        raise InvalidInput(f"the {what} is longer than {MAX_LOCK_TEXT} characters", field=field)
     if any(ord(c) < 32 for c in value):
-        raise InvalidInput(f"{what} must not contain control characters")
+        raise InvalidInput(f"the {what} must not contain control characters", field=field)
     return value
 
 
 def validate_ttl(ttl: timedelta) -> timedelta:
+    """A lease lasts more than nothing and at most a year."""
     if ttl <= timedelta():
-        raise InvalidInput(f"invalid --ttl '{format_duration(ttl)}': must be greater than zero")
-    if ttl > timedelta(days=365):
-        raise InvalidInput("invalid --ttl: a lease can last at most 365d")
+        raise InvalidInput(f"a lease must last longer than 0s (got {format_duration(ttl)})",
+                           field="ttl")
+    if ttl > MAX_LEASE:
+        raise InvalidInput(f"a lease can last at most {format_duration(MAX_LEASE)}", field="ttl")
     return ttl
 
 
 def validate_metadata(metadata: dict[str, str]) -> dict[str, str]:
     if len(metadata) > MAX_METADATA_ENTRIES:
-        raise InvalidInput(f"at most {MAX_METADATA_ENTRIES} --metadata entries")
+        raise InvalidInput(f"a lock carries at most {MAX_METADATA_ENTRIES} metadata entries",
+                           field="metadata")
     for key, value in metadata.items():
-        validate_lock_text(key, "metadata key")
-        validate_lock_text(value, f"metadata '{key}'")
+        validate_lock_text(key, "metadata", "metadata key")
+        validate_lock_text(value, "metadata", f"metadata value of '{key}'")
     return metadata
 
 
@@ -75,11 +85,11 @@ class StackLocked(LockConflict):
 
     def __init__(self, stack: str, lock: LockInfo, *, yours: bool = False) -> None:
         if yours:
-            message = (f"stack '{stack}' is locked by you ({lock.locked_by}); "
-                       "pass --force to destroy it anyway")
+            message = (f"stack '{stack}' is locked by you ({lock.locked_by}); a locked stack "
+                       "is destroyed only when forced")
         else:
             message = f"stack '{stack}' is locked by {lock.describe()}"
-        super().__init__(message, stack=stack)
+        super().__init__(message, stack=stack, yours=yours)
         self.lock = lock
 
 

@@ -235,7 +235,8 @@ class Stack(BaseAggregate[UUID]):
         if self.is_destroyed:
             raise StackDestroyed(self.name)
         validate_ttl(ttl)
-        holder = validate_lock_text(locked_by or invocation.actor, "--locked-by") or invocation.actor
+        holder = (validate_lock_text(locked_by or invocation.actor, "locked_by", "lock holder")
+                  or invocation.actor)
         held = self.held_lock(invocation.at)
         if held is not None:
             raise StackLocked(self.name, held)
@@ -248,8 +249,8 @@ class Stack(BaseAggregate[UUID]):
             self.LockAcquired,
             lock_id=lock_id or str(uuid4()),
             locked_by=holder,
-            operation=validate_lock_text(operation, "--operation"),
-            reason=validate_lock_text(reason, "--reason"),
+            operation=validate_lock_text(operation, "operation", "operation"),
+            reason=validate_lock_text(reason, "reason", "reason"),
             metadata=validate_metadata(dict(metadata or {})),
             expires_at=stamp_fields["timestamp"] + ttl,
             generation=self.lock_generation + 1,
@@ -290,7 +291,7 @@ class Stack(BaseAggregate[UUID]):
         removed = self.lock
         self.trigger_event(self.LockForceReleased, lock_id=removed.lock_id,
                            holder=removed.locked_by,
-                           reason=validate_lock_text(reason, "--reason"),
+                           reason=validate_lock_text(reason, "reason", "reason"),
                            **self._stamp(invocation))
         return removed
 
@@ -312,7 +313,8 @@ class Stack(BaseAggregate[UUID]):
                         description: str = "") -> VersionMark:
         """Name the current state as the next version (v1, v2, ...)."""
         self._ensure_mutable(invocation)
-        who = validate_lock_text(creator or invocation.actor, "--creator") or invocation.actor
+        who = (validate_lock_text(creator or invocation.actor, "creator", "snapshot creator")
+               or invocation.actor)
         return self._take_snapshot(invocation, who, _validate_description(description))
 
     def delete_snapshot(self, invocation: Invocation, version: int) -> VersionMark:

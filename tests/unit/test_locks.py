@@ -152,7 +152,7 @@ def test_every_change_by_someone_else_is_refused_while_locked() -> None:
 
 def test_destroy_needs_force_even_for_the_holder_and_releases_the_lock_first() -> None:
     stack = locked_stack()
-    with pytest.raises(StackLocked, match="pass --force"):
+    with pytest.raises(StackLocked, match="destroyed only when forced"):
         stack.destroy(at(1))
     stack.destroy(at(1), force=True)
     assert topics(stack) == ["lock.released", "stack.destroyed"]
