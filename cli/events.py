@@ -65,7 +65,9 @@ def export(
 ) -> None:
     """Export the event log as JSON Lines: every stored field, in log order."""
     from projections.export import export_events
+    from projections.queries.stacks import stack_names
 
     st = state(ctx)
-    connection = st.reader()
-    output.emit_json_lines(export_events(connection, st.known_stack(stack) if stack else None))
+    stack_id = st.known_stack(stack) if stack else None
+    names = stack_names(st.reader())
+    output.emit_json_lines(export_events(st.runtime().event_log(), names, stack_id))

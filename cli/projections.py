@@ -82,9 +82,9 @@ def _rebuild_into(st: CliState, target: Path, until: str | None,
                   until_event: int | None) -> tuple[int, Path]:
     from domain.errors import Conflict
     from domain.timestamps import parse_timestamp, to_text
+    from infrastructure.eventlog import copy_log
     from infrastructure.runtime import Runtime
     from infrastructure.settings import Settings
-    from projections.pointintime import copy_log
 
     until_time = to_text(parse_timestamp(until, what="--until")) if until else None
     target = target.expanduser()

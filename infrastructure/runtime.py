@@ -18,6 +18,7 @@ from infrastructure.settings import Settings
 if TYPE_CHECKING:
     from commands.service import StackService
     from commands.validation import Validator
+    from infrastructure.eventlog import EventLog
     from infrastructure.eventstore import StackStore
     from infrastructure.providers import ProviderRegistry
     from projections.runner import ProjectionRunner
@@ -70,6 +71,12 @@ class Runtime:
 
         self._store = open_sqlite_store(path, create_tables=create_tables)
         return self._store
+
+    def event_log(self) -> EventLog:
+        """The stored events in log order, read through the event store."""
+        from infrastructure.eventlog import EventLog
+
+        return EventLog(self.store().recorder)
 
     # ---- the read side ------------------------------------------------------------------
 

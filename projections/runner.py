@@ -5,14 +5,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from typing import Any, cast
-from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import Notification
 
 from domain.events import DomainEvent
 from domain.timestamps import to_text
 from infrastructure.clock import now
+from infrastructure.eventlog import EventLog
 from infrastructure.sqlite import immediate
 from projections import schema
 from projections.projectors import Projector, all_projectors
@@ -30,6 +29,7 @@ class ProjectionRunner:
         projectors: Sequence[Projector] | None = None,
     ) -> None:
         self.store = store
+        self.log = EventLog(store.recorder)
         self.connection = connection
         self.projectors = list(projectors) if projectors is not None else all_projectors(store)
 
@@ -67,7 +67,7 @@ class ProjectionRunner:
             cursor.execute("SELECT name, position FROM projection_positions").fetchall()
         )
         start = min(positions.get(p.spec.name, 0) for p in self.projectors)
-        notifications = read_notifications(cursor, start, BATCH_SIZE, until)
+        notifications = self.log.read(start, BATCH_SIZE, until)
         if not notifications:
             return 0
         for notification in notifications:
@@ -83,24 +83,3 @@ class ProjectionRunner:
             (last, to_text(now()), last, *names),
         )
         return len(notifications)
-
-
-def read_notifications(
-    cursor: sqlite3.Cursor, after: int, limit: int, until: int | None = None
-) -> list[Notification]:
-    """The log after a position, read inside the caller's transaction.
-
-    Reading on the projection's own connection keeps the positions and the events it
-    processes in one consistent view of the database.
-    """
-    stop = until if until is not None else -1
-    rows = cursor.execute(
-        "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events"
-        " WHERE rowid > ? AND (? < 0 OR rowid <= ?) ORDER BY rowid LIMIT ?",
-        (after, stop, stop, limit),
-    ).fetchall()
-    return [
-        Notification(id=row[0], originator_id=UUID(row[1]), originator_version=row[2],
-                     topic=row[3], state=row[4])
-        for row in rows
-    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+from infrastructure.eventlog import head_position
 from projections import schema
 from projections.queries import Record
 
@@ -17,12 +18,6 @@ class ProjectionStatus(Record):
     head: int
     lag: int
     updated_at: str | None
-
-
-def head_position(connection: sqlite3.Connection) -> int:
-    """The position of the newest event in the log (0 when there are none)."""
-    row = connection.execute("SELECT MAX(rowid) FROM stored_events").fetchone()
-    return int(row[0] or 0)
 
 
 def projection_status(connection: sqlite3.Connection) -> list[ProjectionStatus]:
@@ -45,11 +40,8 @@ def projection_status(connection: sqlite3.Connection) -> list[ProjectionStatus]:
 def lag(connection: sqlite3.Connection) -> int:
     """How many events the most lagging projection has yet to process."""
     row = connection.execute(
-        "SELECT (SELECT MAX(rowid) FROM stored_events),"
-        " (SELECT MIN(position) FROM projection_positions),"
-        " (SELECT COUNT(*) FROM projection_positions)"
-    ).fetchone()
-    head, lowest, count = int(row[0] or 0), int(row[1] or 0), int(row[2])
+        "SELECT MIN(position), COUNT(*) FROM projection_positions").fetchone()
+    head, lowest, count = head_position(connection), int(row[0] or 0), int(row[1])
     if count < len(schema.PROJECTIONS):
         return max(head, 1)
     return head - lowest
