@@ -10,9 +10,10 @@ import typer
 from cli import output
 from cli.context import CliState, JsonFlag, LockIdOption, state
 from cli.errors import Typer, UsageProblem
-from cli.stack import plural
+from domain.dependencies import DESTROYED, MISSING
 from domain.errors import StackNotFound
 from domain.names import stack_id, validate_stack_name
+from domain.wording import plural
 
 if TYPE_CHECKING:
     import sqlite3
@@ -41,6 +42,7 @@ def _load_graph(st: CliState) -> tuple[sqlite3.Connection, DependencyGraph]:
 
 
 def _require(graph: DependencyGraph, name: str) -> None:
+    """The stack must exist (destroyed ones do); the graph holds every stack there is."""
     validate_stack_name(name)
     if not graph.exists(name):
         raise StackNotFound(name)
@@ -48,7 +50,7 @@ def _require(graph: DependencyGraph, name: str) -> None:
 
 def _marked(graph: DependencyGraph, name: str) -> str:
     status = graph.status(name)
-    return f"{name} ({status})" if status in ("missing", "destroyed") else name
+    return f"{name} ({status})" if status in (MISSING, DESTROYED) else name
 
 
 @app.command("add")
@@ -257,8 +259,8 @@ def order(
     if st.wants_json(json_output):
         output.emit_json({
             "levels": levels, "order": flat, "total": len(flat),
-            "missing": [n for n in flat if dependency_graph.status(n) == "missing"],
-            "destroyed": [n for n in flat if dependency_graph.status(n) == "destroyed"]})
+            "missing": [n for n in flat if dependency_graph.status(n) == MISSING],
+            "destroyed": [n for n in flat if dependency_graph.status(n) == DESTROYED]})
         return
     output.say(f"Execution order: {plural(len(flat), 'stack')} in {plural(len(levels), 'level')}"
                " (the stacks of one level can run in parallel)")

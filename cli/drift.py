@@ -11,8 +11,8 @@ from cli import driftview, output
 from cli.confirm import refuse_without_terminal
 from cli.context import JsonFlag, LockIdOption, state
 from cli.errors import Typer
-from cli.resources import existing_stack_id
 from domain.errors import CheckFailed
+from domain.fix_results import fix_succeeded
 
 if TYPE_CHECKING:
     from commands.drift import FixPlan
@@ -79,7 +79,7 @@ def show(ctx: typer.Context, stack: StackArg, json_output: JsonFlag = False) -> 
 
     st = state(ctx)
     connection = st.reader()
-    record = find_drift_report(connection, existing_stack_id(connection, stack))
+    record = find_drift_report(connection, st.known_stack(stack))
     has_report = record is not None and record.event_id is not None
     has_fix = record is not None and record.fix_event_id is not None
     if st.wants_json(json_output):
@@ -109,7 +109,7 @@ def show(ctx: typer.Context, stack: StackArg, json_output: JsonFlag = False) -> 
                      (record.total, record.in_sync, record.drifted, record.unknown), st.color())
     if record is not None and has_fix:
         fixes = record.fix or []
-        done = sum(1 for fix in fixes if fix["result"] in ("repaired", "accepted"))
+        done = sum(1 for fix in fixes if fix_succeeded(fix["result"]))
         output.say()
         output.say(f"Fixed since: {output.short_time(record.fixed_at)} by {record.fixed_by} "
                    f"(event {record.fix_event_id}, {record.fix_mode}): {done} of {len(fixes)} "
@@ -158,7 +158,7 @@ def fix(
         st.written()
     document = outcome.to_json()
     fixes: list[dict[str, Any]] = document["fixes"]
-    failed = [f for f in fixes if f["result"] not in ("repaired", "accepted")]
+    failed = [f for f in fixes if not fix_succeeded(f["result"])]
     if wants_json:
         output.emit_json(document)
     else:

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from cli import output
+from domain.fix_results import fix_succeeded
 
 MAX_VALUE_WIDTH = 48
 DRIFT_HEADERS = ["RESOURCE", "TYPE", "ATTRIBUTE", "EXPECTED", "ACTUAL"]
@@ -63,7 +64,7 @@ def fix_lines(fixes: Iterable[Mapping[str, Any]]) -> list[str]:
     """One line per resource a fix acted on: what happened, what changed, or why not."""
     lines = []
     for fix in fixes:
-        if fix["result"] in ("repaired", "accepted"):
+        if fix_succeeded(fix["result"]):
             changed = ", ".join(d["attribute"] for d in fix["changes"]) or "state was unknown"
             lines.append(f"{output.tick()} {fix['name']}: {fix['result']} ({changed})")
         else:

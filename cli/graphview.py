@@ -16,17 +16,17 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 
 from cli.errors import UsageProblem
+from domain.dependencies import DESTROYED, MISSING
 
 TEXT_FORMATS = ("dot", "mermaid", "json", "tree")
 EXTENSIONS = {".png": "png", ".svg": "svg", ".dot": "dot", ".mmd": "mermaid", ".json": "json"}
 
-MISSING = "missing"
 FILL = {
     "created": "#bbdefb",
     "running": "#fff59d",
     "completed": "#c8e6c9",
     "failed": "#ffcdd2",
-    "destroyed": "#e0e0e0",
+    DESTROYED: "#e0e0e0",
     MISSING: "#ffffff",
 }
 STROKE = {
@@ -34,7 +34,7 @@ STROKE = {
     "running": "#f9a825",
     "completed": "#2e7d32",
     "failed": "#c62828",
-    "destroyed": "#757575",
+    DESTROYED: "#757575",
     MISSING: "#757575",
 }
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from cli import output
 from domain.durations import format_duration
-from domain.timestamps import from_text
+from domain.timestamps import from_text, has_passed
 
 
 def _moment(value: Any) -> datetime:
@@ -26,7 +26,7 @@ def relative(moment: datetime, now: datetime) -> str:
 
 
 def lock_state(expires_at: Any, now: datetime) -> str:
-    return "EXPIRED" if now >= _moment(expires_at) else "LOCKED"
+    return "EXPIRED" if has_passed(_moment(expires_at), now) else "LOCKED"
 
 
 def lock_info_block(lock: Any, now: datetime) -> list[str]:

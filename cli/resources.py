@@ -11,11 +11,9 @@ from cli import output
 from cli.context import JsonFlag, LockIdOption, state
 from cli.driftview import value_shown
 from cli.errors import Typer
-from domain.errors import StackNotFound
-from domain.names import stack_id, validate_stack_name
+from domain.names import validate_stack_name
 
 if TYPE_CHECKING:
-    import sqlite3
 
     from domain.resources import ResourcePlan
 
@@ -25,16 +23,6 @@ app = Typer(no_args_is_help=True,
 StackArg = Annotated[str, typer.Argument(help="Stack name.", show_default=False)]
 ResourceArg = Annotated[str, typer.Argument(help="Resource name.", show_default=False)]
 
-
-def existing_stack_id(connection: sqlite3.Connection, name: str) -> str:
-    """The id of the stack with this name, which must exist (exit 4 otherwise)."""
-    from projections.queries.stacks import stack_status
-
-    validate_stack_name(name)
-    identity = str(stack_id(name))
-    if stack_status(connection, identity) is None:
-        raise StackNotFound(name)
-    return identity
 
 
 @app.command("apply")
@@ -100,7 +88,7 @@ def list_resources(ctx: typer.Context, stack: StackArg, json_output: JsonFlag = 
 
     st = state(ctx)
     connection = st.reader()
-    resources = query(connection, existing_stack_id(connection, stack))
+    resources = query(connection, st.known_stack(stack))
     if st.wants_json(json_output):
         output.emit_json({"stack": stack, "resources": [r.to_json() for r in resources],
                           "total": len(resources)})
@@ -129,7 +117,7 @@ def show(ctx: typer.Context, stack: StackArg, name: ResourceArg,
 
     st = state(ctx)
     connection = st.reader()
-    resource = find_resource(connection, existing_stack_id(connection, stack), name)
+    resource = find_resource(connection, st.known_stack(stack), name)
     if resource is None:
         raise ResourceNotFound(stack, name)
     if st.wants_json(json_output):

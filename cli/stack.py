@@ -13,6 +13,7 @@ from cli.errors import Typer, UsageProblem
 from cli.lazy import lazy_group
 from domain.errors import KeyNotFound, StackDestroyed, StackNotFound
 from domain.names import validate_stack_name
+from domain.wording import plural
 
 app = Typer(
     cls=lazy_group(state="cli.state", lock="cli.lock", snapshot="cli.snapshot",
@@ -23,10 +24,6 @@ app = Typer(
 )
 
 NameArg = Annotated[str, typer.Argument(help="Stack name.", show_default=False)]
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def duration_text(milliseconds: int | None) -> str:

@@ -13,8 +13,8 @@ import typer
 from cli import output
 from cli.context import JsonFlag, state
 from cli.errors import Typer
-from cli.stack import plural
 from domain.names import validate_stack_name
+from domain.wording import plural
 
 app = Typer(help="Pre-flight checks of a stack, or of every stack.")
 

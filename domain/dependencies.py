@@ -12,6 +12,10 @@ from collections.abc import Iterable, Sequence
 from domain.errors import CheckFailed, InvalidInput, NotFound
 from domain.names import validate_stack_name
 
+MISSING = "missing"
+"""The status shown for a name a dependency declares but no stack has."""
+DESTROYED = "destroyed"
+
 
 def format_path(path: Sequence[str]) -> str:
     """`a -> b -> a`: how a dependency path or cycle reads."""

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from domain.fix_results import FixResult, fix_succeeded
 from domain.resources import Resource
 
 
@@ -23,14 +24,6 @@ class FixMode(StrEnum):
     """The real world was made to match the desired state."""
     ACCEPT = "accept"
     """The observed state was adopted as the new desired state."""
-
-
-class FixResult(StrEnum):
-    REPAIRED = "repaired"
-    ACCEPTED = "accepted"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-    """Not attempted, because a resource it depends on could not be fixed."""
 
 
 class AttributeDrift(BaseModel):
@@ -91,7 +84,7 @@ class ResourceFix(BaseModel):
 
     @property
     def succeeded(self) -> bool:
-        return self.result in (FixResult.REPAIRED, FixResult.ACCEPTED)
+        return fix_succeeded(self.result)
 
 
 def compare(expected: Mapping[str, Any], observed: Mapping[str, Any]) -> list[AttributeDrift]:

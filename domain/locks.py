@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from domain.durations import format_duration
 from domain.errors import InvalidInput, LockConflict
 from domain.invocation import Invocation
+from domain.timestamps import has_passed
 
 MAX_LOCK_TEXT = 1024
 MAX_METADATA_ENTRIES = 64
@@ -30,7 +31,7 @@ class LockInfo(BaseModel):
     generation: int
 
     def is_expired(self, at: datetime) -> bool:
-        return at >= self.expires_at
+        return has_passed(self.expires_at, at)
 
     def is_held_by(self, invocation: Invocation, claimed: str | None = None) -> bool:
         """The caller holds the lock if it presents the lock id, or is who locked it."""

@@ -31,3 +31,8 @@ def parse_timestamp(text: str, *, what: str = "timestamp") -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+def has_passed(moment: datetime, at: datetime) -> bool:
+    """Whether `moment` has come by `at` (a lease expires the instant its end is reached)."""
+    return at >= moment

@@ -15,12 +15,10 @@ from itertools import islice
 
 import networkx as nx
 
-from domain.dependencies import DependencyCycle
+from domain.dependencies import DESTROYED, MISSING, DependencyCycle
 from domain.validation import DependencyFacts
 from projections.queries import dependencies, stacks
 
-MISSING = "missing"
-DESTROYED = "destroyed"
 MAX_CYCLES = 20
 """At most this many cycles are listed: a dense graph can hold exponentially many."""
 

@@ -13,6 +13,7 @@ from domain.drift import DriftStatus, FixMode
 from domain.events import DomainEvent
 from domain.stack import Stack
 from domain.timestamps import to_text
+from domain.wording import listed, plural, shortened
 from projections import schema
 from projections.projectors import Projector, dump
 
@@ -22,8 +23,7 @@ INFO, WARNING, ERROR = "info", "warning", "error"
 
 def shown(value: Any, limit: int = 60) -> str:
     """A value as it reads in a one-line summary."""
-    text = orjson.dumps(value).decode()
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return shortened(orjson.dumps(value).decode(), limit)
 
 
 @singledispatch
@@ -150,28 +150,19 @@ def _(event: Stack.ValidationPassed) -> tuple[str, str]:
 @summarize.register
 def _(event: Stack.ValidationFailed) -> tuple[str, str]:
     first = next(check for check in event.checks if check.status == "fail")
-    reason = first.reason if len(first.reason) <= 80 else first.reason[:77] + "..."
-    return WARNING, f"validation failed ({_counted(event)}): {first.check}: {reason}"
-
-
-def _names(names: list[str], limit: int = 5) -> str:
-    shown_names = ", ".join(names[:limit])
-    return shown_names + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+    return WARNING, (f"validation failed ({_counted(event)}): {first.check}: "
+                     f"{shortened(first.reason, 80)}")
 
 
 @summarize.register
 def _(event: Stack.ResourceDeclared) -> tuple[str, str]:
-    needs = f", depends on {_names(event.depends_on)}" if event.depends_on else ""
+    needs = f", depends on {listed(event.depends_on)}" if event.depends_on else ""
     return INFO, f"resource '{event.name}' ({event.type}) declared{needs}"
 
 
 @summarize.register
 def _(event: Stack.ResourceUpdated) -> tuple[str, str]:
-    what = f": {_names(event.changed)}" if event.changed else ""
+    what = f": {listed(event.changed)}" if event.changed else ""
     return INFO, f"resource '{event.name}' ({event.type}) changed{what}"
 
 
@@ -187,9 +178,9 @@ def _(event: Stack.DriftDetected | Stack.DriftChecked) -> tuple[str, str]:
     drifted = [r.name for r in event.resources if r.status is DriftStatus.DRIFTED]
     unknown = [r.name for r in event.resources if r.status is DriftStatus.UNKNOWN]
     if not drifted and not unknown:
-        return INFO, f"no drift: {_plural(total, 'resource')} in sync"
-    parts = ([f"{len(drifted)} of {total} drifted ({_names(drifted)})"] if drifted else []) + (
-        [f"{len(unknown)} unknown ({_names(unknown)})"] if unknown else [])
+        return INFO, f"no drift: {plural(total, 'resource')} in sync"
+    parts = ([f"{len(drifted)} of {total} drifted ({listed(drifted)})"] if drifted else []) + (
+        [f"{len(unknown)} unknown ({listed(unknown)})"] if unknown else [])
     return WARNING, "drift detected: " + "; ".join(parts)
 
 
@@ -198,9 +189,9 @@ def _(event: Stack.DriftFixed) -> tuple[str, str]:
     done = [f.name for f in event.resources if f.succeeded]
     failed = [f.name for f in event.resources if not f.succeeded]
     verb = "adopted as desired state" if event.mode is FixMode.ACCEPT else "repaired"
-    message = f"drift fix: {len(done)} {verb}" + (f" ({_names(done)})" if done else "")
+    message = f"drift fix: {len(done)} {verb}" + (f" ({listed(done)})" if done else "")
     if failed:
-        return ERROR, message + f"; {len(failed)} failed ({_names(failed)})"
+        return ERROR, message + f"; {len(failed)} failed ({listed(failed)})"
     return INFO, message
 
 

@@ -107,11 +107,6 @@ def stack_statuses(connection: sqlite3.Connection,
     return dict(rows)
 
 
-def stack_status(connection: sqlite3.Connection, stack_id: str) -> str | None:
-    """The stack's status, or None when there is no such stack."""
-    row = connection.execute("SELECT status FROM stacks WHERE id = ?", (stack_id,)).fetchone()
-    return str(row[0]) if row else None
-
 
 def stack_names(connection: sqlite3.Connection) -> dict[str, str]:
     """Every stack's name by its id, destroyed stacks included."""
