@@ -18,7 +18,7 @@ from domain.wording import plural
 app = Typer(
     cls=lazy_group(state="cli.state", lock="cli.lock", snapshot="cli.snapshot",
                    deps="cli.deps", validate="cli.validate", resources="cli.resources",
-                   drift="cli.drift"),
+                   drift="cli.drift", executions="cli.executions"),
     no_args_is_help=True,
     help="Create, inspect and manage stacks.",
 )
@@ -126,6 +126,7 @@ def show(
         return
     from cli.lockview import lock_state
     from infrastructure.clock import now
+    from projections.queries.executions import list_executions
     from projections.queries.locks import find_lock
     from projections.queries.stacks import find_stack
 
@@ -137,9 +138,12 @@ def show(
         raise StackNotFound(name)
     lock = find_lock(connection, stack.id)
     lock_status = lock_state(lock.expires_at, now()) if lock else "UNLOCKED"
+    runs = list_executions(connection, stack.id, 1) if stack.execution_count else []
+    last_run = runs[0] if runs else None
     if st.wants_json(json_output):
         output.emit_json({**stack.to_json(), "lock_status": lock_status,
-                          "lock": lock.to_json() if lock else None})
+                          "lock": lock.to_json() if lock else None,
+                          "last_run": last_run.to_json() if last_run else None})
         return
     colour = st.color()
     output.say(f"Stack: {stack.name}")
@@ -153,8 +157,13 @@ def show(
     output.say(f"  Updated:       {output.short_time(stack.updated_at)} by {stack.updated_by}")
     if stack.destroyed_at:
         output.say(f"  Destroyed:     {output.short_time(stack.destroyed_at)}")
-    output.say(f"  Last run:      {output.short_time(stack.last_execution)}")
     output.say(f"  Executions:    {stack.execution_count}")
+    if last_run is not None:
+        from cli.executions import duration_text, status_text
+
+        output.say(f"  Last run:      {output.short_time(last_run.started_at)} "
+                   f"{last_run.workflow} {status_text(last_run)} "
+                   f"{duration_text(last_run.duration_ms)} ({last_run.id[:8]})")
     output.say(f"  Events:        {stack.event_version}")
     _key_value_block("State values", stack.values)
     _key_value_block("Outputs", stack.outputs)

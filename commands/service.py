@@ -219,6 +219,28 @@ class StackService:
             return {name: (verdicts[name], events[name]) for name in checks}
         raise ConcurrentModification(", ".join(checks), MAX_ATTEMPTS)
 
+    # ---- executions ---------------------------------------------------------------------
+
+    def start_execution(self, name: str, invocation: Invocation,
+                        **run: Any) -> Outcome:
+        """Record that a run begins (see `Stack.start_execution` for what `run` holds)."""
+        return self.change(name, invocation, lambda stack, inv: {
+            "execution": stack.start_execution(inv, **run)})
+
+    def renew_execution(self, name: str, execution_id: str, lease: timedelta,
+                        invocation: Invocation) -> Outcome:
+        return self.change(name, invocation, lambda stack, inv: {
+            "execution": stack.renew_execution(inv, execution_id, lease)})
+
+    def finish_execution(self, name: str, execution_id: str, invocation: Invocation,
+                         **outcome: Any) -> Outcome:
+        """Record how a run ended (see `Stack.finish_execution`)."""
+        def finish(stack: Stack, inv: Invocation) -> dict[str, Any]:
+            stack.finish_execution(inv, execution_id, **outcome)
+            return {}
+
+        return self.change(name, invocation, finish)
+
     # ---- locks --------------------------------------------------------------------------
 
     def acquire_lock(

@@ -19,6 +19,13 @@ from domain.errors import (
     StackDestroyed,
 )
 from domain.events import stamp
+from domain.executions import (
+    RUNNER_VANISHED,
+    ExecutionAlreadyRunning,
+    ExecutionNotRunning,
+    RunningExecution,
+    TaskRecord,
+)
 from domain.invocation import Invocation
 from domain.locks import (
     LockInfo,
@@ -88,6 +95,7 @@ class Stack(BaseAggregate[UUID]):
         last_version: int
         dependencies: list[str]
         resources: dict[str, Resource]
+        running: dict[str, RunningExecution]
 
     # ---- events (domain/stack_events.py), bound here so the event store registers them ----
 
@@ -117,6 +125,10 @@ class Stack(BaseAggregate[UUID]):
     DriftDetected: TypeAlias = events.DriftDetected
     DriftChecked: TypeAlias = events.DriftChecked
     DriftFixed: TypeAlias = events.DriftFixed
+    ExecutionStarted: TypeAlias = events.ExecutionStarted
+    ExecutionRenewed: TypeAlias = events.ExecutionRenewed
+    ExecutionCompleted: TypeAlias = events.ExecutionCompleted
+    ExecutionFailed: TypeAlias = events.ExecutionFailed
 
     # ---- construction -------------------------------------------------------------------
 
@@ -520,6 +532,83 @@ class Stack(BaseAggregate[UUID]):
         self.trigger_event(self.DriftFixed, mode=FixMode.ACCEPT, resources=list(fixes), **fields)
         return list(fixes)
 
+    # ---- executions -----------------------------------------------------------------------
+
+    def start_execution(self, invocation: Invocation, *, execution_id: str, workflow: str,
+                        lease: timedelta, version: str = "", file: str = "",
+                        file_sha256: str = "", tasks: Sequence[str] = (),
+                        parameters: Mapping[str, Any] | None = None,
+                        snapshot_version: int | None = None) -> RunningExecution:
+        """Record that a run of a workflow begins.
+
+        A run that presents the stack's lock holds it for its length: the lock is its lease.
+        Without one, the run's own lease lasts `lease` and is renewed by `renew_execution`.
+        """
+        self._ensure_mutable(invocation)
+        if execution_id in self.running:
+            raise ExecutionAlreadyRunning(self.name, execution_id)
+        validate_ttl(lease)
+        held = self.held_lock(invocation.at)
+        holds = held is not None and invocation.lock_id == held.lock_id
+        fields = self._stamp(invocation)
+        self.trigger_event(
+            self.ExecutionStarted, execution_id=execution_id, workflow=workflow,
+            version=version, file=file, file_sha256=file_sha256, tasks=list(tasks),
+            parameters=dict(parameters or {}), lock_id=held.lock_id if held and holds else None,
+            alive_until=held.expires_at if held and holds else fields["timestamp"] + lease,
+            snapshot_version=snapshot_version, **fields)
+        return self.running[execution_id]
+
+    def renew_execution(self, invocation: Invocation, execution_id: str,
+                        lease: timedelta) -> RunningExecution:
+        """Extend the lease of a run that holds no lock (a lock is renewed as a lock)."""
+        run = self._running(execution_id)
+        validate_ttl(lease)
+        fields = self._stamp(invocation)
+        self.trigger_event(self.ExecutionRenewed, execution_id=execution_id,
+                           alive_until=fields["timestamp"] + lease, **fields)
+        return self.running[run.execution_id]
+
+    def finish_execution(self, invocation: Invocation, execution_id: str, *, succeeded: bool,
+                         duration_ms: int, tasks: Sequence[TaskRecord] = (), message: str = "",
+                         reason: str = "failed", rolled_back_to: int | None = None) -> None:
+        """Record how a run ended. What happened is recorded whoever holds the lock now."""
+        self._running(execution_id)
+        fields = self._stamp(invocation)
+        if succeeded:
+            self.trigger_event(self.ExecutionCompleted, execution_id=execution_id,
+                               duration_ms=duration_ms, tasks=list(tasks), message=message,
+                               **fields)
+        else:
+            self.trigger_event(self.ExecutionFailed, execution_id=execution_id,
+                               duration_ms=duration_ms, tasks=list(tasks), message=message,
+                               reason=reason, rolled_back_to=rolled_back_to, **fields)
+
+    def vanished_executions(self, at: datetime) -> list[RunningExecution]:
+        """Runs whose lease lapsed by `at` without their having ended."""
+        return [run for run in self.running.values() if run.vanished(at)]
+
+    def _running(self, execution_id: str) -> RunningExecution:
+        run = self.running.get(execution_id)
+        if run is None:
+            raise ExecutionNotRunning(self.name, execution_id)
+        return run
+
+    def trigger_event(self, event_class: type[Any], **kwargs: Any) -> None:
+        """Every change first records the runs whose lease lapsed: their runner vanished."""
+        at = kwargs.get("timestamp")
+        if at is not None and getattr(self, "running", None) and event_class is not \
+                self.ExecutionFailed:
+            for run in self.vanished_executions(at):
+                super().trigger_event(
+                    self.ExecutionFailed, execution_id=run.execution_id,
+                    duration_ms=_milliseconds(run.alive_until - run.started_at),
+                    reason=RUNNER_VANISHED,
+                    message=f"its lease lapsed at {run.alive_until:%Y-%m-%d %H:%M:%S} UTC "
+                            "without the run having ended",
+                    **{key: kwargs[key] for key in _STAMP if key in kwargs})
+        super().trigger_event(event_class, **kwargs)
+
     # ---- rules --------------------------------------------------------------------------
 
     def _stamp(self, invocation: Invocation) -> dict[str, Any]:
@@ -590,3 +679,10 @@ class Stack(BaseAggregate[UUID]):
 def _resource_fields(resource: Resource) -> dict[str, Any]:
     return {"name": resource.name, "type": resource.type, "attributes": resource.attributes,
             "depends_on": list(resource.depends_on)}
+
+
+_STAMP = ("timestamp", "actor", "source", "correlation_id")
+
+
+def _milliseconds(delta: timedelta) -> int:
+    return max(int(delta.total_seconds() * 1000), 0)

@@ -16,6 +16,7 @@ from eventsourcing.domain import CanInitAggregate, CanMutateAggregate
 
 from domain.drift import FixMode, ResourceDrift, ResourceFix
 from domain.events import DomainEvent
+from domain.executions import RunningExecution, TaskRecord
 from domain.locks import LockInfo
 from domain.resources import Resource
 from domain.validation import CheckResult
@@ -69,6 +70,8 @@ class Created(StackEvent, CanInitAggregate[UUID]):
         # dependencies it had are dropped with its values and outputs (history keeps them).
         stack.dependencies = []
         stack.resources = {}
+        # A run that was going on when the stack was destroyed still ends on its record.
+        stack.running = getattr(stack, "running", {})
 
 
 class Updated(StackEvent):
@@ -156,6 +159,7 @@ class LockRenewed(StackEvent):
 
     def apply(self, aggregate: Any) -> None:
         aggregate.lock = aggregate.lock.model_copy(update={"expires_at": self.expires_at})
+        _lease_of_runs(aggregate, self.lock_id, self.expires_at)
 
 
 class LockReleased(StackEvent):
@@ -165,6 +169,7 @@ class LockReleased(StackEvent):
 
     def apply(self, aggregate: Any) -> None:
         aggregate.lock = None
+        _lease_of_runs(aggregate, self.lock_id, self.timestamp)
 
 
 class LockForceReleased(StackEvent):
@@ -177,6 +182,7 @@ class LockForceReleased(StackEvent):
 
     def apply(self, aggregate: Any) -> None:
         aggregate.lock = None
+        _lease_of_runs(aggregate, self.lock_id, self.timestamp)
 
 
 class LockExpired(StackEvent):
@@ -189,6 +195,7 @@ class LockExpired(StackEvent):
 
     def apply(self, aggregate: Any) -> None:
         aggregate.lock = None
+        _lease_of_runs(aggregate, self.lock_id, self.timestamp)
 
 
 class SnapshotCreated(StackEvent):
@@ -228,7 +235,12 @@ class SnapshotRestored(StackEvent):
     def apply(self, aggregate: Any) -> None:
         stack: Stack = aggregate
         stack.description = self.state.description
-        stack.status = StackStatus(self.state.status)
+        restored = StackStatus(self.state.status)
+        if getattr(stack, "running", None):
+            restored = StackStatus.RUNNING  # a run is going on now, whatever the version had
+        elif restored is StackStatus.RUNNING:
+            restored = stack.status  # a version taken mid-run does not bring a run back
+        stack.status = restored
         stack.destroyed_at = self.timestamp if stack.status is StackStatus.DESTROYED else None
         stack.values = dict(self.state.values)
         stack.outputs = dict(self.state.outputs)
@@ -358,3 +370,94 @@ class DriftFixed(StackEvent):
 
     def apply(self, aggregate: Any) -> None:
         """The real world changed, or `resource.updated` events adopted it."""
+
+
+# ---- execution events ----------------------------------------------------------------
+
+class ExecutionStarted(StackEvent):
+    """A run of a workflow began against the stack."""
+
+    TOPIC: ClassVar[str] = "stack.execution.started"
+    execution_id: str
+    workflow: str
+    version: str = ""
+    file: str = ""
+    file_sha256: str = ""
+    tasks: list[str] = []
+    parameters: dict[str, Any] = {}
+    lock_id: str | None = None
+    """The stack lock the run holds, when its workflow requires one."""
+    alive_until: datetime
+    """Until when its lease keeps the run alive (the lock's expiry, when it holds one)."""
+    snapshot_version: int | None = None
+    """The snapshot taken before the run, when its workflow asks for one."""
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.running = {**aggregate.running, self.execution_id: RunningExecution(
+            execution_id=self.execution_id, workflow=self.workflow, started_at=self.timestamp,
+            lock_id=self.lock_id, alive_until=self.alive_until)}
+        aggregate.status = StackStatus.RUNNING
+
+
+class ExecutionRenewed(StackEvent):
+    """A run without a lock of its own said it is still alive, extending its lease."""
+
+    TOPIC: ClassVar[str] = "stack.execution.renewed"
+    execution_id: str
+    alive_until: datetime
+
+    def apply(self, aggregate: Any) -> None:
+        run = aggregate.running[self.execution_id]
+        aggregate.running = {**aggregate.running, self.execution_id: run.model_copy(
+            update={"alive_until": self.alive_until})}
+
+
+class ExecutionEnded(StackEvent):
+    """What completed and failed runs record alike (no stored event has this type)."""
+
+    execution_id: str
+    duration_ms: int
+    tasks: list[TaskRecord] = []
+    message: str = ""
+
+    def apply(self, aggregate: Any) -> None:
+        running = dict(aggregate.running)
+        running.pop(self.execution_id, None)
+        aggregate.running = running
+        if running:
+            aggregate.status = StackStatus.RUNNING
+        elif aggregate.status is not StackStatus.DESTROYED:
+            aggregate.status = self.outcome()
+
+    def outcome(self) -> StackStatus:
+        raise NotImplementedError
+
+
+class ExecutionCompleted(ExecutionEnded):
+    """A run ended with every task done."""
+
+    TOPIC: ClassVar[str] = "stack.execution.completed"
+
+    def outcome(self) -> StackStatus:
+        return StackStatus.COMPLETED
+
+
+class ExecutionFailed(ExecutionEnded):
+    """A run ended without every task done: a task failed, it timed out, it was interrupted,
+    or its runner vanished."""
+
+    TOPIC: ClassVar[str] = "stack.execution.failed"
+    reason: str = "failed"
+    rolled_back_to: int | None = None
+    """The snapshot the stack's recorded state was restored to, after the failure."""
+
+    def outcome(self) -> StackStatus:
+        return StackStatus.FAILED
+
+
+def _lease_of_runs(stack: Any, lock_id: str, until: datetime) -> None:
+    """Runs that hold this lock live as long as it does."""
+    running = getattr(stack, "running", {})
+    if any(run.lock_id == lock_id for run in running.values()):
+        stack.running = {key: run.model_copy(update={"alive_until": until})
+                         if run.lock_id == lock_id else run for key, run in running.items()}

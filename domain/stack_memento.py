@@ -13,6 +13,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict
 
 from domain.events import upcast
+from domain.executions import RunningExecution
 from domain.locks import LockInfo
 from domain.resources import Resource
 from domain.stack_events import StackStatus
@@ -43,6 +44,7 @@ class StackMemento(BaseModel):
     last_version: int = 0
     dependencies: list[str] = []
     resources: dict[str, Resource] = {}
+    running: dict[str, RunningExecution] = {}
 
 
 _STATE = tuple(name for name in StackMemento.model_fields
@@ -92,4 +94,5 @@ class StackSnapshot(BaseModel):
         # Containers the aggregate changes in place must not be shared with the memento.
         stack.dependencies = list(memento.dependencies)
         stack.resources = dict(memento.resources)
+        stack.running = dict(memento.running)
         return stack

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import NamedTuple
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """Bumped whenever a projection's tables or logic change; a mismatch triggers a migration."""
 
 POSITIONS_DDL = (
@@ -28,7 +28,7 @@ class ProjectionSpec(NamedTuple):
 
 STACKS = ProjectionSpec(
     name="stacks",
-    version=1,
+    version=2,
     tables=("stacks", "state_values", "stack_outputs"),
     ddl=(
         """CREATE TABLE IF NOT EXISTS stacks (
@@ -48,7 +48,8 @@ STACKS = ProjectionSpec(
             created_by TEXT NOT NULL,
             updated_by TEXT NOT NULL,
             value_count INTEGER NOT NULL DEFAULT 0,
-            output_count INTEGER NOT NULL DEFAULT 0)""",
+            output_count INTEGER NOT NULL DEFAULT 0,
+            running_executions INTEGER NOT NULL DEFAULT 0)""",
         "CREATE INDEX IF NOT EXISTS stacks_by_status ON stacks (status, name)",
         """CREATE TABLE IF NOT EXISTS state_values (
             stack_id TEXT NOT NULL,
@@ -220,8 +221,47 @@ RESOURCES = ProjectionSpec(
     ),
 )
 
+EXECUTIONS = ProjectionSpec(
+    name="executions",
+    version=1,
+    tables=("stack_executions",),
+    ddl=(
+        # `status`: running, completed or failed. A running row whose `alive_until` has passed
+        # is shown as failed (its runner vanished) until an event records that.
+        """CREATE TABLE IF NOT EXISTS stack_executions (
+            id TEXT PRIMARY KEY,
+            stack_id TEXT NOT NULL,
+            stack_name TEXT NOT NULL,
+            workflow TEXT NOT NULL,
+            version TEXT NOT NULL,
+            file TEXT NOT NULL,
+            file_sha256 TEXT NOT NULL,
+            status TEXT NOT NULL,
+            reason TEXT,
+            message TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            started_by TEXT NOT NULL,
+            correlation_id TEXT NOT NULL,
+            finished_at TEXT,
+            duration_ms INTEGER,
+            lock_id TEXT,
+            alive_until TEXT NOT NULL,
+            snapshot_version INTEGER,
+            rolled_back_to INTEGER,
+            task_names TEXT NOT NULL,
+            parameters TEXT NOT NULL,
+            tasks TEXT NOT NULL,
+            started_event INTEGER NOT NULL,
+            finished_event INTEGER)""",
+        "CREATE INDEX IF NOT EXISTS stack_executions_by_stack"
+        " ON stack_executions (stack_id, started_at)",
+        "CREATE INDEX IF NOT EXISTS stack_executions_running"
+        " ON stack_executions (stack_id, status, alive_until)",
+    ),
+)
+
 PROJECTIONS: tuple[ProjectionSpec, ...] = (STACKS, AUDIT, LOCKS, VERSIONS, DEPENDENCIES,
-                                            VALIDATIONS, RESOURCES)
+                                            VALIDATIONS, RESOURCES, EXECUTIONS)
 
 
 def create_tables(cursor: sqlite3.Cursor, spec: ProjectionSpec) -> None:

@@ -38,6 +38,7 @@ def all_projectors(store: Application[UUID]) -> list[Projector]:
     """Every projection's projector, in the order they see each event."""
     from projections.projectors.audit import AuditProjector
     from projections.projectors.dependencies import DependencyProjector
+    from projections.projectors.executions import ExecutionProjector
     from projections.projectors.locks import LockProjector
     from projections.projectors.resources import ResourceProjector
     from projections.projectors.stacks import StackProjector
@@ -45,4 +46,5 @@ def all_projectors(store: Application[UUID]) -> list[Projector]:
     from projections.projectors.versions import VersionProjector
 
     return [StackProjector(), AuditProjector(), LockProjector(), VersionProjector(store),
-            DependencyProjector(), ValidationProjector(), ResourceProjector()]
+            DependencyProjector(), ValidationProjector(), ResourceProjector(),
+            ExecutionProjector()]

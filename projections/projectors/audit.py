@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
+from datetime import timedelta
 from functools import singledispatch
 from typing import Any
 
 import orjson
 
 from domain.drift import DriftStatus, FixMode
+from domain.durations import format_duration
 from domain.events import DomainEvent
 from domain.stack import Stack
 from domain.timestamps import to_text
@@ -193,6 +195,39 @@ def _(event: Stack.DriftFixed) -> tuple[str, str]:
     if failed:
         return ERROR, message + f"; {len(failed)} failed ({listed(failed)})"
     return INFO, message
+
+
+@summarize.register
+def _(event: Stack.ExecutionStarted) -> tuple[str, str]:
+    held = " under its lock" if event.lock_id else ""
+    version = f" {event.version}" if event.version else ""
+    return INFO, (f"run {event.execution_id[:8]} of workflow '{event.workflow}'{version} started"
+                  f"{held} ({plural(len(event.tasks), 'task')})")
+
+
+@summarize.register
+def _(event: Stack.ExecutionRenewed) -> tuple[str, str]:
+    return INFO, (f"run {event.execution_id[:8]} still alive, until "
+                  f"{to_text(event.alive_until)[:19]}Z")
+
+
+@summarize.register
+def _(event: Stack.ExecutionCompleted) -> tuple[str, str]:
+    return INFO, (f"run {event.execution_id[:8]} completed in {_ms(event.duration_ms)} "
+                  f"({plural(len(event.tasks), 'task')})")
+
+
+@summarize.register
+def _(event: Stack.ExecutionFailed) -> tuple[str, str]:
+    failed = [t.name for t in event.tasks if t.status in ("failed", "timed_out")]
+    which = f": {listed(failed)}" if failed else ""
+    back = f"; restored to v{event.rolled_back_to}" if event.rolled_back_to else ""
+    return ERROR, (f"run {event.execution_id[:8]} failed ({event.reason}) after "
+                   f"{_ms(event.duration_ms)}{which}{back}")
+
+
+def _ms(milliseconds: int) -> str:
+    return format_duration(timedelta(milliseconds=milliseconds))
 
 
 class AuditProjector(Projector):

@@ -87,10 +87,14 @@ class StackProjector(Projector):
     def _restored(self, event: Stack.SnapshotRestored, cursor: sqlite3.Cursor) -> None:
         stack_id = str(event.originator_id)
         state = event.state
+        # As the aggregate has it: a run going on keeps the stack running, and a version taken
+        # mid-run does not bring a run back.
         cursor.execute(
-            "UPDATE stacks SET description = ?, status = ?, destroyed_at = ?,"
-            " value_count = ?, output_count = ? WHERE id = ?",
-            (state.description, state.status,
+            "UPDATE stacks SET description = ?,"
+            " status = CASE WHEN running_executions > 0 THEN 'running'"
+            " WHEN ? = 'running' THEN status ELSE ? END,"
+            " destroyed_at = ?, value_count = ?, output_count = ? WHERE id = ?",
+            (state.description, state.status, state.status,
              to_text(event.timestamp) if state.status == "destroyed" else None,
              len(state.values), len(state.outputs), stack_id),
         )
@@ -102,6 +106,29 @@ class StackProjector(Projector):
                 [(stack_id, key, dump(value), to_text(event.timestamp), event.actor)
                  for key, value in values.items()],
             )
+
+    @handle.register
+    def _run_started(self, event: Stack.ExecutionStarted, cursor: sqlite3.Cursor) -> None:
+        cursor.execute(
+            "UPDATE stacks SET status = 'running', last_execution = ?, last_duration_ms = NULL,"
+            " execution_count = execution_count + 1,"
+            " running_executions = running_executions + 1 WHERE id = ?",
+            (to_text(event.timestamp), str(event.originator_id)))
+
+    @handle.register(Stack.ExecutionCompleted)
+    @handle.register(Stack.ExecutionFailed)
+    def _run_ended(self, event: Stack.ExecutionCompleted | Stack.ExecutionFailed,
+                   cursor: sqlite3.Cursor) -> None:
+        outcome = event.outcome().value
+        cursor.execute(
+            "UPDATE stacks SET running_executions = CASE WHEN running_executions > 0"
+            " THEN running_executions - 1 ELSE 0 END,"
+            " last_duration_ms = ? WHERE id = ?",
+            (event.duration_ms, str(event.originator_id)))
+        cursor.execute(
+            "UPDATE stacks SET status = CASE WHEN running_executions > 0 THEN 'running'"
+            " WHEN status = 'destroyed' THEN status ELSE ? END WHERE id = ?",
+            (outcome, str(event.originator_id)))
 
     @handle.register
     def _state_set(self, event: Stack.StateSet, cursor: sqlite3.Cursor) -> None:

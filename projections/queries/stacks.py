@@ -47,26 +47,42 @@ class StackDetail(Record):
     outputs: dict[str, Any]
 
 
+STATUS = (
+    "CASE WHEN status = 'running' AND NOT EXISTS (SELECT 1 FROM stack_executions e"
+    " WHERE e.stack_id = stacks.id AND e.status = 'running' AND e.alive_until > ?)"
+    " THEN 'failed' ELSE status END"
+)
+"""A stack's status as of the time given for its one parameter: running only while one of
+its runs still holds a lease (a run whose lease lapsed has failed: its runner vanished)."""
+
 _SUMMARY_COLUMNS = (
-    "id, name, description, status, version, created_at, updated_at, last_execution,"
+    f"id, name, description, {STATUS}, version, created_at, updated_at, last_execution,"
     " last_duration_ms, execution_count"
 )
+
+
+def now_text() -> str:
+    """The current time in the storage form (what statuses are judged against)."""
+    from domain.timestamps import to_text
+    from infrastructure.clock import now
+
+    return to_text(now())
 
 
 def list_stacks(connection: sqlite3.Connection, *, include_destroyed: bool) -> list[StackSummary]:
     where = "" if include_destroyed else "WHERE status != 'destroyed'"
     rows = connection.execute(
-        f"SELECT {_SUMMARY_COLUMNS} FROM stacks {where} ORDER BY name"
+        f"SELECT {_SUMMARY_COLUMNS} FROM stacks {where} ORDER BY name", (now_text(),)
     ).fetchall()
     return [StackSummary(*row) for row in rows]
 
 
 def find_stack(connection: sqlite3.Connection, name: str) -> StackDetail | None:
     row = connection.execute(
-        "SELECT id, name, description, status, version, created_at, created_by, updated_at,"
+        f"SELECT id, name, description, {STATUS}, version, created_at, created_by, updated_at,"
         " updated_by, last_execution, last_duration_ms, execution_count, event_version,"
         " incarnation, destroyed_at FROM stacks WHERE name = ?",
-        (name,),
+        (now_text(), name),
     ).fetchone()
     if row is None:
         return None
@@ -98,12 +114,13 @@ def stack_statuses(connection: sqlite3.Connection,
                    names: Iterable[str] | None = None) -> dict[str, str]:
     """The status of every stack (or of these, where they exist) by name, destroyed included."""
     if names is None:
-        rows = connection.execute("SELECT name, status FROM stacks ORDER BY name").fetchall()
+        rows = connection.execute(f"SELECT name, {STATUS} FROM stacks ORDER BY name",
+                                  (now_text(),)).fetchall()
     else:
         wanted = list(names)
         rows = connection.execute(
-            f"SELECT name, status FROM stacks WHERE name IN ({', '.join('?' * len(wanted))})",
-            wanted).fetchall()
+            f"SELECT name, {STATUS} FROM stacks WHERE name IN ({', '.join('?' * len(wanted))})",
+            (now_text(), *wanted)).fetchall()
     return dict(rows)
 
 

@@ -57,7 +57,8 @@ def test_every_event_type_as_stored_by_the_second_release_loads_as_itself(
     stored = load_fixture("events-v2.jsonl")
     store = runtime.store()
     store.recorder.insert_events(stored)
-    assert {event.topic for event in stored} == set(STACK_EVENT_TYPES)
+    assert len({event.topic for event in stored}) == 25
+    assert {event.topic for event in stored} <= set(STACK_EVENT_TYPES)
     for cls in STACK_EVENT_TYPES.values():
         assert [other.TOPIC for other in STACK_EVENT_TYPES.values()
                 if other is not cls and issubclass(other, cls)] == []
