@@ -10,7 +10,8 @@ OUTCOME = {"stack", "stack_id", "version", "events"}
 STACK_SUMMARY = {"id", "name", "description", "status", "version", "created_at", "updated_at",
                  "last_execution", "last_duration_ms", "execution_count"}
 STACK_DETAIL = STACK_SUMMARY | {"created_by", "updated_by", "event_version", "incarnation",
-                                "destroyed_at", "values", "outputs", "lock_status", "lock"}
+                                "destroyed_at", "values", "outputs", "lock_status", "lock",
+                                "last_run"}
 EVENT = {"id", "stack_id", "stack", "stack_version", "type", "severity", "message", "source",
          "actor", "correlation_id", "timestamp", "data"}
 PROJECTION = {"name", "version", "position", "head", "lag", "updated_at"}
