@@ -6,7 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from cli.main import app
 from tests.conftest import CliRun, ProcRun, event_count
 
 
@@ -102,7 +104,10 @@ def test_database_in_a_directory_that_cannot_be_created(cli: CliRun, tmp_path: P
                                                         db_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    result = cli("--db", str(blocker / "sub" / "stacks.db"), "stack", "list")
+    result = cli("--db", str(blocker / "stacks.db"), "stack", "list")
+    assert_refused(result, 2, db_path, 0, fragment=f"{blocker} is not a directory")
+    result = CliRunner().invoke(app, ["stack", "list"],
+                                env={"XDG_DATA_HOME": str(blocker / "data")})
     assert_refused(result, 2, db_path, 0, fragment="cannot create the database directory")
 
 
@@ -131,9 +136,9 @@ def test_internal_errors_hide_the_traceback_unless_debug(cli: CliRun, db_path: P
     assert "Traceback" in debug.stderr
 
 
-def test_database_files_are_private(cli: CliRun, tmp_path: Path) -> None:
-    path = tmp_path / "new" / "dir" / "stacks.db"
-    assert cli("--db", str(path), "stack", "list").exit_code == 0
+def test_database_files_are_private(tmp_path: Path) -> None:
+    path = Path(os.environ["XDG_DATA_HOME"]) / "sloth-runner" / "stacks.db"
+    assert CliRunner().invoke(app, ["stack", "list"]).exit_code == 0
     assert oct(path.stat().st_mode & 0o777) == oct(0o600)
     assert oct(path.parent.stat().st_mode & 0o777) == oct(0o700)
     assert os.access(path, os.R_OK)
