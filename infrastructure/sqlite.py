@@ -40,8 +40,12 @@ class DatabaseFile:
         return self.read_only_reason is None
 
     def connection_name(self) -> str:
-        """What to hand `sqlite3.connect(..., uri=True)`: the path, or a read-only URI."""
-        return str(self.path) if self.writable else read_only_uri(self.path)
+        """What to hand `sqlite3.connect(..., uri=True)`: a URI, read-only where it must be.
+
+        A URI (rather than the path) leaves no doubt about odd file names, and lets the
+        connection attach other files by URI (read-only, in `projections.pointintime`).
+        """
+        return self.path.absolute().as_uri() if self.writable else read_only_uri(self.path)
 
     def describe_read_only(self) -> str:
         return f"{self.path} is read-only ({self.read_only_reason})"
@@ -156,7 +160,7 @@ def connect(database: DatabaseFile) -> sqlite3.Connection:
     event log. They therefore commit without waiting for the disk (`synchronous=NORMAL`);
     the event store's own connections keep SQLite's full durability.
     """
-    connection = sqlite3.connect(database.connection_name(), uri=not database.writable,
+    connection = sqlite3.connect(database.connection_name(), uri=True,
                                  timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
                                  check_same_thread=False)
     if database.writable:

@@ -342,3 +342,19 @@ def test_a_read_only_reader_sees_writes_still_in_the_write_ahead_log(
     finally:
         writer.close()
     no_side_files(db)
+
+
+def test_a_point_in_time_copy_can_be_made_from_a_read_only_database(
+        unprivileged: Unprivileged) -> None:
+    shared = unprivileged.root / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    db = build_database(shared / "stacks.db", "app", "web")
+    db.chmod(0o444)
+    before = fingerprint(db)
+    copy = shared / "copy.db"
+    result = unprivileged(db, "projections", "rebuild", "--until-event", "1", "--into", str(copy))
+    assert result.returncode == 0, result.stderr
+    assert fingerprint(db)[:3] == before[:3]
+    no_side_files(db)
+    assert events_in(copy) == 1
