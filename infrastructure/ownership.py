@@ -26,11 +26,11 @@ META_DDL = (f"CREATE TABLE IF NOT EXISTS {META_TABLE} ("
             " key TEXT PRIMARY KEY,"
             " value TEXT NOT NULL)")
 
-OUR_UNMARKED_TABLES = frozenset({"stored_events", "stored_snapshots", "projection_positions"})
-"""Tables every database of an earlier release has: the event store's and our positions."""
+EVENT_STORE_TABLES = frozenset({"stored_events", "stored_snapshots"})
+POSITIONS_TABLE = "projection_positions"
 
-GO_TOOL_TABLES = frozenset({"state_locks", "state_versions", "stack_executions",
-                            "state_activity", "drift_detections"})
+GO_TOOL_TABLES = frozenset({"state_locks", "state_versions", "state_events",
+                            "stack_executions", "state_activity", "drift_detections"})
 """Tables that, next to `stacks` and without an event store, mark the Go tool's database."""
 
 EARLIER_RELEASE = "an earlier sloth-runner release"
@@ -73,13 +73,23 @@ def inspect(connection: sqlite3.Connection) -> Inspection:
         owner = Owner.OTHER
     elif not objects:
         owner = Owner.EMPTY
-    elif names >= OUR_UNMARKED_TABLES and _topics_are_ours(connection):
+    elif _written_by_an_earlier_release(connection, names):
         owner = Owner.UNMARKED
     elif "stacks" in names and names & GO_TOOL_TABLES and "stored_events" not in names:
         owner = Owner.GO_TOOL
     else:
         owner = Owner.OTHER
     return Inspection(owner, application_id, user_version, tables)
+
+
+def _written_by_an_earlier_release(connection: sqlite3.Connection, names: set[str]) -> bool:
+    """The event store with our topics, and our projection positions (or, when a first run
+    stopped between creating the two, nothing but the event store)."""
+    if not names >= EVENT_STORE_TABLES:
+        return False
+    if POSITIONS_TABLE not in names and names != EVENT_STORE_TABLES:
+        return False
+    return _topics_are_ours(connection)
 
 
 def _topics_are_ours(connection: sqlite3.Connection) -> bool:

@@ -121,6 +121,18 @@ def test_a_database_whose_mark_was_stripped_is_recognised(db_path: Path) -> None
     assert event_count(db_path) == 1
 
 
+def test_a_first_run_stopped_before_the_read_models_is_recognised(db_path: Path) -> None:
+    from infrastructure.eventstore import open_sqlite_store
+    from infrastructure.sqlite import DatabaseFile
+
+    # An earlier release created the event store, then stopped before the read models.
+    open_sqlite_store(DatabaseFile(db_path, empty=True), create_tables=True).close()
+    assert tables(db_path) == {"stored_events", "stored_snapshots"}
+    open_runtime(db_path)
+    assert header_application_id(db_path) == ownership.APPLICATION_ID
+    assert "projection_positions" in tables(db_path)
+
+
 def test_rebuilding_the_read_models_keeps_the_mark(runtime: Runtime, db_path: Path) -> None:
     runtime.service().create_stack(CreateStack(stack="app"), invocation())
     runtime.projections().rebuild()
@@ -143,6 +155,14 @@ def test_the_go_tools_database_is_refused_unchanged(db_path: Path, wal: bool) ->
     assert "\n" not in message
     assert fingerprint(db_path) == before
     assert set(GO_TABLES) <= tables(db_path)
+
+
+def test_an_older_go_database_is_recognised_by_fewer_tables(db_path: Path) -> None:
+    with sqlite3.connect(db_path) as connection:
+        connection.execute("CREATE TABLE stacks (id TEXT PRIMARY KEY, name TEXT UNIQUE)")
+        connection.execute("CREATE TABLE state_events (id TEXT PRIMARY KEY, stack_id TEXT)")
+    with pytest.raises(ForeignDatabase, match="original Go sloth-runner"):
+        open_runtime(db_path)
 
 
 def test_another_programs_database_is_refused_naming_its_tables(db_path: Path) -> None:
