@@ -59,7 +59,6 @@ class StackStore(Application[UUID]):
                 cache.put(aggregate_id, aggregate)
         return recordings
 
-
     def _refused_write(self, error: PersistenceError) -> ReadOnlyDatabase:
         where = (self.database.describe_read_only()
                  if self.database is not None and not self.database.writable
@@ -75,11 +74,11 @@ def _is_read_only(error: PersistenceError) -> bool:
     return code & 0xFF == _SQLITE_READONLY
 
 
-def sqlite_environment(path: Path | str, *, create_tables: bool) -> dict[str, str]:
-    """The eventsourcing environment for a SQLite file (a path, or a read-only URI)."""
+def sqlite_environment(name: Path | str, *, create_tables: bool) -> dict[str, str]:
+    """The eventsourcing environment for a SQLite file (its path, or a URI)."""
     return {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-        "SQLITE_DBNAME": str(path),
+        "SQLITE_DBNAME": str(name),
         "SQLITE_LOCK_TIMEOUT": str(BUSY_TIMEOUT_SECONDS),
         "CREATE_TABLE": "y" if create_tables else "n",
         "AGGREGATE_CACHE_MAXSIZE": "256",

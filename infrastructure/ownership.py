@@ -149,18 +149,24 @@ def _list(tables: tuple[str, ...]) -> str:
     return f"{shown} and {more} more" if more > 0 else shown
 
 
-def claim(path: Path) -> Inspection:
+def claim(database: DatabaseFile, looked: Inspection) -> Inspection:
     """Mark an empty database, or one an earlier release wrote, as ours; returns what it was.
 
     The look is taken again under the write lock, so two processes opening a new file at
     once mark it once, and a file that changed hands since the read-only look is refused.
     """
-    connection = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+    connection = sqlite3.connect(database.connection_name(), uri=True,
+                                 timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
     try:
+        if looked.owner is Owner.EMPTY:
+            # Written through the log from the first page on, the new database is never
+            # half-written in the file itself, where another process's lock-free look
+            # (`read_only_uri`) would find it torn.
+            connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("BEGIN IMMEDIATE")
         try:
             found = inspect(connection)
-            refuse_unless_ours(path, found)
+            refuse_unless_ours(database.path, found)
             if found.owner in (Owner.EMPTY, Owner.UNMARKED):
                 _mark(connection, found.owner)
         except BaseException:
@@ -169,7 +175,7 @@ def claim(path: Path) -> Inspection:
         connection.execute("COMMIT")
         return found
     except sqlite3.DatabaseError as exc:
-        raise unreadable(path, exc) from None
+        raise unreadable(database.path, exc) from None
     finally:
         connection.close()
 

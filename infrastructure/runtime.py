@@ -78,7 +78,7 @@ class Runtime:
                 f"sloth-runner (schema {found.user_version}): run any command once with write "
                 "access to bring them up to date")
         if database.writable and found.owner is not ownership.Owner.OURS:
-            ownership.claim(path)
+            ownership.claim(database, found)
         try:
             connection = sqlite.connect(database)
             version = connection.execute("PRAGMA user_version").fetchone()[0]

@@ -94,7 +94,7 @@ def test_another_programs_database_is_refused_unchanged(proc: ProcRun, db_path: 
     no_side_files(db_path)
 
 
-def test_the_refusal_is_one_json_free_line_even_with_debug(proc: ProcRun, db_path: Path) -> None:
+def test_the_refusal_has_no_traceback_even_with_debug(proc: ProcRun, db_path: Path) -> None:
     build_go_database(db_path)
     result = proc("--debug", "stack", "list")
     refused(result)
@@ -157,6 +157,23 @@ def test_a_named_database_in_a_missing_directory_is_refused(proc: ProcRun, tmp_p
     }[how]
     refused(proc(*args, "stack", "create", "app", env=env), f"directory {missing} does not exist")
     assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.slow
+def test_processes_starting_on_one_new_file_at_once_all_use_it(tmp_path: Path) -> None:
+    path = tmp_path / "fresh.db"
+    environment = {**os.environ, "SLOTH_RUNNER_DB": str(path)}
+    runs = [subprocess.Popen([SCRIPT, "stack", "create", f"s{i}"], env=environment,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for i in range(8)]
+    outcomes = [(run.wait(timeout=120), run.stderr.read() if run.stderr else "") for run in runs]
+    for run in runs:
+        for stream in (run.stdout, run.stderr):
+            if stream is not None:
+                stream.close()
+    assert [code for code, _ in outcomes] == [0] * 8, outcomes
+    assert events_in(path) == 8
+    assert int.from_bytes(path.read_bytes()[68:72], "big") == 0x534C5448
 
 
 def test_the_default_database_directory_is_created_private(proc: ProcRun, tmp_path: Path) -> None:
