@@ -1,14 +1,30 @@
-"""The schema of the YAML config file, validated with pydantic."""
+"""The schema of the YAML config file, validated with pydantic.
+
+A setting is held to the same bounds as the option it stands for (`lock_timeout` is the
+default `--ttl`), so a config file can never make every later command fail.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from domain.durations import parse_duration
 from domain.errors import InvalidInput
+from domain.locks import validate_ttl
+
+MAX_SNAPSHOT_RETENTION = timedelta(days=36500)
+"""A century: anything longer is a typo, and would not fit a date's arithmetic for long."""
 
 
 def _duration(value: Any) -> timedelta:
@@ -20,9 +36,27 @@ def _duration(value: Any) -> timedelta:
         return parse_duration(value)
     except InvalidInput as exc:
         raise ValueError(str(exc)) from None
+    except OverflowError:
+        raise ValueError(f"'{value}' is far too long") from None
+
+
+def _lease(value: timedelta) -> timedelta:
+    """The bounds of `--ttl`, from the domain rule itself, without naming the flag."""
+    try:
+        return validate_ttl(value)
+    except InvalidInput as exc:
+        raise ValueError(str(exc).partition(": ")[2] or str(exc)) from None
+
+
+def _retention(value: timedelta) -> timedelta:
+    if value > MAX_SNAPSHOT_RETENTION:
+        raise ValueError(f"must be at most {MAX_SNAPSHOT_RETENTION.days}d (100 years)")
+    return value
 
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
+LockTimeout = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_lease)]
+Retention = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_retention)]
 
 
 class StacksSection(BaseModel):
@@ -31,8 +65,8 @@ class StacksSection(BaseModel):
     database_path: str | None = None
     auto_lock: bool = False
     auto_snapshot: bool = False
-    lock_timeout: Duration = timedelta(hours=1)
-    snapshot_retention: Duration = timedelta(days=30)
+    lock_timeout: LockTimeout = timedelta(hours=1)
+    snapshot_retention: Retention = timedelta(days=30)
     max_concurrent_executions: int = Field(default=10, ge=1, le=10_000)
 
 
@@ -40,6 +74,16 @@ class ConfigFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     stacks: StacksSection = StacksSection()
+
+    @field_validator("stacks", mode="before")
+    @classmethod
+    def _empty_section(cls, value: Any) -> Any:
+        """`stacks:` with every setting commented out is an empty section, not an error."""
+        return {} if value is None else value
+
+
+# Pydantic's messages for these name our model classes; users wrote a YAML mapping.
+_NOT_A_MAPPING = {"model_type", "model_attributes_type", "dict_type"}
 
 
 def describe_errors(error: ValidationError) -> str:
@@ -49,7 +93,17 @@ def describe_errors(error: ValidationError) -> str:
         key = ".".join(str(p) for p in item["loc"]) or "(top level)"
         if item["type"] == "extra_forbidden":
             reason = "unknown key"
+        elif item["type"] in _NOT_A_MAPPING:
+            reason = f"expected a mapping of settings, got {_kind(item['input'])}"
         else:
             reason = item["msg"].removeprefix("Value error, ")
         parts.append(f"{key}: {reason}")
     return "; ".join(parts)
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    return repr(value)

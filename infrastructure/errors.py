@@ -8,4 +8,16 @@ class SettingsError(Exception):
 
 
 class DatabaseUnusable(Exception):
-    """The database path cannot be created or is not a SQLite database."""
+    """The database file cannot be used as it is; the message says why and what to do."""
+
+
+class ForeignDatabase(DatabaseUnusable):
+    """The file holds another program's data (the original Go tool's, say); it is left unchanged."""
+
+
+class DamagedDatabase(DatabaseUnusable):
+    """SQLite reports the file as corrupt."""
+
+
+class ReadOnlyDatabase(DatabaseUnusable):
+    """A change was asked of a database this process may only read."""

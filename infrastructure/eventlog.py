@@ -59,10 +59,14 @@ def copy_log(source: sqlite3.Connection, target: sqlite3.Connection, *,
     events up to a time are a prefix, because a stream's timestamps never go backwards.
     Returns how many events were copied.
     """
-    from infrastructure.sqlite import immediate
+    from pathlib import Path
 
+    from infrastructure.sqlite import immediate, read_only_uri
+
+    # Attached read-only: the source may be a database this process can only read, and
+    # copying from it must not leave -wal/-shm files of ours beside it.
     source_file = source.execute("PRAGMA database_list").fetchone()[2]
-    target.execute("ATTACH DATABASE ? AS source", (source_file,))
+    target.execute("ATTACH DATABASE ? AS source", (read_only_uri(Path(source_file)),))
     try:
         with immediate(target) as cursor:
             where, params = "1 = 1", []

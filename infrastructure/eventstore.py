@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
-from eventsourcing.persistence import Mapper, Recording, Transcoder
+from eventsourcing.persistence import Mapper, PersistenceError, Recording, Transcoder
 from eventsourcing.utils import register_topic
 
 from domain.stack import Stack
 from domain.stack_memento import StackSnapshot
+from infrastructure.errors import ReadOnlyDatabase
 from infrastructure.mapping import OrjsonTranscoder, PydanticMapper
-from infrastructure.sqlite import BUSY_TIMEOUT_SECONDS
+from infrastructure.sqlite import BUSY_TIMEOUT_SECONDS, CHOOSE_ANOTHER, DatabaseFile
+
+_SQLITE_READONLY = 8
 
 SNAPSHOT_INTERVAL = 100
 """Take a library-level snapshot of a stack every this many events."""
@@ -27,6 +31,8 @@ class StackStore(Application[UUID]):
 
     name = "SlothRunner"
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Stack: SNAPSHOT_INTERVAL}
+    database: DatabaseFile | None = None
+    """The file the store is on, to name it when a write is refused."""
 
     def construct_mapper(self) -> Mapper[UUID]:
         return self.factory.mapper(
@@ -42,19 +48,38 @@ class StackStore(Application[UUID]):
         Loading fast-forwards a cached stack from the log anyway (other processes write too),
         so this only spares re-reading and decoding our own events on the next command.
         """
-        recordings = super()._record(processing_event)
+        try:
+            recordings = super()._record(processing_event)
+        except PersistenceError as exc:
+            if not _is_read_only(exc):
+                raise
+            raise self._refused_write(exc) from None
         cache = self.repository.cache
         if cache is not None:
             for aggregate_id, aggregate in processing_event.aggregates.items():
                 cache.put(aggregate_id, aggregate)
         return recordings
 
+    def _refused_write(self, error: PersistenceError) -> ReadOnlyDatabase:
+        where = (self.database.describe_read_only()
+                 if self.database is not None and not self.database.writable
+                 else f"the database is read-only ({error})")
+        return ReadOnlyDatabase(f"cannot record the change: {where}; ask for write access, "
+                                f"or {CHOOSE_ANOTHER}")
 
-def sqlite_environment(path: Path, *, create_tables: bool) -> dict[str, str]:
-    """The eventsourcing environment for a SQLite file."""
+
+def _is_read_only(error: PersistenceError) -> bool:
+    """SQLite refused a write because the file, its directory or the connection is read-only."""
+    cause = error.__cause__
+    code = getattr(cause, "sqlite_errorcode", 0) if isinstance(cause, sqlite3.Error) else 0
+    return code & 0xFF == _SQLITE_READONLY
+
+
+def sqlite_environment(name: Path | str, *, create_tables: bool) -> dict[str, str]:
+    """The eventsourcing environment for a SQLite file (its path, or a URI)."""
     return {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-        "SQLITE_DBNAME": str(path),
+        "SQLITE_DBNAME": str(name),
         "SQLITE_LOCK_TIMEOUT": str(BUSY_TIMEOUT_SECONDS),
         "CREATE_TABLE": "y" if create_tables else "n",
         "AGGREGATE_CACHE_MAXSIZE": "256",
@@ -62,6 +87,9 @@ def sqlite_environment(path: Path, *, create_tables: bool) -> dict[str, str]:
     }
 
 
-def open_sqlite_store(path: Path, *, create_tables: bool) -> StackStore:
-    """An event store on a prepared SQLite file."""
-    return StackStore(env=sqlite_environment(path, create_tables=create_tables))
+def open_sqlite_store(database: DatabaseFile, *, create_tables: bool) -> StackStore:
+    """An event store on a checked SQLite file; read-only when this process may not write it."""
+    store = StackStore(env=sqlite_environment(database.connection_name(),
+                                              create_tables=create_tables))
+    store.database = database
+    return store

@@ -36,7 +36,6 @@ def load_resource_file(path: Path, providers: ProviderRegistry) -> list[Resource
     root = yaml.compose(text, Loader=yaml.SafeLoader)  # for line numbers; it parsed above
     if not isinstance(document, dict) or root is None:
         raise InvalidInput(f"{path}: expected a mapping with a 'resources' list")
-    _refuse_repeated_keys(path, root)
     extra = sorted(str(key) for key in document if key != "resources")
     if extra:
         raise InvalidInput(f"{path}: unknown key '{extra[0]}' (a resources file has only "
@@ -89,19 +88,3 @@ def _value_node(mapping: Node, key: str) -> Node:
             return found
     raise KeyError(key)
 
-
-def _refuse_repeated_keys(path: Path, node: Node) -> None:
-    """YAML keeps the last of two equal keys silently; a declaration should not."""
-    import yaml
-
-    if isinstance(node, yaml.MappingNode):
-        seen: set[Any] = set()
-        for key_node, value_node in node.value:
-            if key_node.value in seen:
-                raise InvalidInput(f"{path}:{key_node.start_mark.line + 1}: key "
-                                   f"'{key_node.value}' appears twice in one mapping")
-            seen.add(key_node.value)
-            _refuse_repeated_keys(path, value_node)
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            _refuse_repeated_keys(path, item)

@@ -7,13 +7,14 @@ current touches only SQLite.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
-from pathlib import Path
+import sys
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from infrastructure import sqlite
-from infrastructure.errors import DatabaseUnusable
+from infrastructure.errors import DatabaseUnusable, ReadOnlyDatabase
 from infrastructure.settings import Settings
+from infrastructure.sqlite import DatabaseFile
 
 if TYPE_CHECKING:
     from commands.service import StackService
@@ -27,8 +28,11 @@ if TYPE_CHECKING:
 class Runtime:
     """Everything one run of the tool needs, opened lazily, for one database."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, warn: Callable[[str], None] | None = None) -> None:
         self.settings = settings
+        self._warn = warn or _print_warning
+        self._warned = False
+        self._database: DatabaseFile | None = None
         self._connection: sqlite3.Connection | None = None
         self._store: StackStore | None = None
         self._runner: ProjectionRunner | None = None
@@ -38,38 +42,69 @@ class Runtime:
     # ---- the database -------------------------------------------------------------------
 
     def connection(self) -> sqlite3.Connection:
-        """The read-model connection, on a database whose schema is current."""
-        if self._connection is None:
-            from projections import schema
+        """The read-model connection, on a database of ours whose schema is current."""
+        return self._opened()[1]
 
-            path = sqlite.prepare_database_file(self.settings.db_path)
+    def database(self) -> DatabaseFile:
+        """The database file, checked: ours, and whether this process may write it."""
+        return self._opened()[0]
+
+    def _opened(self) -> tuple[DatabaseFile, sqlite3.Connection]:
+        if self._database is None or self._connection is None:
+            self._database, self._connection = self._open()
+        return self._database, self._connection
+
+    def _open(self) -> tuple[DatabaseFile, sqlite3.Connection]:
+        """Check the file and whose it is before anything opens it for writing; then open it.
+
+        Only then may the event store (which switches a file to WAL) or a migration (which
+        drops read-model tables) touch it.
+        """
+        from infrastructure import ownership
+        from projections import schema
+
+        database = sqlite.open_database_file(self.settings.db_path,
+                                             create_directory=self.settings.db_is_default)
+        path = database.path
+        found = ownership.inspect_file(database)
+        ownership.refuse_unless_ours(path, found)
+        if found.user_version > schema.SCHEMA_VERSION:
+            raise DatabaseUnusable(f"{path} was written by a newer sloth-runner (schema "
+                                   f"{found.user_version}); upgrade")
+        if not database.writable and found.owner is ownership.Owner.EMPTY:
+            raise ReadOnlyDatabase(f"{database.describe_read_only()} and empty: there is "
+                                   "nothing to read, and it cannot become a database")
+        if not database.writable and found.user_version != schema.SCHEMA_VERSION:
+            raise ReadOnlyDatabase(
+                f"{database.describe_read_only()}, and its read models are from an older "
+                f"sloth-runner (schema {found.user_version}): run any command once with write "
+                "access to bring them up to date")
+        if database.writable and found.owner is not ownership.Owner.OURS:
+            ownership.claim(database, found)
+        try:
+            connection = sqlite.connect(database)
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise ownership.unreadable(path, exc) from None
+        if version != schema.SCHEMA_VERSION:
             try:
-                connection = sqlite.connect(path)
-                version = connection.execute("PRAGMA user_version").fetchone()[0]
-            except sqlite3.DatabaseError as exc:
-                raise DatabaseUnusable(f"{path} is not a usable database: {exc}") from None
-            if version > schema.SCHEMA_VERSION:
-                connection.close()
-                raise DatabaseUnusable(
-                    f"{path} was written by a newer sloth-runner (schema {version}); upgrade"
-                )
-            self._connection = connection
-            if version != schema.SCHEMA_VERSION:
-                self._open_store(path, create_tables=True)
+                self._open_store(database, create_tables=True)
                 with sqlite.immediate(connection) as cursor:
                     schema.migrate(cursor)
-        return self._connection
+            except BaseException:
+                connection.close()
+                raise
+        return database, connection
 
     def store(self) -> StackStore:
         """The event store (built on first use)."""
-        if self._store is None:
-            self.connection()  # a new database gets its tables here
-        return self._store or self._open_store(self.settings.db_path, create_tables=False)
+        database = self.database()  # checks the file; a new database gets its tables here
+        return self._store or self._open_store(database, create_tables=False)
 
-    def _open_store(self, path: Path, *, create_tables: bool) -> StackStore:
+    def _open_store(self, database: DatabaseFile, *, create_tables: bool) -> StackStore:
         from infrastructure.eventstore import open_sqlite_store
 
-        self._store = open_sqlite_store(path, create_tables=create_tables)
+        self._store = open_sqlite_store(database, create_tables=create_tables)
         return self._store
 
     def event_log(self) -> EventLog:
@@ -81,9 +116,14 @@ class Runtime:
     # ---- the read side ------------------------------------------------------------------
 
     def projections(self) -> ProjectionRunner:
+        """What updates and rebuilds the read models; refused on a read-only database."""
         if self._runner is None:
             from projections.runner import ProjectionRunner
 
+            database = self.database()
+            if not database.writable:
+                raise ReadOnlyDatabase(f"cannot update the read models: "
+                                       f"{database.describe_read_only()}")
             self._runner = ProjectionRunner(self.store(), self.connection())
         return self._runner
 
@@ -92,8 +132,16 @@ class Runtime:
         from projections.queries.positions import lag
 
         connection = self.connection()
-        if lag(connection) > 0:
-            self.projections().catch_up()
+        behind = lag(connection)
+        if behind > 0:
+            database = self.database()
+            if database.writable:
+                self.projections().catch_up()
+            elif not self._warned:
+                self._warned = True
+                self._warn(f"the read models of {database.path} are behind by {behind} "
+                           f"event{'s' if behind != 1 else ''} and cannot be caught up: the "
+                           f"database is read-only ({database.read_only_reason})")
         return connection
 
     def catch_up(self) -> int:
@@ -145,3 +193,8 @@ class Runtime:
             self._connection = None
         self._runner = None
         self._service = None
+        self._database = None
+
+
+def _print_warning(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)

@@ -32,6 +32,8 @@ class Settings(NamedTuple):
     db_path: Path
     config_path: Path | None = None
     stacks: StackSettings = StackSettings()
+    db_is_default: bool = False
+    """No flag, variable or config file named the database: its directory may be created."""
 
 
 def _xdg(variable: str, fallback: str) -> Path:
@@ -70,8 +72,9 @@ def resolve_settings(db_flag: str | None = None, config_flag: str | None = None)
 
     stacks = load_config(config_path) if config_path else StackSettings()
 
-    db_path = named_db_path(db_flag) or stacks.database_path or default_db_path()
-    return Settings(db_path=db_path, config_path=config_path, stacks=stacks)
+    named = named_db_path(db_flag) or stacks.database_path
+    return Settings(db_path=named or default_db_path(), config_path=config_path, stacks=stacks,
+                    db_is_default=named is None)
 
 
 def named_db_path(db_flag: str | None) -> Path | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from typing import NamedTuple
 
+from infrastructure.ownership import require_ours
+
 SCHEMA_VERSION = 6
 """Bumped whenever a projection's tables or logic change; a mismatch triggers a migration."""
 
@@ -270,6 +272,10 @@ def create_tables(cursor: sqlite3.Cursor, spec: ProjectionSpec) -> None:
 
 
 def drop_tables(cursor: sqlite3.Cursor, spec: ProjectionSpec) -> None:
+    """Drop a registered projection's tables, in a database that is ours, and nothing else."""
+    if spec not in PROJECTIONS:
+        raise ValueError(f"projection '{spec.name}' is not registered; its tables are not ours")
+    require_ours(cursor)
     for table in spec.tables:
         cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
@@ -286,7 +292,9 @@ def migrate(cursor: sqlite3.Cursor) -> list[str]:
     """Create missing read models and reset those whose logic changed; returns their names.
 
     A reset projection starts again from position 0 and is rebuilt by the next catch-up.
+    Only a database marked as ours is touched (`infrastructure.ownership`).
     """
+    require_ours(cursor)
     cursor.execute(POSITIONS_DDL)
     known = dict(cursor.execute("SELECT name, version FROM projection_positions").fetchall())
     reset = []

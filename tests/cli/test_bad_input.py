@@ -6,7 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from cli.main import app
 from tests.conftest import CliRun, ProcRun, event_count
 
 
@@ -77,7 +79,19 @@ def write_config(tmp_path: Path, text: str) -> Path:
     ("stacks:\n  lock_timeout: soon\n", "stacks.lock_timeout: invalid duration 'soon'"),
     ("stacks:\n  auto_lock: 3\n", "stacks.auto_lock"),
     ("stacks:\n  max_concurrent_executions: 0\n", "stacks.max_concurrent_executions"),
+    ("stacks:\n  max_concurrent_executions: 10001\n", "stacks.max_concurrent_executions"),
     ("- just\n- a list\n", "expected a mapping"),
+    # A setting is held to the bounds of the option it stands for (lock_timeout is --ttl).
+    ("stacks:\n  lock_timeout: 999999999d\n", "stacks.lock_timeout: a lease can last at most 365d"),
+    ("stacks:\n  lock_timeout: 366d\n", "stacks.lock_timeout: a lease can last at most 365d"),
+    ("stacks:\n  lock_timeout: 99999999999d\n", "stacks.lock_timeout: '99999999999d' is far too long"),
+    ("stacks:\n  lock_timeout: 0s\n", "stacks.lock_timeout: invalid duration '0s': must be greater"),
+    ("stacks:\n  snapshot_retention: 999999999d\n", "stacks.snapshot_retention: must be at most"),
+    ("stacks:\n  auto_lock: true\n  lock_timeout: 1h\n  auto_lock: false\n",
+     ":4: key 'auto_lock' appears twice in one mapping"),
+    ("stacks: {}\nstacks: {auto_lock: true}\n", ":2: key 'stacks' appears twice"),
+    ("stacks: 5\n", "stacks: expected a mapping of settings, got 5"),
+    ("stacks: [auto_lock]\n", "stacks: expected a mapping of settings, got a list"),
 ])
 def test_bad_config_files(cli: CliRun, tmp_path: Path, db_path: Path, text: str,
                           fragment: str) -> None:
@@ -85,6 +99,21 @@ def test_bad_config_files(cli: CliRun, tmp_path: Path, db_path: Path, text: str,
     result = cli("--config", str(path), "stack", "create", "app")
     assert_refused(result, 2, db_path, 0, fragment=fragment)
     assert str(path) in result.stderr
+    for internal in ("StacksSection", "ConfigFile", "pydantic", "errors.pydantic.dev"):
+        assert internal not in result.stderr
+
+
+def test_the_longest_lease_is_a_valid_lock_timeout(cli: CliRun, tmp_path: Path) -> None:
+    path = write_config(tmp_path, "stacks:\n  lock_timeout: 365d\n  snapshot_retention: 36500d\n")
+    assert cli("--config", str(path), "stack", "create", "app").exit_code == 0
+    result = cli("--config", str(path), "--json", "stack", "lock", "acquire", "app")
+    assert result.exit_code == 0, result.stderr
+
+
+def test_an_empty_stacks_section_means_the_defaults(cli: CliRun, tmp_path: Path) -> None:
+    path = write_config(tmp_path, "stacks:\n  # auto_lock: true\n")
+    result = cli("--config", str(path), "stack", "create", "app")
+    assert result.exit_code == 0, result.stderr
 
 
 def test_config_error_names_the_line_of_bad_yaml(cli: CliRun, tmp_path: Path, db_path: Path) -> None:
@@ -102,7 +131,10 @@ def test_database_in_a_directory_that_cannot_be_created(cli: CliRun, tmp_path: P
                                                         db_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    result = cli("--db", str(blocker / "sub" / "stacks.db"), "stack", "list")
+    result = cli("--db", str(blocker / "stacks.db"), "stack", "list")
+    assert_refused(result, 2, db_path, 0, fragment=f"{blocker} is not a directory")
+    result = CliRunner().invoke(app, ["stack", "list"],
+                                env={"XDG_DATA_HOME": str(blocker / "data")})
     assert_refused(result, 2, db_path, 0, fragment="cannot create the database directory")
 
 
@@ -131,9 +163,9 @@ def test_internal_errors_hide_the_traceback_unless_debug(cli: CliRun, db_path: P
     assert "Traceback" in debug.stderr
 
 
-def test_database_files_are_private(cli: CliRun, tmp_path: Path) -> None:
-    path = tmp_path / "new" / "dir" / "stacks.db"
-    assert cli("--db", str(path), "stack", "list").exit_code == 0
+def test_database_files_are_private(tmp_path: Path) -> None:
+    path = Path(os.environ["XDG_DATA_HOME"]) / "sloth-runner" / "stacks.db"
+    assert CliRunner().invoke(app, ["stack", "list"]).exit_code == 0
     assert oct(path.stat().st_mode & 0o777) == oct(0o600)
     assert oct(path.parent.stat().st_mode & 0o777) == oct(0o700)
     assert os.access(path, os.R_OK)
