@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cli.context import CliState
+from cli.context import CliState, path_text
 from cli.errors import EntryPoint, Typer
 from cli.lazy import lazy_group
 
@@ -37,11 +37,13 @@ def root(
     ctx: typer.Context,
     db: Annotated[
         str | None,
-        typer.Option("--db", metavar="PATH", help="SQLite database (env SLOTH_RUNNER_DB)."),
+        typer.Option("--db", metavar="PATH", parser=path_text,
+                     help="SQLite database (env SLOTH_RUNNER_DB)."),
     ] = None,
     config: Annotated[
         str | None,
-        typer.Option("--config", metavar="PATH", help="Config file (env SLOTH_RUNNER_CONFIG)."),
+        typer.Option("--config", metavar="PATH", parser=path_text,
+                     help="Config file (env SLOTH_RUNNER_CONFIG)."),
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="No colours.")] = False,

@@ -239,3 +239,10 @@ def test_the_walk_finds_every_command_group() -> None:
             ("stack", "deps", "graph"), ("stack", "validate"), ("events", "export"),
             ("projections", "rebuild"), ("stack", "drift", "fix")} <= found
     assert len(found) >= 40
+
+
+@pytest.mark.parametrize("option", ["--db", "--config"])
+def test_global_options_take_every_extreme_value(fuzz_db: Path, option: str) -> None:
+    # Relative values only: the test runs in tmp_path and must not create files elsewhere.
+    for value in (v for v in CORE if not v.startswith("/")):
+        check_contract(fuzz_db, [option, value, "stack", "list"])
