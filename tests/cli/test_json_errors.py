@@ -145,3 +145,16 @@ def test_every_printing_command_prints_json(cli: CliRun, tmp_path: Path) -> None
         json.loads(result.stdout)
     exported = cli("--json", "events", "export")
     assert all(json.loads(line) for line in exported.stdout.splitlines())
+
+
+def test_an_interrupt_is_reported_as_interrupted(cli: CliRun,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("projections.queries.list_stacks", interrupted)
+    error = json_error(cli("--json", "stack", "list"), 130)
+    assert error["code"] == "interrupted"
+    plain = cli("stack", "list")
+    assert plain.exit_code == 130
+    assert plain.stderr == "error: interrupted; what was done before is recorded\n"
