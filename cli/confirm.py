@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from cli.errors import UsageProblem
+from cli.errors import Cancelled, UsageProblem
 
 
 def refuse_without_terminal(*, what: str, flag: str = "--yes") -> None:
@@ -21,5 +21,4 @@ def confirm_or_refuse(question: str, *, yes: bool, what: str) -> None:
         return
     refuse_without_terminal(what=what)
     if not typer.confirm(question, default=False):
-        print("cancelled", file=sys.stderr)
-        raise typer.Exit(1)
+        raise Cancelled("cancelled")

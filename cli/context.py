@@ -18,6 +18,22 @@ if TYPE_CHECKING:
     from infrastructure.settings import Settings
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+NAME_MAX = 255
+PATH_MAX = 4096
+
+
+def path_text(text: str) -> str:
+    """A path option as typed, if it can name a file at all (no NUL byte, no name longer
+    than file systems allow); the usage error names what is wrong."""
+    if "\x00" in text:
+        raise typer.BadParameter("a path cannot contain a NUL character")
+    encoded = os.fsencode(text)
+    if len(encoded) >= PATH_MAX or any(len(part) > NAME_MAX for part in encoded.split(b"/")):
+        raise typer.BadParameter(f"the path is longer than file systems allow "
+                                 f"({NAME_MAX} bytes a name, {PATH_MAX} in all)")
+    return text
+
 LockIdOption = Annotated[
     str | None,
     typer.Option("--lock-id", help="Present this lock id (env SLOTH_RUNNER_LOCK_ID) as holder."),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -10,7 +9,7 @@ import typer
 from cli import driftview, output
 from cli.confirm import refuse_without_terminal
 from cli.context import JsonFlag, LockIdOption, state
-from cli.errors import Typer
+from cli.errors import Cancelled, Typer
 from domain.errors import CheckFailed
 from domain.fix_results import fix_succeeded
 
@@ -103,7 +102,8 @@ def show(ctx: typer.Context, stack: StackArg, json_output: JsonFlag = False) -> 
         output.say()
         output.say(f"No drift report yet. Run: sloth-runner stack drift detect {stack}")
     else:
-        output.say(f"Checked: {output.short_time(record.checked_at)} by {record.checked_by} "
+        checker = output.printable(record.checked_by or "-")
+        output.say(f"Checked: {output.short_time(record.checked_at)} by {checker} "
                    f"(event {record.event_id}, {record.event_type})")
         _report_body(stack, record.resources or [],
                      (record.total, record.in_sync, record.drifted, record.unknown), st.color())
@@ -111,7 +111,8 @@ def show(ctx: typer.Context, stack: StackArg, json_output: JsonFlag = False) -> 
         fixes = record.fix or []
         done = sum(1 for fix in fixes if fix_succeeded(fix["result"]))
         output.say()
-        output.say(f"Fixed since: {output.short_time(record.fixed_at)} by {record.fixed_by} "
+        fixer = output.printable(record.fixed_by or "-")
+        output.say(f"Fixed since: {output.short_time(record.fixed_at)} by {fixer} "
                    f"(event {record.fix_event_id}, {record.fix_mode}): {done} of {len(fixes)} "
                    "succeeded")
         for line in driftview.fix_lines(fixes):
@@ -164,8 +165,7 @@ def fix(
     else:
         _fix_result(stack, outcome.detail["plan"], document, failed)
     if outcome.detail["cancelled"]:
-        print("cancelled", file=sys.stderr)
-        raise typer.Exit(1)
+        raise Cancelled("cancelled")
     if failed:
         first = failed[0]
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""

@@ -69,4 +69,4 @@ def fix_lines(fixes: Iterable[Mapping[str, Any]]) -> list[str]:
             lines.append(f"{output.tick()} {fix['name']}: {fix['result']} ({changed})")
         else:
             lines.append(f"{output.cross()} {fix['name']}: {fix['result']}: {fix['reason']}")
-    return lines
+    return [output.printable(line) for line in lines]

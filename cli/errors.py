@@ -1,30 +1,22 @@
-"""The one place where exceptions become exit codes and one-line messages."""
+"""The one place where exceptions become exit codes and messages: one line on stderr, or,
+under `--json`, one JSON object `{"error": {"code", "exit_code", "message", ...details}}`."""
 
 from __future__ import annotations
 
 import functools
 import sys
 import traceback
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, TypeVar
 
 import typer
+from typer.core import TyperGroup
 
 from cli.exit_codes import ExitCode
 from domain import errors
 from infrastructure.errors import DatabaseUnusable, SettingsError
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-_CATEGORIES: tuple[tuple[type[BaseException], ExitCode], ...] = (
-    (errors.InvalidInput, ExitCode.USAGE),
-    (SettingsError, ExitCode.USAGE),
-    (DatabaseUnusable, ExitCode.USAGE),
-    (errors.LockConflict, ExitCode.LOCKED),
-    (errors.NotFound, ExitCode.NOT_FOUND),
-    (errors.Conflict, ExitCode.CONFLICT),
-    (errors.CheckFailed, ExitCode.CHECK_FAILED),
-)
 
 
 FLAGS = {"ttl": "--ttl", "locked_by": "--locked-by", "operation": "--operation",
@@ -48,33 +40,122 @@ class UsageProblem(Exception):
     """Arguments that parse but cannot be used together (exit 2)."""
 
 
+class Cancelled(Exception):
+    """The user said no at a confirmation prompt, or closed it (exit 1)."""
+
+
+class Category(NamedTuple):
+    """What kind of failure an error is: a stable name for scripts, and its exit code."""
+
+    code: str
+    exit_code: ExitCode
+
+
+INVALID_INPUT = Category("invalid_input", ExitCode.USAGE)
+CHECK_FAILED = Category("check_failed", ExitCode.CHECK_FAILED)
+CANCELLED = Category("cancelled", ExitCode.CHECK_FAILED)
+LOCKED = Category("locked", ExitCode.LOCKED)
+NOT_FOUND = Category("not_found", ExitCode.NOT_FOUND)
+CONFLICT = Category("conflict", ExitCode.CONFLICT)
+INTERNAL = Category("internal", ExitCode.INTERNAL)
+INTERRUPTED = Category("interrupted", ExitCode.INTERRUPTED)
+
+_CATEGORIES: tuple[tuple[type[BaseException], Category], ...] = (
+    (UsageProblem, INVALID_INPUT),
+    (errors.InvalidInput, INVALID_INPUT),
+    (SettingsError, INVALID_INPUT),
+    (DatabaseUnusable, INVALID_INPUT),
+    (errors.LockConflict, LOCKED),
+    (errors.NotFound, NOT_FOUND),
+    (errors.Conflict, CONFLICT),
+    (errors.CheckFailed, CHECK_FAILED),
+    (Cancelled, CANCELLED),
+    (KeyboardInterrupt, INTERRUPTED),
+)
+
+
+def category_of(exc: BaseException) -> Category:
+    for kind, category in _CATEGORIES:
+        if isinstance(exc, kind):
+            return category
+    return INTERNAL
+
+
 def exit_code_for(exc: BaseException) -> ExitCode:
-    if isinstance(exc, UsageProblem):
-        return ExitCode.USAGE
-    for category, code in _CATEGORIES:
-        if isinstance(exc, category):
-            return code
-    return ExitCode.INTERNAL
+    return category_of(exc).exit_code
 
 
-def report(exc: BaseException, *, debug: bool = False) -> ExitCode:
-    """Print the error as one line on stderr (plus detail lines some errors carry)."""
-    code = exit_code_for(exc)
-    if code is ExitCode.INTERNAL:
+def report(exc: BaseException, *, debug: bool = False, json: bool = False) -> ExitCode:
+    """Print the error on stderr: one line (plus the holder's details for a lock conflict),
+    or one JSON object under --json. Returns its exit code."""
+    category = category_of(exc)
+    if category is INTERNAL:
         if debug:
             traceback.print_exception(exc, file=sys.stderr)
-        message = f"internal error: {type(exc).__name__}: {exc}".splitlines()[0]
-        print(f"error: {message} (run with --debug for the traceback)", file=sys.stderr)
-        return code
-    print(f"error: {message_of(exc)}", file=sys.stderr)
+        first_line = (str(exc).splitlines() or [""])[0]
+        message = f"internal error: {type(exc).__name__}: {first_line}"
+        _emit(category, message, {}, json=json,
+              hint="" if debug else " (run with --debug for the traceback)")
+        return category.exit_code
+    message = message_of(exc)
+    if category is INTERRUPTED:
+        message = "interrupted; what was done before is recorded"
+    details = dict(getattr(exc, "details", {}) or {})
     lock = getattr(exc, "lock", None)
+    if lock is not None:
+        details["lock"] = _lock_document(lock)
+    _emit(category, message, details, json=json, lock=None if json else lock)
+    return category.exit_code
+
+
+def report_usage(message: str, *, command: str | None = None, json: bool = False) -> ExitCode:
+    """A usage error from the argument parser: one line (or one JSON object), exit 2."""
+    hint = f" (see '{command} --help')" if command else ""
+    _emit(INVALID_INPUT, message, {"command": command} if command else {}, json=json, hint=hint)
+    return INVALID_INPUT.exit_code
+
+
+def _emit(category: Category, message: str, details: dict[str, Any], *, json: bool,
+          hint: str = "", lock: Any = None) -> None:
+    from cli import output
+
+    if json:
+        document = {"error": {"code": category.code, "exit_code": int(category.exit_code),
+                              "message": message, **details}}
+        sys.stderr.write(_compact_json(document) + "\n")
+        return
+    lines = [f"error: {output.printable(message)}{hint}"]
     if lock is not None:
         from cli.lockview import lock_info_block
         from infrastructure.clock import now
 
-        for line in lock_info_block(lock, now()):
-            print(line, file=sys.stderr)
-    return code
+        lines += [output.printable(line) for line in lock_info_block(lock, now())]
+    sys.stderr.write("".join(line + "\n" for line in lines))
+
+
+def _lock_document(lock: Any) -> dict[str, Any]:
+    from domain.timestamps import to_text
+
+    return {"lock_id": lock.lock_id, "locked_by": lock.locked_by,
+            "acquired_by_actor": lock.acquired_by_actor, "operation": lock.operation,
+            "reason": lock.reason, "metadata": dict(lock.metadata),
+            "locked_at": to_text(lock.locked_at), "expires_at": to_text(lock.expires_at),
+            "generation": lock.generation}
+
+
+def _compact_json(document: Any) -> str:
+    import orjson
+
+    return orjson.dumps(document, default=str).decode()
+
+
+def _wants_json(kwargs: dict[str, Any]) -> tuple[bool, bool]:
+    """(json, debug) for the command being run, from its context and its own --json."""
+    context = kwargs.get("ctx")
+    root = context.find_root() if context is not None else None
+    cli_state = getattr(root, "obj", None)
+    json = bool(getattr(cli_state, "json", False) or kwargs.get("json_output"))
+    return json, bool(getattr(cli_state, "debug", False))
 
 
 def handled(function: F) -> F:
@@ -86,14 +167,15 @@ def handled(function: F) -> F:
             return function(*args, **kwargs)
         except (typer.Exit, typer.Abort):
             raise
-        except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
-            raise typer.Exit(130) from None
-        except Exception as exc:
-            context = kwargs.get("ctx")
-            root = context.find_root() if context is not None else None
-            debug = bool(getattr(getattr(root, "obj", None), "debug", False))
-            raise typer.Exit(int(report(exc, debug=debug))) from None
+        except BrokenPipeError:
+            # The reader of our output went away; what was committed stays committed.
+            from cli import output
+
+            output.stdout_closed()
+            raise typer.Exit(int(ExitCode.OK)) from None
+        except (Exception, KeyboardInterrupt) as exc:
+            json, debug = _wants_json(kwargs)
+            raise typer.Exit(int(report(exc, debug=debug, json=json))) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -113,3 +195,86 @@ class Typer(typer.Typer):
             return function
 
         return decorator
+
+
+def _is_text(arg: str) -> bool:
+    """False for an argument whose bytes were not UTF-8 (Python keeps them as surrogates)."""
+    try:
+        arg.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _stdout_is_devnull() -> bool:
+    import os
+
+    try:
+        return os.path.samestat(os.fstat(sys.stdout.fileno()), os.stat(os.devnull))
+    except (OSError, ValueError):
+        return False
+
+
+def json_requested(args: Sequence[str]) -> bool:
+    """Whether the command line asks for JSON (anywhere before a `--`), even if it does not
+    parse."""
+    options = args[: args.index("--")] if "--" in args else args
+    return "--json" in options
+
+
+class EntryPoint(TyperGroup):
+    """The root group: parses and runs a command line, and turns what the argument parser
+    refuses into one line (or one JSON object) and exit 2, a closed stdout into a quiet exit."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             windows_expand_args: bool = True, **extra: Any) -> Any:
+        del complete_var, windows_expand_args  # no shell completion; POSIX shells expand
+        code = self.run(list(sys.argv[1:] if args is None else args),
+                        prog_name or "sloth-runner", extra)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+    def run(self, args: list[str], prog_name: str, extra: dict[str, Any]) -> int:
+        json = json_requested(args)
+        undecodable = next((arg for arg in args if not _is_text(arg)), None)
+        if undecodable is not None:
+            shown = undecodable.encode("utf-8", "surrogateescape").decode("utf-8",
+                                                                          "backslashreplace")
+            return int(report_usage(f"argument '{shown}' is not valid UTF-8 text", json=json))
+        try:
+            try:
+                with self.make_context(prog_name, args, **extra) as ctx:
+                    result = self.invoke(ctx)
+                code = result if isinstance(result, int) else int(ExitCode.OK)
+            except typer.Exit as exit_:
+                code = exit_.exit_code
+            sys.stdout.flush()
+        except BrokenPipeError:
+            from cli import output
+
+            output.stdout_closed()
+            return int(ExitCode.OK)
+        except SystemExit as exc:
+            # Help is printed with rich, which meets a closed pipe by pointing stdout at
+            # /dev/null and raising SystemExit(1); nothing else here exits that way.
+            if exc.code == 1 and _stdout_is_devnull():
+                return int(ExitCode.OK)
+            raise
+        except typer.TyperException as exc:
+            return self._usage_error(exc, json)
+        except (typer.Abort, EOFError):
+            return int(report(Cancelled("aborted"), json=json))
+        except KeyboardInterrupt as exc:
+            return int(report(exc, json=json))
+        return code
+
+    @staticmethod
+    def _usage_error(exc: typer.TyperException, json: bool) -> int:
+        context = getattr(exc, "ctx", None)
+        message = " ".join(exc.format_message().split())
+        if not message:  # a group run without a command has just printed its help
+            message = "missing command"
+        return int(report_usage(message, json=json,
+                                command=context.command_path if context is not None else None))

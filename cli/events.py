@@ -10,6 +10,7 @@ from cli import output
 from cli.context import JsonFlag, state
 from cli.errors import Typer
 from domain.errors import InvalidInput
+from domain.values import INT64_MAX
 
 app = Typer(no_args_is_help=True, help="Query and export the audit log of every change.")
 
@@ -26,7 +27,8 @@ def list_events(
     actor: Annotated[str | None, typer.Option("--actor", help="Only events by this actor.")] = None,
     since: Annotated[str | None, typer.Option("--since", help="ISO 8601; UTC if no zone.")] = None,
     until: Annotated[str | None, typer.Option("--until", help="ISO 8601; UTC if no zone.")] = None,
-    limit: Annotated[int | None, typer.Option("--limit", "-n", help="The newest N events.")] = None,
+    limit: Annotated[int | None, typer.Option(
+        "--limit", "-n", max=INT64_MAX, help="The newest N events.")] = None,
     json_output: JsonFlag = False,
 ) -> None:
     """List events, oldest first (with --limit, the newest N)."""
@@ -62,6 +64,8 @@ def list_events(
 def export(
     ctx: typer.Context,
     stack: Annotated[str | None, typer.Option("--stack", "-s", help="Only this stack.")] = None,
+    json_output: Annotated[bool, typer.Option(
+        "--json", help="Accepted for uniformity: the export is always JSON Lines.")] = False,
 ) -> None:
     """Export the event log as JSON Lines: every stored field, in log order."""
     from projections.export import export_events

@@ -1,4 +1,4 @@
-"""The exit codes of `sloth-runner` (see docs/cli-reference.md)."""
+"""The exit codes of `sloth-runner` (see docs/en/stack-state-cli-reference.md)."""
 
 from __future__ import annotations
 
@@ -20,3 +20,7 @@ class ExitCode(IntEnum):
     """Already exists, destroyed, or a concurrent modification that retries could not resolve."""
     INTERNAL = 70
     """An internal error (the traceback is shown with --debug)."""
+    UNAVAILABLE = 75
+    """Temporarily unavailable (the database server cannot be reached); retry later."""
+    INTERRUPTED = 130
+    """Interrupted (Ctrl-C); what was done before is recorded."""

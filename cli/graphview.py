@@ -43,10 +43,16 @@ if TYPE_CHECKING:
 
 
 def choose_format(format_name: str | None, output_path: str | None, *, json_flag: bool) -> str:
-    """The format from --format, the --output file's extension, or --json; `tree` otherwise."""
+    """The format from --format, the --output file's extension, or --json; `tree` otherwise.
+
+    `json_flag` means the graph itself is printed under --json (no --output), so any other
+    --format contradicts it.
+    """
     if format_name is not None and format_name not in TEXT_FORMATS:
         raise UsageProblem(f"unknown format '{format_name}': use {', '.join(TEXT_FORMATS)}")
     from_extension = None
+    if output_path is not None and (not output_path or "\x00" in output_path):
+        raise UsageProblem("--output needs a file name without NUL characters")
     if output_path is not None:
         suffix = Path(output_path).suffix.lower()
         from_extension = EXTENSIONS.get(suffix)
@@ -56,6 +62,9 @@ def choose_format(format_name: str | None, output_path: str | None, *, json_flag
         if format_name is not None and format_name != from_extension:
             raise UsageProblem(f"--format {format_name} does not match --output "
                                f"{output_path} ({from_extension})")
+    if json_flag and format_name not in (None, "json"):
+        raise UsageProblem(f"--json prints the graph as JSON, not as {format_name}: drop --json, "
+                           "or write the picture to a file with --output")
     return from_extension or format_name or ("json" if json_flag else "tree")
 
 

@@ -57,8 +57,9 @@ def acquire(
                           metadata=parse_metadata(metadata or []))
 
     def waiting(lock: object) -> None:
-        print(f"waiting for the lock on '{stack}', held by {lock.describe()} "  # type: ignore[attr-defined]
-              f"(up to {wait})...", file=sys.stderr, flush=True)
+        holder = output.printable(lock.describe())  # type: ignore[attr-defined]
+        print(f"waiting for the lock on '{stack}', held by {holder} (up to {wait})...",
+              file=sys.stderr, flush=True)
 
     outcome = st.service().acquire_lock(command, st.invocation(), on_wait=waiting)
     st.written()

@@ -54,22 +54,23 @@ def status_lines(stack: str, lock: Any, now: datetime, colour: bool) -> list[str
     state = lock_state(lock.expires_at, now)
     locked_at = _moment(lock.locked_at)
     expires = _moment(lock.expires_at)
+    shown = output.printable
     lines = [
         f"Stack: {stack}",
         f"Status: {output.paint(state, state, colour)}",
         "",
         "Lock Details:",
-        f"  Lock ID:      {lock.lock_id}",
-        f"  Locked by:    {lock.locked_by}",
+        f"  Lock ID:      {shown(lock.lock_id)}",
+        f"  Locked by:    {shown(lock.locked_by)}",
         f"  Locked at:    {_clock(locked_at)}",
-        f"  Operation:    {lock.operation or '-'}",
-        f"  Reason:       {lock.reason or '-'}",
+        f"  Operation:    {shown(lock.operation or '-')}",
+        f"  Reason:       {shown(lock.reason or '-')}",
         f"  Duration:     {format_duration(max(now - locked_at, timedelta()))}",
         f"  Expires:      {_clock(expires)} ({relative(expires, now)})",
         f"  Generation:   {lock.generation}",
     ]
     if lock.acquired_by_actor != lock.locked_by:
-        lines.insert(6, f"  Acquired by:  {lock.acquired_by_actor}")
+        lines.insert(6, f"  Acquired by:  {shown(lock.acquired_by_actor)}")
     for key, value in (lock.metadata or {}).items():
-        lines.append(f"  Metadata:     {key}={value}")
+        lines.append(f"  Metadata:     {shown(key)}={shown(value)}")
     return lines

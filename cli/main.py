@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
 
-from cli.context import CliState
-from cli.errors import Typer
-from cli.exit_codes import ExitCode
+from cli.context import CliState, path_text
+from cli.errors import EntryPoint, Typer
 from cli.lazy import lazy_group
 
 app = Typer(
     name="sloth-runner",
-    cls=lazy_group(stack="cli.stack", events="cli.events", projections="cli.projections"),
+    cls=type("Root", (EntryPoint, lazy_group(stack="cli.stack", events="cli.events",
+                                             projections="cli.projections")), {}),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -38,11 +37,13 @@ def root(
     ctx: typer.Context,
     db: Annotated[
         str | None,
-        typer.Option("--db", metavar="PATH", help="SQLite database (env SLOTH_RUNNER_DB)."),
+        typer.Option("--db", metavar="PATH", parser=path_text,
+                     help="SQLite database (env SLOTH_RUNNER_DB)."),
     ] = None,
     config: Annotated[
         str | None,
-        typer.Option("--config", metavar="PATH", help="Config file (env SLOTH_RUNNER_CONFIG)."),
+        typer.Option("--config", metavar="PATH", parser=path_text,
+                     help="Config file (env SLOTH_RUNNER_CONFIG)."),
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="No colours.")] = False,
@@ -59,21 +60,8 @@ def root(
 
 
 def main() -> None:
-    """Console-script entry point: usage errors become one line and exit code 2."""
-    from typer._click.exceptions import ClickException
-
-    try:
-        result = app(standalone_mode=False, prog_name="sloth-runner")
-    except ClickException as exc:
-        context = getattr(exc, "ctx", None)
-        hint = f" (see '{context.command_path} --help')" if context is not None else ""
-        message = " ".join(exc.format_message().split())
-        print(f"error: {message}{hint}", file=sys.stderr)
-        sys.exit(exc.exit_code if exc.exit_code else ExitCode.USAGE)
-    except typer.Abort:
-        print("aborted", file=sys.stderr)
-        sys.exit(ExitCode.CHECK_FAILED)
-    sys.exit(result if isinstance(result, int) else ExitCode.OK)
+    """Console-script entry point (errors and exit codes: see cli.errors.EntryPoint)."""
+    app(prog_name="sloth-runner")
 
 
 if __name__ == "__main__":

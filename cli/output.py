@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -25,6 +27,52 @@ _STATUS_COLOURS = {
     "unknown": "yellow",
     "pending": "cyan",
 }
+
+
+# Characters that would move the cursor, reorder the line (bidi overrides such as U+202E),
+# hide text or end the line if printed as they are, and code points with no character yet.
+ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp", "Cn"})
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+KEYS_LISTED = 3
+
+
+def printable(text: str) -> str:
+    """The text as it can be shown on one line of a terminal: every control, format (bidi)
+    and separator character escaped as `\\n`, `\\x00`, `\\u202e`; everything else as typed."""
+    if text.isprintable():
+        return text
+    return "".join(_escaped(character) for character in text)
+
+
+def _escaped(character: str) -> str:
+    if unicodedata.category(character) not in ESCAPED_CATEGORIES:
+        return character
+    if character in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[character]
+    code = ord(character)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def key_list(keys: Sequence[str], *, listed: int = KEYS_LISTED) -> str:
+    """`a, b, c`; past `listed` keys, a count and the first few: `250 keys (a, b, c, … and
+    247 more)`, so that a success line stays one short line."""
+    names = [printable(key) for key in keys]
+    if len(names) <= listed:
+        return ", ".join(names)
+    more = f"{_symbol('…', '...')} and {len(names) - listed} more"
+    return f"{len(names)} keys ({', '.join(names[:listed])}, {more})"
+
+
+def stdout_closed() -> None:
+    """Whoever read our output has gone (`| head -1`): send the rest to /dev/null, so that
+    neither a later write nor the flush at exit fails again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
 
 
 def json_text(document: Any) -> str:
@@ -84,15 +132,17 @@ def short_time(stamp: str | None, *, seconds: bool = True) -> str:
 
 
 def value_text(value: Any) -> str:
-    """A state value or output as JSON text."""
+    """A state value or output as JSON text, printable on one line."""
     import orjson
 
-    return orjson.dumps(value).decode()
+    return printable(orjson.dumps(value).decode())
 
 
 def raw_value(value: Any) -> str:
-    """Strings as they are (for scripts), everything else as JSON."""
-    return value if isinstance(value, str) else value_text(value)
+    """Strings as they are for scripts (escaped only on a terminal), anything else as JSON."""
+    if not isinstance(value, str):
+        return value_text(value)
+    return printable(value) if sys.stdout.isatty() else value
 
 
 def table(
@@ -106,6 +156,7 @@ def table(
     full_rule: bool = False,
 ) -> list[str]:
     """Lines of a plain left-aligned table with a dashed rule under the header."""
+    rows = [[printable(cell) for cell in row] for row in rows]
     widths = [len(h) for h in headers]
     for index, minimum in enumerate(min_widths):
         widths[index] = max(widths[index], minimum - gap)

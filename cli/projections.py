@@ -11,6 +11,7 @@ import typer
 from cli import output
 from cli.context import CliState, JsonFlag, state
 from cli.errors import Typer, UsageProblem
+from domain.values import INT64_MAX
 
 app = Typer(no_args_is_help=True, help="Inspect and rebuild the read models.")
 
@@ -39,7 +40,7 @@ def rebuild(
         str | None, typer.Option("--until", help="Only events up to this time (ISO 8601).")
     ] = None,
     until_event: Annotated[
-        int | None, typer.Option("--until-event", help="Only events up to this log position.")
+        int | None, typer.Option("--until-event", max=INT64_MAX, help="Only events up to this log position.")
     ] = None,
     into: Annotated[
         str | None,
@@ -88,9 +89,15 @@ def _rebuild_into(st: CliState, target: Path, until: str | None,
 
     until_time = to_text(parse_timestamp(until, what="--until")) if until else None
     target = target.expanduser()
-    if target.exists() and target.stat().st_size > 0:
+    try:
+        occupied = target.exists() and target.stat().st_size > 0
+        same = target.resolve() == st.settings().db_path.expanduser().resolve()
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte, no permission
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise UsageProblem(f"cannot use '{target}' for --into: {reason}") from None
+    if occupied:
         raise Conflict(f"{target} already exists; choose a new path for --into")
-    if target.resolve() == st.settings().db_path.expanduser().resolve():
+    if same:
         raise UsageProblem("--into must be a different database")
     source = st.reader()
     fork = Runtime(Settings(db_path=target))

@@ -78,7 +78,7 @@ def plan_lines(stack: str, plan: ResourcePlan) -> list[str]:
         lines.append(f"  ~ {update.resource.name} ({update.resource.type}): "
                      f"{', '.join(update.changed)}")
     lines.extend(f"  - {name}" for name in plan.removed)
-    return lines
+    return [output.printable(line) for line in lines]
 
 
 @app.command("list")
@@ -123,17 +123,18 @@ def show(ctx: typer.Context, stack: StackArg, name: ResourceArg,
     if st.wants_json(json_output):
         output.emit_json({"stack": stack, **resource.to_json()})
         return
-    output.say(f"Resource: {resource.name} (stack {stack})")
-    output.say(f"  Type:        {resource.type}")
+    output.say(f"Resource: {output.printable(resource.name)} (stack {stack})")
+    output.say(f"  Type:        {output.printable(resource.type)}")
     output.say(f"  State:       {output.paint(resource.state, resource.state, st.color())}")
-    output.say(f"  Depends on:  {', '.join(resource.dependencies) or '-'}")
+    output.say(f"  Depends on:  {output.printable(', '.join(resource.dependencies)) or '-'}")
     output.say(f"  Declared:    {output.short_time(resource.declared_at)} by "
-               f"{resource.declared_by}")
-    output.say(f"  Changed:     {output.short_time(resource.updated_at)} by {resource.updated_by}")
-    checked_by = f" by {resource.checked_by}" if resource.checked_by else ""
+               f"{output.printable(resource.declared_by)}")
+    output.say(f"  Changed:     {output.short_time(resource.updated_at)} by "
+               f"{output.printable(resource.updated_by)}")
+    checked_by = f" by {output.printable(resource.checked_by)}" if resource.checked_by else ""
     output.say(f"  Checked:     {output.short_time(resource.checked_at)}{checked_by}")
     if resource.reason:
-        output.say(f"  Reason:      {resource.reason}")
+        output.say(f"  Reason:      {output.printable(resource.reason)}")
     _attributes("Desired", resource.desired)
     if resource.observed is None and resource.state == "in_sync":
         output.say()
@@ -145,7 +146,7 @@ def show(ctx: typer.Context, stack: StackArg, name: ResourceArg,
         output.say()
         output.say("Drift:")
         for difference in resource.drift:
-            output.say(f"  {difference['attribute']}: expected "
+            output.say(f"  {output.printable(difference['attribute'])}: expected "
                        f"{value_shown(difference['expected'])}, actual "
                        f"{value_shown(difference['actual'])}")
 
@@ -157,7 +158,7 @@ def _attributes(title: str, attributes: dict[str, Any] | None) -> None:
     if not shown:
         output.say("  (not observed yet)" if attributes is None else "  (none)")
     for key, value in shown.items():
-        output.say(f"  {key} = {value_shown(value)}")
+        output.say(f"  {output.printable(key)} = {value_shown(value)}")
 
 
 @app.command("remove")

@@ -10,6 +10,7 @@ from cli import output
 from cli.confirm import confirm_or_refuse
 from cli.context import CliState, JsonFlag, LockIdOption, state
 from cli.errors import Typer, UsageProblem
+from domain.values import INT64_MAX
 
 if TYPE_CHECKING:
     from domain.versions import StackState, StateDiff
@@ -104,8 +105,8 @@ def show(ctx: typer.Context, stack: StackArg, version: VersionArg,
         output.emit_json(record.to_json())
         return
     output.say(f"Snapshot v{record.version} of stack: {stack}")
-    output.say(f"  Creator:       {record.creator}")
-    output.say(f"  Description:   {record.description or '-'}")
+    output.say(f"  Creator:       {output.printable(record.creator)}")
+    output.say(f"  Description:   {output.printable(record.description or '-')}")
     output.say(f"  Created at:    {output.short_time(record.created_at)}")
     output.say(f"  Position:      event {record.event_id} (stack event {record.position})")
     _state_block(record.state)
@@ -114,7 +115,7 @@ def show(ctx: typer.Context, stack: StackArg, version: VersionArg,
 def _state_block(snapshot_state: dict[str, Any]) -> None:
     output.say()
     output.say("State:")
-    output.say(f"  Description:   {snapshot_state.get('description') or '-'}")
+    output.say(f"  Description:   {output.printable(snapshot_state.get('description') or '-')}")
     output.say(f"  Status:        {snapshot_state.get('status')}")
     for title, key in (("State values", "values"), ("Outputs", "outputs")):
         items = snapshot_state.get(key, {})
@@ -126,7 +127,8 @@ def _state_block(snapshot_state: dict[str, Any]) -> None:
     resources = snapshot_state.get("resources", {})
     output.say(f"  Resources ({len(resources)}):")
     for name, resource in resources.items():
-        output.say(f"    {name} ({resource['type']}) = {output.value_text(resource['attributes'])}")
+        output.say(f"    {output.printable(name)} ({output.printable(resource['type'])}) = "
+                   f"{output.value_text(resource['attributes'])}")
 
 
 def _diff_lines(diff: StateDiff) -> list[str]:
@@ -254,7 +256,8 @@ def prune(
         str | None,
         typer.Option("--older-than", help="Age, e.g. 30d (default: snapshot_retention)."),
     ] = None,
-    keep: Annotated[int, typer.Option("--keep", help="Always keep the newest N versions.")] = 1,
+    keep: Annotated[int, typer.Option(
+        "--keep", max=INT64_MAX, help="Always keep the newest N versions.")] = 1,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would go.")] = False,
     lock_id: LockIdOption = None,
     json_output: JsonFlag = False,

@@ -13,6 +13,7 @@ from cli.errors import Typer, UsageProblem
 from cli.lazy import lazy_group
 from domain.errors import KeyNotFound, StackDestroyed, StackNotFound
 from domain.names import validate_stack_name
+from domain.values import INT64_MAX
 from domain.wording import plural
 
 app = Typer(
@@ -116,7 +117,8 @@ def show(
         str | None, typer.Option("--at", help="As it was at this time (ISO 8601, UTC if no zone).")
     ] = None,
     at_event: Annotated[
-        int | None, typer.Option("--at-event", help="As it was at this event id (log position).")
+        int | None, typer.Option("--at-event", max=INT64_MAX,
+                                 help="As it was at this event id (log position).")
     ] = None,
     json_output: JsonFlag = False,
 ) -> None:
@@ -148,13 +150,15 @@ def show(
     colour = st.color()
     output.say(f"Stack: {stack.name}")
     output.say(f"  ID:            {stack.id}")
-    output.say(f"  Description:   {stack.description or '-'}")
+    output.say(f"  Description:   {output.printable(stack.description or '-')}")
     output.say(f"  Status:        {output.paint(stack.status, stack.status, colour)}")
-    held = f" by {lock.locked_by} until {output.short_time(lock.expires_at)}" if lock else ""
+    held = (f" by {output.printable(lock.locked_by)} until {output.short_time(lock.expires_at)}"
+            if lock else "")
     output.say(f"  Lock:          {output.paint(lock_status, lock_status, colour)}{held}")
     output.say(f"  Version:       {('v' + str(stack.version)) if stack.version else '-'}")
-    output.say(f"  Created:       {output.short_time(stack.created_at)} by {stack.created_by}")
-    output.say(f"  Updated:       {output.short_time(stack.updated_at)} by {stack.updated_by}")
+    for label, moment, actor in (("Created", stack.created_at, stack.created_by),
+                                 ("Updated", stack.updated_at, stack.updated_by)):
+        output.say(f"  {label + ':':<15}{output.short_time(moment)} by {output.printable(actor)}")
     if stack.destroyed_at:
         output.say(f"  Destroyed:     {output.short_time(stack.destroyed_at)}")
     output.say(f"  Executions:    {stack.execution_count}")
@@ -188,9 +192,9 @@ def _show_as_of(ctx: typer.Context, name: str, at: str | None, at_event: int | N
         return
     colour = st.color()
     output.say(f"Stack: {past.name} (as of {past.as_of})")
-    output.say(f"  Description:   {past.description or '-'}")
+    output.say(f"  Description:   {output.printable(past.description or '-')}")
     output.say(f"  Status:        {output.paint(past.status, past.status, colour)}")
-    locked = f"LOCKED by {past.lock['locked_by']}" if past.lock else "UNLOCKED"
+    locked = f"LOCKED by {output.printable(past.lock['locked_by'])}" if past.lock else "UNLOCKED"
     output.say(f"  Lock:          {locked}")
     output.say(f"  Version:       {('v' + str(past.snapshot_version)) if past.snapshot_version else '-'}")
     output.say(f"  Created:       {output.short_time(past.created_at)}")
@@ -204,7 +208,8 @@ def _show_as_of(ctx: typer.Context, name: str, at: str | None, at_event: int | N
 def history(
     ctx: typer.Context,
     name: NameArg,
-    limit: Annotated[int | None, typer.Option("--limit", "-n", help="The newest N changes.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", max=INT64_MAX,
+                                                help="The newest N changes.")] = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Every change to a stack, newest first: event id, time, actor, type and a summary."""
@@ -309,8 +314,8 @@ def outputs(
                                 unset=unset or [])
         outcome = st.service().change_outputs(command, st.invocation(lock_id=lock_id))
         changed, deleted = outcome.detail["changed"], outcome.detail["deleted"]
-        parts = ([f"set {', '.join(changed)}"] if changed else []) + (
-            [f"deleted {', '.join(deleted)}"] if deleted else [])
+        parts = ([f"set {output.key_list(changed)}"] if changed else []) + (
+            [f"deleted {output.key_list(deleted)}"] if deleted else [])
         st.finish(outcome, json_output,
                   f"{output.tick()} Outputs of '{name}': {'; '.join(parts) or 'unchanged'}")
         return

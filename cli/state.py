@@ -35,7 +35,7 @@ def set_values(
     outcome = st.service().set_values(command, st.invocation(lock_id=lock_id))
     changed = outcome.detail["changed"]
     st.finish(outcome, json_output,
-              f"{output.tick()} Set {', '.join(changed)} on stack '{name}'" if changed
+              f"{output.tick()} Set {output.key_list(changed)} on stack '{name}'" if changed
               else f"No change: stack '{name}' already has these values")
 
 
@@ -78,7 +78,7 @@ def unset_values(
     outcome = st.service().unset_values(UnsetValues(stack=name, keys=keys),
                                         st.invocation(lock_id=lock_id))
     st.finish(outcome, json_output, f"{output.tick()} Deleted "
-              f"{', '.join(outcome.detail['deleted'])} from stack '{name}'")
+              f"{output.key_list(outcome.detail['deleted'])} from stack '{name}'")
 
 
 @app.command("list")

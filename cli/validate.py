@@ -74,7 +74,8 @@ def _counts(report: dict[str, Any]) -> tuple[int, int]:
 
 def _check_line(check: dict[str, Any], colour: bool, width: int) -> str:
     mark = MARKS[check["status"]]
-    return f"  {output.paint(mark, check['status'], colour)}  {check['check']:<{width}}  {check['reason']}"
+    return (f"  {output.paint(mark, check['status'], colour)}  {check['check']:<{width}}  "
+            f"{output.printable(check['reason'])}")
 
 
 def _print_one(report: dict[str, Any], colour: bool) -> None:

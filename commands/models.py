@@ -2,21 +2,47 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from domain.errors import InvalidInput
 from domain.names import validate_key, validate_stack_name
 from domain.resources import Resource
+from domain.values import INT64_MAX, INT64_MIN, IntegerOutOfRange, check_json_value
 
 StackName = Annotated[str, AfterValidator(validate_stack_name)]
 
 
+def _storable(values: dict[str, Any]) -> dict[str, Any]:
+    for key, value in values.items():
+        check_json_value(key, value)
+    return values
+
+
+JsonValues = Annotated[dict[str, Any], AfterValidator(_storable)]
+
+
 class Command(BaseModel):
+    """Validated input: whatever breaks a field's rule is InvalidInput, like any bad input."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise InvalidInput(_first_problem(exc)) from None
+
+
+def _first_problem(error: ValidationError) -> str:
+    problem = error.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in problem["loc"]) or "input"
+    return f"invalid {where}: {problem['msg']}"
 
 
 class StackCommand(Command):
@@ -38,7 +64,7 @@ class DestroyStack(StackCommand):
 
 
 class SetValues(StackCommand):
-    values: dict[str, Any] = Field(min_length=1)
+    values: JsonValues = Field(min_length=1)
 
 
 class UnsetValues(StackCommand):
@@ -46,29 +72,85 @@ class UnsetValues(StackCommand):
 
 
 class ChangeOutputs(StackCommand):
-    set: dict[str, Any] = Field(default_factory=dict)
+    set: JsonValues = Field(default_factory=dict)
     unset: list[str] = Field(default_factory=list)
 
 
 def parse_assignments(items: list[str], *, kind: str = "key") -> dict[str, Any]:
-    """Parse `KEY=VALUE` (a string) and `KEY:=JSON` (any JSON value) into a mapping."""
+    """Parse `KEY=VALUE` (a string) and `KEY:=JSON` (any JSON value) into a mapping.
+
+    `KEY=@PATH` takes the text of a file and `KEY:=@PATH` a JSON file, for values too large
+    for a command line; `KEY=\\@TEXT` is the string `@TEXT`.
+    """
     result: dict[str, Any] = {}
     for item in items:
         key, separator, raw = item.partition("=")
         if not separator:
-            raise InvalidInput(f"expected KEY=VALUE or KEY:=JSON, got '{item}'")
+            raise InvalidInput(f"expected KEY=VALUE or KEY:=JSON, got '{_clipped(item)}'")
         if key.endswith(":"):
-            key = key[:-1]
-            validate_key(key, kind)
-            try:
-                value: Any = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                raise InvalidInput(f"invalid JSON for '{key}': {exc}") from None
+            key = validate_key(key[:-1], kind)
+            if raw.startswith("@"):
+                value: Any = parse_json_value(key, _read_file(key, raw[1:]),
+                                              source=f" in '{_clipped(raw[1:])}'")
+            else:
+                value = parse_json_value(key, raw)
         else:
             validate_key(key, kind)
-            value = raw
+            if raw.startswith("\\@"):
+                value = raw[1:]
+            elif raw.startswith("@"):
+                value = _read_file(key, raw[1:])
+            else:
+                value = raw
         result[key] = value
     return result
+
+
+def parse_json_value(key: str, text: str, *, source: str = "") -> Any:
+    """The JSON value of `text`; integers beyond signed 64 bits are refused, not rounded."""
+    try:
+        value = orjson.loads(text)
+        if _has_float(value):
+            # orjson reads integers beyond 64 bits as floats; only the text tells which.
+            json.loads(text, parse_int=lambda literal: _int64(key, literal))
+    except ValueError as exc:  # orjson.JSONDecodeError and json.JSONDecodeError
+        raise InvalidInput(f"invalid JSON{source} for '{key}': {exc}") from None
+    return check_json_value(key, value)
+
+
+def _int64(key: str, literal: str) -> int:
+    digits = literal.lstrip("-").lstrip("0")
+    if len(digits) > 19 or not INT64_MIN <= int(literal) <= INT64_MAX:
+        raise IntegerOutOfRange(key, literal)
+    return int(literal)
+
+
+def _has_float(value: Any) -> bool:
+    if isinstance(value, float):
+        return True
+    if isinstance(value, dict):
+        return any(_has_float(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_float(item) for item in value)
+    return False
+
+
+def _read_file(key: str, path: str) -> str:
+    """The text of the file a `KEY=@PATH` names."""
+    if not path:
+        raise InvalidInput(f"no file named after '@' for '{key}' (a value that starts with "
+                           f"'@' is written {key}=\\@...)")
+    try:
+        return Path(path).expanduser().read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"cannot read '{_clipped(path)}' for '{key}': not UTF-8 text") from None
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise InvalidInput(f"cannot read '{_clipped(path)}' for '{key}': {reason}") from None
+
+
+def _clipped(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class AcquireLock(StackCommand):

@@ -16,9 +16,9 @@ _KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-/]*")
 
 
 def _shown(text: str) -> str:
-    """The text as it can be printed on one line (control characters escaped)."""
-    shown = text.encode("unicode_escape").decode("ascii")
-    return shown if len(shown) <= 60 else shown[:57] + "..."
+    """The text as the user typed it, cut short when long (front doors escape what cannot be
+    printed)."""
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def validate_stack_name(name: str) -> str:

@@ -8,8 +8,9 @@ from domain.errors import InvalidInput
 
 
 def to_text(moment: datetime) -> str:
-    """The storage and JSON form: UTC, microseconds, `Z` (sorts as text in time order)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The storage and JSON form: UTC, microseconds, `Z` (sorts as text in time order; the
+    year always has four digits)."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def from_text(text: str) -> datetime:
@@ -22,15 +23,21 @@ def parse_timestamp(text: str, *, what: str = "timestamp") -> datetime:
     cleaned = text.strip()
     if cleaned.endswith(("z", "Z")):
         cleaned = cleaned[:-1] + "+00:00"
+    shown = text if len(text) <= 60 else text[:57] + "..."
     try:
         moment = datetime.fromisoformat(cleaned)
     except ValueError:
         raise InvalidInput(
-            f"invalid {what} '{text}': use ISO 8601, e.g. 2025-10-10T14:30:00Z or 2025-10-10"
+            f"invalid {what} '{shown}': use ISO 8601, e.g. 2025-10-10T14:30:00Z or 2025-10-10"
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(
+            f"invalid {what} '{shown}': in UTC it falls outside the years 1 to 9999"
+        ) from None
 
 
 def has_passed(moment: datetime, at: datetime) -> bool:

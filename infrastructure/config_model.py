@@ -19,25 +19,13 @@ from pydantic import (
     field_validator,
 )
 
-from domain.durations import parse_duration
+from domain.durations import coerce_duration
 from domain.errors import InvalidInput
 from domain.locks import validate_ttl
 
-MAX_SNAPSHOT_RETENTION = timedelta(days=36500)
-"""A century: anything longer is a typo, and would not fit a date's arithmetic for long."""
-
 
 def _duration(value: Any) -> timedelta:
-    if isinstance(value, timedelta):
-        return value
-    if not isinstance(value, str):
-        raise ValueError(f"expected a duration such as 90s, 30m, 1h or 30d, got {value!r}")
-    try:
-        return parse_duration(value)
-    except InvalidInput as exc:
-        raise ValueError(str(exc)) from None
-    except OverflowError:
-        raise ValueError(f"'{value}' is far too long") from None
+    return coerce_duration(value)
 
 
 def _lease(value: timedelta) -> timedelta:
@@ -48,15 +36,9 @@ def _lease(value: timedelta) -> timedelta:
         raise ValueError(str(exc).partition(": ")[2] or str(exc)) from None
 
 
-def _retention(value: timedelta) -> timedelta:
-    if value > MAX_SNAPSHOT_RETENTION:
-        raise ValueError(f"must be at most {MAX_SNAPSHOT_RETENTION.days}d (100 years)")
-    return value
-
-
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 LockTimeout = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_lease)]
-Retention = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_retention)]
+Retention = Annotated[timedelta, BeforeValidator(_duration)]
 
 
 class StacksSection(BaseModel):

@@ -16,8 +16,7 @@ from typing import Annotated, Any, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from domain.durations import format_duration, parse_duration
-from domain.errors import InvalidInput
+from domain.durations import coerce_duration, format_duration
 from infrastructure.providers.base import (
     AbsolutePath,
     ApplyFailed,
@@ -45,14 +44,7 @@ CommandLine = Annotated[list[str] | str, BeforeValidator(_command_line)]
 
 
 def _seconds(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 30s or a number of seconds")
-    if isinstance(value, str):
-        try:
-            return parse_duration(value, what="timeout").total_seconds()
-        except InvalidInput as exc:
-            raise ValueError(str(exc)) from None
-    return value
+    return coerce_duration(value, what="timeout", seconds_allowed=True).total_seconds()
 
 
 Seconds = Annotated[float, BeforeValidator(_seconds), Field(gt=0, le=MAX_TIMEOUT)]

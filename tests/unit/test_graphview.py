@@ -73,7 +73,7 @@ def test_tree_marks_cycles() -> None:
 @pytest.mark.parametrize(("format_name", "output", "json_flag", "chosen"), [
     (None, None, False, "tree"),
     (None, None, True, "json"),
-    ("dot", None, True, "dot"),
+    ("json", None, True, "json"),
     (None, "deps.PNG", False, "png"),
     (None, "out/deps.svg", False, "svg"),
     (None, "g.mmd", False, "mermaid"),
@@ -95,3 +95,9 @@ def test_unknown_formats_are_usage_errors(format_name: str | None, output: str |
                                           fragment: str) -> None:
     with pytest.raises(UsageProblem, match=re.escape(fragment)):
         graphview.choose_format(format_name, output, json_flag=False)
+
+
+@pytest.mark.parametrize("format_name", ["dot", "mermaid", "tree"])
+def test_json_flag_refuses_another_printed_format(format_name: str) -> None:
+    with pytest.raises(UsageProblem, match=re.escape("--json prints the graph as JSON")):
+        graphview.choose_format(format_name, None, json_flag=True)
