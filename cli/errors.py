@@ -12,7 +12,7 @@ import typer
 
 from cli.exit_codes import ExitCode
 from domain import errors
-from infrastructure.errors import DatabaseUnusable, SettingsError
+from infrastructure.errors import DatabaseUnavailable, DatabaseUnusable, SettingsError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -24,6 +24,7 @@ _CATEGORIES: tuple[tuple[type[BaseException], ExitCode], ...] = (
     (errors.NotFound, ExitCode.NOT_FOUND),
     (errors.Conflict, ExitCode.CONFLICT),
     (errors.CheckFailed, ExitCode.CHECK_FAILED),
+    (DatabaseUnavailable, ExitCode.UNAVAILABLE),
 )
 
 

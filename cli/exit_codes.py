@@ -20,3 +20,5 @@ class ExitCode(IntEnum):
     """Already exists, destroyed, or a concurrent modification that retries could not resolve."""
     INTERNAL = 70
     """An internal error (the traceback is shown with --debug)."""
+    UNAVAILABLE = 75
+    """The database server cannot be reached (sysexits' EX_TEMPFAIL); retry later."""

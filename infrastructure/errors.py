@@ -1,4 +1,4 @@
-"""Errors from the outside world that users can fix (exit code 2)."""
+"""Errors from the outside world: ones users can fix (exit code 2), and an unreachable database."""
 
 from __future__ import annotations
 
@@ -8,4 +8,9 @@ class SettingsError(Exception):
 
 
 class DatabaseUnusable(Exception):
-    """The database path cannot be created or is not a SQLite database."""
+    """The database path cannot be created or is not a SQLite database, or the PostgreSQL
+    server refuses the configured credentials or database."""
+
+
+class DatabaseUnavailable(Exception):
+    """The database server cannot be reached or went away; retrying later may work (exit 75)."""
