@@ -1,4 +1,4 @@
-"""The event store: an eventsourcing Application over SQLite (PostgreSQL to come)."""
+"""The event store: an eventsourcing Application over SQLite or PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.persistence import Mapper, Recording, Transcoder
-from eventsourcing.utils import register_topic
+from eventsourcing.utils import Environment, EnvType, register_topic
 
 from domain.stack import Stack, StackSnapshot
 from infrastructure.mapping import OrjsonTranscoder, PydanticMapper
@@ -26,6 +26,11 @@ class StackStore(Application[UUID]):
 
     name = "SlothRunner"
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Stack: SNAPSHOT_INTERVAL}
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        """Only the given settings: eventsourcing would also read the process environment,
+        where a stray POSTGRES_HOST or SLOTHRUNNER_SQLITE_DBNAME could redirect the store."""
+        return Environment(name, {**type(self).env, **(env or {})})
 
     def construct_mapper(self) -> Mapper[UUID]:
         return self.factory.mapper(
@@ -64,3 +69,14 @@ def sqlite_environment(path: Path, *, create_tables: bool) -> dict[str, str]:
 def open_sqlite_store(path: Path, *, create_tables: bool) -> StackStore:
     """An event store on a prepared SQLite file."""
     return StackStore(env=sqlite_environment(path, create_tables=create_tables))
+
+
+def open_postgres_store(url: str, *, create_tables: bool) -> StackStore:
+    """An event store in a PostgreSQL database, checked to be reachable first."""
+    from infrastructure import postgres
+
+    target = postgres.parse_database_url(url)
+    arguments = target.connect_arguments()
+    postgres.check_connection(arguments)
+    with postgres.reported_failures(arguments):
+        return StackStore(env=target.environment(create_tables=create_tables))
