@@ -243,7 +243,7 @@ def connection_failure(arguments: Mapping[str, Any], exc: BaseException) -> Exce
     if any(refusal in reason for refusal in _TRANSIENT_REFUSALS):
         return DatabaseUnavailable(f"PostgreSQL at {where} cannot take connections now: {reason}")
     return DatabaseUnusable(
-        f"PostgreSQL at {where} refused user {arguments.get('user')!r}: {reason}")
+        f"cannot use PostgreSQL at {where} as user {arguments.get('user')!r}: {reason}")
 
 
 def operation_failure(arguments: Mapping[str, Any], exc: BaseException) -> Exception:

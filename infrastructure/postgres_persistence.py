@@ -42,8 +42,6 @@ from psycopg_pool import PoolTimeout
 from infrastructure import postgres
 
 T = TypeVar("T")
-ATTEMPTS = 3
-"""Tries of one recorder call whose connection broke (the pool reconnects in between)."""
 RETRY_WAIT_SECONDS = 0.2
 
 
@@ -64,13 +62,16 @@ class _ReportingRecorder(PostgresAggregateRecorder):
         return {key: value for key, value in kwargs.items() if key != "row_factory"}
 
     def _attempt(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Call, retrying on a broken connection: after a server restart every pooled
+        connection may be broken, so as many tries as the pool holds, and one more."""
         call = _undecorated(method)
+        attempts = self.datastore.pool.max_size + 1
         attempt = 1
         while True:
             try:
                 return call(*args, **kwargs)
             except (InterfaceError, OperationalError) as exc:
-                if attempt >= ATTEMPTS or isinstance(exc.__cause__, PoolTimeout):
+                if attempt >= attempts or isinstance(exc.__cause__, PoolTimeout):
                     raise postgres.operation_failure(self.connect_arguments(), exc) from exc
             attempt += 1
             time.sleep(RETRY_WAIT_SECONDS)

@@ -143,7 +143,6 @@ def test_the_password_is_hidden_from_repr_and_description() -> None:
 
 
 def test_the_environment_uses_only_keys_eventsourcing_reads() -> None:
-    pytest.importorskip("psycopg")
     from eventsourcing.application import Application
     from eventsourcing.postgres import PostgresFactory
 
