@@ -277,9 +277,14 @@ def reported_failures(arguments: Mapping[str, Any]) -> Iterator[None]:
             psycopg.InterfaceError) as exc:
         raise operation_failure(arguments, exc) from exc
     except (PersistenceError, psycopg.Error) as exc:
-        where = _where(arguments)
-        reason = _reason(exc, arguments.get("password"))
-        raise DatabaseUnusable(f"cannot use PostgreSQL at {where}: {reason}") from exc
+        raise unusable(arguments, exc) from exc
+
+
+def unusable(arguments: Mapping[str, Any], exc: BaseException) -> DatabaseUnusable:
+    """The error for a database that answers but refuses the work: missing tables, missing
+    privileges (exit 2: an administrator has to act, retrying will not help)."""
+    return DatabaseUnusable(
+        f"cannot use PostgreSQL at {_where(arguments)}: {_reason(exc, arguments.get('password'))}")
 
 
 def _where(arguments: Mapping[str, Any]) -> str:

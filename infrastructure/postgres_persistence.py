@@ -1,16 +1,18 @@
 """eventsourcing's PostgreSQL persistence, fitted to a command-line tool.
 
 `infrastructure.postgres.PostgresTarget.environment()` names the factory here as the
-persistence module. It differs from eventsourcing's own in three ways:
+persistence module. It differs from eventsourcing's own in these ways:
 
 - A command gives up as soon as the server cannot be reached. eventsourcing retries a failed
   recorder call ten times, and each try waits for the pool's whole connect timeout, so a
   stopped server would hold a command for about a minute. Here a connection that broke is
   retried at once (the pool replaces it), and a pool that cannot connect ends the command
   with `DatabaseUnavailable` (exit 75), saying why.
-- Creating the tables is serialised with an advisory lock: concurrent `CREATE TABLE IF NOT
-  EXISTS` and `CREATE OR REPLACE FUNCTION` statements fail with unique-violation or "tuple
-  concurrently updated" errors when two first runs race.
+- Creating the tables is skipped when they exist, and otherwise serialised with an advisory
+  lock: concurrent `CREATE TABLE IF NOT EXISTS` and `CREATE OR REPLACE FUNCTION` statements
+  fail with unique-violation or "tuple concurrently updated" errors when two first runs race.
+- A database that answers but refuses the work (no such table, no privilege) is reported as
+  `DatabaseUnusable` (exit 2) rather than as an internal error.
 - Connection parameters eventsourcing does not pass (sslmode, connect_timeout, ...) are
   added to the pool's connection arguments.
 """
@@ -26,9 +28,11 @@ from urllib.parse import parse_qsl
 from uuid import UUID
 
 from eventsourcing.persistence import (
+    IntegrityError,
     InterfaceError,
     Notification,
     OperationalError,
+    PersistenceError,
     StoredEvent,
 )
 from eventsourcing.postgres import (
@@ -70,13 +74,25 @@ class _ReportingRecorder(PostgresAggregateRecorder):
         while True:
             try:
                 return call(*args, **kwargs)
+            except IntegrityError:
+                raise  # a conflict: the caller reloads and decides again
             except (InterfaceError, OperationalError) as exc:
                 if attempt >= attempts or isinstance(exc.__cause__, PoolTimeout):
                     raise postgres.operation_failure(self.connect_arguments(), exc) from exc
+            except PersistenceError as exc:
+                raise postgres.unusable(self.connect_arguments(), exc) from exc
             attempt += 1
             time.sleep(RETRY_WAIT_SECONDS)
 
     def create_table(self) -> None:
+        """Create the table unless it exists: the DDL needs privileges (CREATE on the schema,
+        owning the insert function) that a role which only reads and appends lacks."""
+        with self.datastore.get_connection() as connection:
+            exists = connection.execute(
+                "SELECT 1 FROM pg_tables WHERE schemaname = %s AND tablename = %s",
+                [self.datastore.schema, self.events_table_name]).fetchone()
+        if exists:
+            return
         with self.datastore.get_connection() as connection:
             connection.execute("SELECT pg_advisory_lock(%s)", [postgres.SCHEMA_LOCK_KEY])
             try:

@@ -21,14 +21,14 @@ def test_without_binaries_the_tests_are_skipped_with_the_reason(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CI", raising=False)
     monkeypatch.setattr(postgres, "find_binaries", no_binaries)
-    with pytest.raises(pytest.skip.Exception, match="server binaries .* not found"):
+    with pytest.raises(pytest.skip.Exception, match=r"server binaries .* not found"):
         pg_fixtures.start_server()
 
 
 def test_without_binaries_under_ci_the_tests_fail(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CI", "true")
     monkeypatch.setattr(postgres, "find_binaries", no_binaries)
-    with pytest.raises(pytest.fail.Exception, match="cannot run under CI: .* not found"):
+    with pytest.raises(pytest.fail.Exception, match=r"cannot run under CI: .* not found"):
         pg_fixtures.start_server()
 
 

@@ -392,3 +392,60 @@ def test_a_server_that_goes_away_mid_session_is_unavailable(
         assert service_for(again).load("app").version == 1  # nothing was half-written
     finally:
         again.close()
+
+
+# ---- a database that answers but refuses the work -----------------------------------------------
+
+
+def test_a_database_without_the_tables_is_unusable_not_an_internal_error(
+        postgres_url: str) -> None:
+    store = open_postgres_store(postgres_url, create_tables=False)
+    try:
+        with pytest.raises(DatabaseUnusable, match=r'relation ".*" does not exist') as raised:
+            service_for(store).load("app")
+    finally:
+        store.close()
+    assert reported(raised.value)[0] == 2
+
+
+def test_a_role_that_may_only_read_and_append_needs_no_ddl_but_update_for_the_lock(
+        postgres_server: PostgresServer, postgres_url: str) -> None:
+    """Tables created by an administrator; the program runs as a role that cannot create them.
+
+    Appending takes the events table's EXCLUSIVE lock, which PostgreSQL grants only to roles
+    with UPDATE, DELETE or TRUNCATE on the table: INSERT alone is refused, with exit 2.
+    """
+    database = postgres_url.rsplit("/", 1)[1]
+    admin = open_postgres_store(postgres_url, create_tables=True)
+    service_for(admin).create_stack(CreateStack(stack="app"), invocation())
+    admin.close()
+    role = f"app_{database}"
+
+    def as_admin(*statements: str) -> None:
+        with psycopg.connect(postgres_url, autocommit=True) as connection:
+            for statement in statements:
+                connection.execute(statement.encode())
+
+    as_admin(f"CREATE ROLE {role} LOGIN PASSWORD 'app-secret'",
+             f"GRANT SELECT, INSERT ON slothrunner_events, slothrunner_snapshots TO {role}",
+             f"GRANT USAGE ON SEQUENCE slothrunner_events_notification_id_seq TO {role}")
+    try:
+        store = open_postgres_store(postgres_server.url(database, user=role,
+                                                        password="app-secret"),
+                                    create_tables=True)
+        try:
+            service = service_for(store)
+            assert service.load("app").version == 1
+            with pytest.raises(DatabaseUnusable,
+                               match="permission denied for table slothrunner_events") as raised:
+                service.set_values(SetValues(stack="app", values={"k": 1}), invocation())
+            assert reported(raised.value)[0] == 2
+            as_admin(f"GRANT UPDATE ON slothrunner_events TO {role}")
+            assert service.set_values(SetValues(stack="app", values={"k": 1}),
+                                      invocation()).version == 2
+        finally:
+            store.close()
+    finally:
+        as_admin(f"DROP OWNED BY {role}")
+        with psycopg.connect(postgres_server.url(), autocommit=True) as connection:
+            connection.execute(f"DROP ROLE {role}".encode())
