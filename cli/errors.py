@@ -14,7 +14,7 @@ from typer.core import TyperGroup
 
 from cli.exit_codes import ExitCode
 from domain import errors
-from infrastructure.errors import DatabaseUnusable, SettingsError
+from infrastructure.errors import DatabaseUnavailable, DatabaseUnusable, SettingsError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -59,6 +59,7 @@ NOT_FOUND = Category("not_found", ExitCode.NOT_FOUND)
 CONFLICT = Category("conflict", ExitCode.CONFLICT)
 INTERNAL = Category("internal", ExitCode.INTERNAL)
 INTERRUPTED = Category("interrupted", ExitCode.INTERRUPTED)
+UNAVAILABLE = Category("unavailable", ExitCode.UNAVAILABLE)
 
 _CATEGORIES: tuple[tuple[type[BaseException], Category], ...] = (
     (UsageProblem, INVALID_INPUT),
@@ -71,6 +72,7 @@ _CATEGORIES: tuple[tuple[type[BaseException], Category], ...] = (
     (errors.CheckFailed, CHECK_FAILED),
     (Cancelled, CANCELLED),
     (KeyboardInterrupt, INTERRUPTED),
+    (DatabaseUnavailable, UNAVAILABLE),
 )
 
 

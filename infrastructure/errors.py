@@ -1,4 +1,4 @@
-"""Errors from the outside world that users can fix (exit code 2)."""
+"""Errors from the outside world: ones users can fix (exit code 2), and an unreachable database."""
 
 from __future__ import annotations
 
@@ -21,3 +21,7 @@ class DamagedDatabase(DatabaseUnusable):
 
 class ReadOnlyDatabase(DatabaseUnusable):
     """A change was asked of a database this process may only read."""
+
+
+class DatabaseUnavailable(Exception):
+    """The database server cannot be reached or went away; retrying later may work (exit 75)."""

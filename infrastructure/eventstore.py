@@ -1,4 +1,4 @@
-"""The event store: an eventsourcing Application over SQLite (PostgreSQL to come)."""
+"""The event store: an eventsourcing Application over SQLite or PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.persistence import Mapper, PersistenceError, Recording, Transcoder
-from eventsourcing.utils import register_topic
+from eventsourcing.utils import Environment, EnvType, register_topic
 
 from domain.stack import Stack
 from domain.stack_memento import StackSnapshot
@@ -33,6 +33,11 @@ class StackStore(Application[UUID]):
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Stack: SNAPSHOT_INTERVAL}
     database: DatabaseFile | None = None
     """The file the store is on, to name it when a write is refused."""
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        """Only the given settings: eventsourcing would also read the process environment,
+        where a stray POSTGRES_HOST or SLOTHRUNNER_SQLITE_DBNAME could redirect the store."""
+        return Environment(name, {**type(self).env, **(env or {})})
 
     def construct_mapper(self) -> Mapper[UUID]:
         return self.factory.mapper(
@@ -93,3 +98,14 @@ def open_sqlite_store(database: DatabaseFile, *, create_tables: bool) -> StackSt
                                               create_tables=create_tables))
     store.database = database
     return store
+
+
+def open_postgres_store(url: str, *, create_tables: bool) -> StackStore:
+    """An event store in a PostgreSQL database, checked to be reachable first."""
+    from infrastructure import postgres
+
+    target = postgres.parse_database_url(url)
+    arguments = target.connect_arguments()
+    postgres.check_connection(arguments)
+    with postgres.reported_failures(arguments):
+        return StackStore(env=target.environment(create_tables=create_tables))

@@ -12,10 +12,11 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 STAMP=.venv/.sloth-runner-installed
-WANT="$(cat pyproject.toml | "$PYTHON" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')"
+EXTRAS="dev,postgres"
+WANT="$( (cat pyproject.toml; echo "$EXTRAS") | "$PYTHON" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
     # compat mode: a plain path entry, which costs nothing at start-up (the default finder does)
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' \
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$EXTRAS]" \
         --config-settings editable_mode=compat
     echo "$WANT" > "$STAMP"
 fi

@@ -1,0 +1,1 @@
+"""Test support that is not a fixture file: throwaway servers and the like."""
