@@ -11,8 +11,11 @@ and `exec` act only while a task runs.
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -117,19 +120,25 @@ def load_workflow(path: Path, *, name: str | None = None,
         raise WorkflowInvalid(f"workflow file {chunk}: not UTF-8 text") from None
     given = dict(values or {})
     deadline = time.monotonic() + LOAD_TIMEOUT.total_seconds()
+    interrupted = threading.Event()
 
     def check() -> str | None:
+        if interrupted.is_set():
+            return "interrupted"
         if time.monotonic() >= deadline:
             return f"loading the file took longer than {format_duration(LOAD_TIMEOUT)}"
         return None
 
     lines: list[LogLine] = []
     try:
-        session = _Session(source, chunk, given, check, None,
-                           lambda level, text: lines.append(LogLine(level=level, message=text)))
+        with _ctrl_c_sets(interrupted):
+            session = _Session(source, chunk, given, check, None,
+                               lambda level, text: lines.append(LogLine(level=level, message=text)))
     except LuaFailure as failure:
+        if interrupted.is_set():
+            raise KeyboardInterrupt from None
         raise WorkflowInvalid(_load_message(failure, chunk)) from None
-    if session.sandbox.interrupted:
+    if interrupted.is_set():
         raise KeyboardInterrupt
     record = select_workflow(session.registry, name, chunk)
     spec = workflow_spec(record, chunk)
@@ -139,6 +148,23 @@ def load_workflow(path: Path, *, name: str | None = None,
         spec=spec, path=path, chunk=chunk, source=source, values=given,
         defined=tuple(order[index] for index in range(1, len(order) + 1)),
         load_log=tuple(lines), has_on_complete=record["on_complete"] is not None)
+
+
+@contextmanager
+def _ctrl_c_sets(flag: threading.Event) -> Iterator[None]:
+    """While the calling (main) thread runs Lua, Ctrl-C sets `flag` for the Lua hook to see.
+
+    Python delivers KeyboardInterrupt only between Python instructions; raised in a callback
+    from Lua it would arrive as a Lua error object, so the signal is turned into a flag.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda number, frame: flag.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _load_message(failure: LuaFailure, chunk: str) -> str:

@@ -108,8 +108,8 @@ class Modules:
         def guarded(*args: Any) -> Any:
             try:
                 if acts and not self.running:
-                    raise NotAvailable(f"{name} can be used only while a task runs, not while "
-                                       "the file loads")
+                    raise NotAvailable("only available while a task runs, not while the "
+                                       "file loads")
                 result = function(*args)
             except CommandStopped as stop:
                 return False, str(stop)

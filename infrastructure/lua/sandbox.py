@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from lupa.lua54 import LuaRuntime
@@ -128,13 +127,14 @@ def _refuse_attribute(obj: object, name: object, is_setting: bool) -> str:
     raise AttributeError(f"Lua code cannot use attributes of Python objects ('{name}')")
 
 
-@dataclass(frozen=True)
 class LuaFailure(Exception):
     """Lua code raised an error (or did not compile)."""
 
-    message: str
-    """The error as Lua gives it, usually `file:line: text`."""
-    syntax: bool = False
+    def __init__(self, message: str, *, syntax: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        """The error as Lua gives it, usually `file:line: text`."""
+        self.syntax = syntax
 
     def __str__(self) -> str:
         return self.first_line
@@ -155,20 +155,12 @@ class Sandbox:
     """One sandboxed interpreter; use it from one thread only."""
 
     def __init__(self, check: Callable[[], str | None], *, max_memory: int = MAX_MEMORY) -> None:
-        self.interrupted = False
-
-        def guarded() -> str | None:
-            try:
-                return check()
-            except KeyboardInterrupt:  # Ctrl-C while the calling thread runs Lua
-                self.interrupted = True
-                return "interrupted"
-
+        self._chunk = ("", "")
         # types-lupa's stub of LuaRuntime lists only unpack_returned_tuples; lupa takes them all.
         self.lua = LuaRuntime(register_eval=False, register_builtins=False,  # type: ignore[call-arg]
                               unpack_returned_tuples=True, attribute_filter=_refuse_attribute,
                               max_memory=max_memory)
-        tools: Any = self.lua.execute(_SANDBOX, guarded, HOOK_EVERY)
+        tools: Any = self.lua.execute(_SANDBOX, check, HOOK_EVERY)
         self._run = tools["run"]
         self._call = tools["call"]
         self._rearm = tools["rearm"]
@@ -176,17 +168,30 @@ class Sandbox:
         self.globals: Any = self.lua.globals()
 
     def run(self, source: str, chunkname: str) -> None:
-        """Compile and run a chunk (text only); errors raise LuaFailure."""
-        ok, error, syntax = self._run(source, "@" + chunkname)
+        """Compile and run a chunk (text only); errors raise LuaFailure.
+
+        Messages name the chunk `chunkname` however long it is (Lua itself cuts long names).
+        """
+        self._chunk = (_short_name(chunkname), chunkname)
+        ok, error, syntax = self._run(source, "@" + self._chunk[0])
         if not ok:
-            raise LuaFailure(_explained(error), syntax=bool(syntax))
+            raise LuaFailure(self._explained(error), syntax=bool(syntax))
 
     def call(self, function: Any, *args: Any) -> list[Any]:
         """Call a Lua function; its results (as many as it returned). Errors raise LuaFailure."""
         ok, results = self._call(function, *args)
         if not ok:
-            raise LuaFailure(_explained(results))
+            raise LuaFailure(self._explained(results))
         return [results[index] for index in range(1, results["n"] + 1)]
+
+    def _explained(self, message: object) -> str:
+        text = message if isinstance(message, str) else str(message)
+        if text == "not enough memory":
+            return f"not enough memory (a workflow may use {MAX_MEMORY >> 20} MiB)"
+        short, full = self._chunk
+        if short != full and text.startswith(f"{short}:"):
+            return full + text[len(short):]
+        return text
 
     def rearm(self) -> None:
         """After a stop: check again only every HOOK_EVERY instructions (for hooks that follow)."""
@@ -199,8 +204,7 @@ class Sandbox:
         return self.lua.eval(source)
 
 
-def _explained(message: object) -> str:
-    text = message if isinstance(message, str) else str(message)
-    if text == "not enough memory":
-        return f"not enough memory (a workflow may use {MAX_MEMORY >> 20} MiB)"
-    return text
+def _short_name(chunkname: str) -> str:
+    """A name Lua shows whole in messages (it cuts names longer than 59 characters)."""
+    name = chunkname.rsplit("/", 1)[-1][-40:]
+    return name or "workflow"
