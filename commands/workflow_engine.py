@@ -243,7 +243,7 @@ class WorkflowEngine:
         self._graph = task_graph(spec)
         check_acyclic(spec, self._graph)
         self._order = run_order(spec, self._graph)
-        self.max_parallel = spec.config.max_parallel_tasks or default_parallel
+        self.max_parallel = max(spec.config.max_parallel_tasks or default_parallel, 1)
         self._started = 0.0
         self._deadline: float | None = None
         timeout = spec.config.timeout

@@ -393,7 +393,6 @@ def test_independent_lua_tasks_run_their_commands_in_parallel(tmp_path: Path) ->
     latest_start = max(task.started_at or 0 for task in result.tasks)
     earliest_end = min(task.finished_at or 0 for task in result.tasks)
     assert latest_start < earliest_end
-    assert result.duration < 1.4
 
 
 def test_retries_run_the_task_again_in_a_fresh_interpreter(tmp_path: Path) -> None:

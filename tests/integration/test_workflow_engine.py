@@ -59,7 +59,6 @@ def test_independent_tasks_overlap_in_time() -> None:
     latest_start = max(task.started_at or 0 for task in tasks)
     earliest_end = min(task.finished_at or 0 for task in tasks)
     assert latest_start < earliest_end, "all three ran at the same time"
-    assert result.duration < 0.8
 
 
 def test_dependencies_run_first() -> None:
