@@ -7,18 +7,19 @@ Threads: tasks run in a pool of `max_parallel_tasks` worker threads; the calling
 schedules, waits and calls the listener. Workers report to it through one queue, so every
 listener call happens in the calling thread, in the order things happened. Stopping (a
 workflow timeout, Ctrl-C in the calling thread, `cancel()`) sets one flag that every task
-context sees and kills what tasks registered (their child processes); running tasks then end
-quickly, tasks not started are skipped.
+context sees (runners check it: the Lua hook, the loop waiting for a command); running tasks
+then end quickly, tasks not started are skipped.
 """
 
 from __future__ import annotations
 
 import queue
+import signal
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -40,6 +41,8 @@ from domain.workflow import (
 
 COMPLETE_TIMEOUT = timedelta(minutes=1)
 """How long the workflow's `on_complete` may run."""
+POLL_SECONDS = 0.1
+"""The longest the calling thread waits for a worker's report before looking around."""
 
 
 class StopReason(StrEnum):
@@ -49,14 +52,13 @@ class StopReason(StrEnum):
 
 
 class RunControl:
-    """The run's stop flag, shared by every task context, and the kill switches tasks register."""
+    """The run's stop flag, shared by every task context."""
 
     def __init__(self) -> None:
         self._event = threading.Event()
         self._lock = threading.Lock()
         self._reason: StopReason | None = None
         self._message = ""
-        self._killers: set[Callable[[], None]] = set()
 
     @property
     def reason(self) -> StopReason | None:
@@ -67,33 +69,15 @@ class RunControl:
         return self._message
 
     def stop(self, reason: StopReason, message: str) -> None:
-        """Stop everything (the first reason wins) and run every registered kill switch."""
+        """Stop everything; the first reason wins."""
         with self._lock:
             if self._reason is None:
                 self._reason, self._message = reason, message
-            killers = list(self._killers)
         self._event.set()
-        for kill in killers:
-            with suppress(Exception):
-                kill()
 
     def wait(self, seconds: float) -> bool:
         """Sleep up to `seconds`; True when the run was stopped meanwhile."""
         return self._event.wait(max(seconds, 0.0))
-
-    def register(self, kill: Callable[[], None]) -> Callable[[], None]:
-        with self._lock:
-            stopped = self._reason is not None
-            if not stopped:
-                self._killers.add(kill)
-        if stopped:
-            kill()
-
-        def unregister() -> None:
-            with self._lock:
-                self._killers.discard(kill)
-
-        return unregister
 
 
 class TaskContext:
@@ -115,14 +99,6 @@ class TaskContext:
         self._emit = emit
         self._clock = clock
 
-    @property
-    def deadline(self) -> float | None:
-        """The monotonic time this attempt must end by (None: no limit)."""
-        return self._deadline
-
-    def remaining(self) -> float | None:
-        return None if self._deadline is None else max(self._deadline - self._clock(), 0.0)
-
     def stop_reason(self) -> StopReason | None:
         """Why the attempt must stop now, or None while it may go on."""
         if self._control.reason is not None:
@@ -141,10 +117,6 @@ class TaskContext:
 
     def log(self, level: LogLevel, message: str) -> None:
         self._emit(LogLine(level=level, message=message, attempt=self.attempt))
-
-    def on_stop(self, kill: Callable[[], None]) -> Callable[[], None]:
-        """Call `kill` if the run is stopped (at once if it already is); returns the undo."""
-        return self._control.register(kill)
 
     def with_time_limit(self, limit: timedelta, message: str) -> TaskContext:
         """The same task with a fresh deadline (for its hooks after a timeout)."""
@@ -222,7 +194,31 @@ class _Completed:
     error: str | None
 
 
-_Message = _Log | _Started | _Retrying | _Finished | _Completed | None
+@dataclass(frozen=True)
+class _CtrlC:
+    """SIGINT arrived (put by the signal handler: a queue put is safe there)."""
+
+
+_Message = _Log | _Started | _Retrying | _Finished | _Completed | _CtrlC | None
+
+
+@contextmanager
+def _ctrl_c_reported(reports: queue.SimpleQueue[_Message]) -> Iterator[None]:
+    """While a run waits in the main thread, Ctrl-C becomes a message instead of an exception.
+
+    A KeyboardInterrupt can strike between any two Python instructions, say between taking a
+    worker's report off the queue and recording it, and the report would be lost. A process
+    that ignores SIGINT (or handles it itself) keeps doing so.
+    """
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda number, frame: reports.put(_CtrlC()))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class WorkflowEngine:
@@ -238,6 +234,7 @@ class WorkflowEngine:
         self._on_complete = on_complete
         self._clock = clock
         self._control = RunControl()
+        self._finishing = RunControl()
         self._sleep = sleep or self._control.wait
         self._queue: queue.SimpleQueue[_Message] = queue.SimpleQueue()
         self._graph = task_graph(spec)
@@ -252,22 +249,27 @@ class WorkflowEngine:
 
     def cancel(self) -> None:
         """Stop the run from any thread, as Ctrl-C would."""
-        self._control.stop(StopReason.INTERRUPTED, "interrupted")
+        self._interrupt()
         self._queue.put(None)
+
+    def _interrupt(self) -> None:
+        self._control.stop(StopReason.INTERRUPTED, "interrupted")
+        self._finishing.stop(StopReason.INTERRUPTED, "interrupted")
 
     def run(self) -> RunResult:
         self._started = self._clock()
         timeout = self.spec.config.timeout
         self._deadline = self._started + timeout.total_seconds() if timeout else None
         results: dict[str, TaskResult] = {}
-        with ThreadPoolExecutor(max_workers=self.max_parallel,
-                                thread_name_prefix=f"workflow-{self.spec.name}") as pool:
+        with _ctrl_c_reported(self._queue), ThreadPoolExecutor(
+                max_workers=self.max_parallel,
+                thread_name_prefix=f"workflow-{self.spec.name}") as pool:
             try:
                 self._schedule(pool, results)
                 logs = self._complete(pool, results)
             except BaseException:
-                # The caller's listener failed (or a second Ctrl-C came): leave nothing running.
-                self._control.stop(StopReason.INTERRUPTED, "interrupted")
+                # The caller's listener failed: leave nothing running.
+                self._interrupt()
                 raise
         return self._result(results, logs)
 
@@ -293,7 +295,7 @@ class WorkflowEngine:
                 elif message is not None:
                     self._tell(message)
             except KeyboardInterrupt:
-                self._control.stop(StopReason.INTERRUPTED, "interrupted")
+                self._interrupt()
             if self._control.reason is not None and pending:
                 self._skip_all(pending, results, f"not started: {self._control.message}")
         if pending:  # only when a dependency never succeeded: nothing else leaves tasks behind
@@ -319,18 +321,28 @@ class WorkflowEngine:
         found = nx.descendants(self._graph, name)
         return [task for task in self._order if task in found]
 
-    def _next_message(self) -> _Message:
-        """The next report from a worker; stops the run when the workflow's time is up."""
-        if self._deadline is None or self._control.reason is not None:
-            return self._queue.get()
+    def _next_message(self, *, watch_deadline: bool = True) -> _Message:
+        """The next report from a worker, or None after a while without one.
+
+        Stops the run when the workflow's time is up. Never blocks long: the operating system
+        may deliver Ctrl-C's SIGINT to a worker thread, and Python runs the handler (raising
+        KeyboardInterrupt here) only when this thread next runs Python code.
+        """
+        watching = watch_deadline and self._deadline is not None and self._control.reason is None
+        wait = POLL_SECONDS
+        if watching and self._deadline is not None:
+            wait = min(wait, max(self._deadline - self._clock(), 0.0))
         try:
-            return self._queue.get(timeout=max(self._deadline - self._clock(), 0.0))
+            return self._queue.get(timeout=wait)
         except queue.Empty:
-            self._control.stop(StopReason.WORKFLOW_TIMEOUT, self._timeout_message)
+            if watching and self._deadline is not None and self._clock() >= self._deadline:
+                self._control.stop(StopReason.WORKFLOW_TIMEOUT, self._timeout_message)
             return None
 
     def _tell(self, message: _Message) -> None:
-        if isinstance(message, _Log):
+        if isinstance(message, _CtrlC):
+            self._interrupt()
+        elif isinstance(message, _Log):
             self._listener.log(message.task, message.line)
         elif isinstance(message, _Started):
             self._listener.task_started(message.task, message.attempt)
@@ -442,8 +454,9 @@ class WorkflowEngine:
             logs.append(line)
             self._queue.put(_Log(None, line))
 
+        # Its own control: after a workflow timeout it still runs (for its own minute).
         context = TaskContext(
-            "on_complete", attempt=1, max_attempts=1, control=self._control,
+            "on_complete", attempt=1, max_attempts=1, control=self._finishing,
             deadline=self._clock() + COMPLETE_TIMEOUT.total_seconds(),
             deadline_message=f"on_complete timed out after {format_duration(COMPLETE_TIMEOUT)}",
             deadline_reason=StopReason.TASK_TIMEOUT, emit=emit, inputs={}, clock=self._clock)
@@ -461,7 +474,7 @@ class WorkflowEngine:
         pool.submit(complete)
         while True:
             try:
-                message = self._queue.get()
+                message = self._next_message(watch_deadline=False)
                 if isinstance(message, _Completed):
                     if message.error is not None:
                         line = LogLine(level=LogLevel.ERROR,
@@ -471,7 +484,7 @@ class WorkflowEngine:
                     return logs
                 self._tell(message)
             except KeyboardInterrupt:
-                self._control.stop(StopReason.INTERRUPTED, "interrupted")
+                self._interrupt()
 
     def _result(self, results: dict[str, TaskResult], logs: list[LogLine]) -> RunResult:
         reason = self._control.reason

@@ -212,6 +212,24 @@ def test_ctrl_c_in_the_calling_thread_interrupts_the_run() -> None:
     assert result.task("long").status is TaskStatus.FAILED
 
 
+def test_ctrl_c_delivered_to_a_worker_thread_still_interrupts_the_run() -> None:
+    """The kernel may hand SIGINT to any thread; Python handles it in the main thread only."""
+
+    def run(task: TaskSpec, context: TaskContext) -> AttemptOutcome:
+        time.sleep(0.3)  # the calling thread is waiting for news by now
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+        give_up = time.monotonic() + 5
+        while context.stop_reason() is None and time.monotonic() < give_up:
+            time.sleep(0.01)
+        return AttemptOutcome(ok=context.stop_reason() is None)
+
+    started = time.monotonic()
+    result = _engine(_spec(TaskSpec(name="long")), run).run()
+    assert (result.status, result.task("long").status) == (RunStatus.INTERRUPTED,
+                                                           TaskStatus.FAILED)
+    assert time.monotonic() - started < 3
+
+
 def test_listener_calls_come_in_order_in_the_calling_thread() -> None:
     seen: list[tuple[str, ...]] = []
     threads: set[threading.Thread] = set()
@@ -303,3 +321,17 @@ def test_a_failing_listener_stops_the_run_and_propagates() -> None:
     with pytest.raises(OSError, match="cannot record"):
         _engine(spec, run, listener=Listener()).run()
     assert stopped.is_set() and time.monotonic() - started < 2
+
+
+def test_on_complete_still_runs_after_the_workflow_timed_out() -> None:
+    seen: list[RunStatus] = []
+
+    def complete(result: RunResult, context: TaskContext) -> None:
+        assert context.stop_reason() is None
+        seen.append(result.status)
+
+    spec = _spec(TaskSpec(name="long"), timeout=timedelta(milliseconds=200))
+    result = _engine(spec, _until_stopped, on_complete=complete).run()
+    assert result.status is RunStatus.TIMED_OUT
+    assert seen == [RunStatus.TIMED_OUT]
+    assert result.logs == []
