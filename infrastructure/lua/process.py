@@ -1,0 +1,110 @@
+"""External commands run by workflows (`exec.run` and string task commands).
+
+Each command runs in its own session (process group), with no input. It is stopped by its own
+timeout, or when the task must stop (its deadline, the workflow's, Ctrl-C): the whole group
+gets SIGTERM, then SIGKILL if it is still there `KILL_GRACE` seconds later.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+
+KILL_GRACE = 2.0
+"""Seconds between SIGTERM and SIGKILL."""
+ABANDON_AFTER = 1.0
+"""Seconds after SIGKILL to stop waiting for output (a process that left the group may hold the
+pipes open)."""
+POLL = 0.05
+"""How often a running command checks whether the task must stop (seconds)."""
+
+
+class CommandStopped(Exception):
+    """The task must stop (deadline, cancellation); the command was killed."""
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    success: bool
+    stdout: str
+    stderr: str
+    exit_code: int
+    duration: float
+    timed_out: bool = False
+
+
+def _signal_group(process: subprocess.Popen[bytes], number: int) -> None:
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, number)
+
+
+def run_command(command: str | Sequence[str], *, should_stop: Callable[[], str | None],
+                timeout: float | None = None, env: Mapping[str, str] | None = None,
+                workdir: str | None = None,
+                clock: Callable[[], float] = time.monotonic) -> CommandResult:
+    """Run a command (a string through /bin/sh, a list without a shell) and collect its output.
+
+    A command that cannot start gives exit code 127 and the reason on stderr. Raises
+    CommandStopped when `should_stop()` said why the task must stop.
+    """
+    started = clock()
+    program = command if isinstance(command, str) else command[0]
+    try:
+        process = subprocess.Popen(
+            command, shell=isinstance(command, str), cwd=workdir,
+            env={**os.environ, **env} if env else None, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    except OSError as error:
+        return CommandResult(success=False, stdout="", exit_code=127, duration=clock() - started,
+                             stderr=f"cannot run '{program}': {error.strerror or error}")
+    own_deadline = started + timeout if timeout is not None else None
+    stop_message: str | None = None
+    timed_out = False
+    terminated_at: float | None = None
+    killed = False
+    out, err = b"", b""
+    while True:
+        now = clock()
+        if terminated_at is None:
+            stop_message = should_stop()
+            timed_out = stop_message is None and own_deadline is not None and now >= own_deadline
+            if stop_message is not None or timed_out:
+                _signal_group(process, signal.SIGTERM)
+                terminated_at = now
+        elif not killed and now - terminated_at >= KILL_GRACE:
+            _signal_group(process, signal.SIGKILL)
+            killed = True
+        elif killed and now - terminated_at >= KILL_GRACE + ABANDON_AFTER:
+            _abandon(process)
+            break
+        wait = POLL
+        if terminated_at is None and own_deadline is not None:
+            wait = min(wait, max(own_deadline - now, 0.0))
+        try:
+            out, err = process.communicate(timeout=max(wait, 0.001))
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    duration = clock() - started
+    if stop_message is not None:
+        raise CommandStopped(stop_message)
+    code = process.returncode if process.returncode is not None else -signal.SIGKILL
+    return CommandResult(success=code == 0 and not timed_out,
+                         stdout=out.decode("utf-8", "replace"),
+                         stderr=err.decode("utf-8", "replace"),
+                         exit_code=128 - code if code < 0 else code, duration=duration,
+                         timed_out=timed_out)
+
+
+def _abandon(process: subprocess.Popen[bytes]) -> None:
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            with suppress(OSError):
+                stream.close()
+    with suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=ABANDON_AFTER)
