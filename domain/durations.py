@@ -53,12 +53,12 @@ def coerce_duration(value: object, *, what: str = "duration",
         return value
     if seconds_allowed and isinstance(value, int | float) and not isinstance(value, bool):
         if not 0 < value <= MAX_DURATION.total_seconds():
-            raise ValueError(f"a number of seconds must be above 0 and at most "
-                             f"{MAX_DURATION.days}d")
+            raise ValueError(f"invalid {what} {value}: a number of seconds must be greater "
+                             f"than zero and at most {MAX_DURATION.days}d")
         return timedelta(seconds=value)
     if not isinstance(value, str):
-        raise ValueError(f"expected a duration such as 90s, 30m, 1h or 30d, got "
-                         f"{type(value).__name__}")
+        raise ValueError(f"invalid {what}: expected a duration such as 90s, 30m, 1h or 30d, "
+                         f"got {type(value).__name__}")
     try:
         return parse_duration(value, what=what)
     except InvalidInput as exc:

@@ -15,12 +15,11 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from domain.durations import format_duration, parse_duration
+from domain.durations import coerce_duration, format_duration
 from domain.errors import InvalidInput
 
 MAX_NAME_LENGTH = 255
 MAX_RETRIES = 100
-MAX_SECONDS = 365 * 24 * 3600
 MAX_RETRY_DELAY = timedelta(minutes=10)
 DEFAULT_RETRY_DELAY = timedelta(seconds=1)
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
@@ -74,24 +73,12 @@ def validate_name(name: object, what: str) -> str:
 
 def duration_value(value: object, what: str) -> timedelta:
     """A duration written as text (`90s`, `5m`, `1h30m`) or as a number of seconds."""
-    if isinstance(value, bool):
-        raise InvalidInput(f"invalid {what} {_shown(value)}: expected a duration such as '5m'")
-    if isinstance(value, int | float):
-        if not math.isfinite(value) or value <= 0:
-            raise InvalidInput(f"invalid {what} {value}: must be a number of seconds greater "
-                               "than zero")
-        if value > MAX_SECONDS:
-            raise InvalidInput(f"invalid {what} {value}: longer than a year")
-        return timedelta(seconds=value)
-    if isinstance(value, str):
-        try:
-            duration = parse_duration(value, what=what)
-        except OverflowError:
-            duration = timedelta.max
-        if duration.total_seconds() > MAX_SECONDS:
-            raise InvalidInput(f"invalid {what} '{value}': longer than a year")
-        return duration
-    raise InvalidInput(f"invalid {what} {_shown(value)}: expected a duration such as '5m'")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidInput(f"invalid {what} {value}: expected a duration such as '5m'")
+    try:
+        return coerce_duration(value, what=what, seconds_allowed=True)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
 
 
 def _shown(value: object) -> str:

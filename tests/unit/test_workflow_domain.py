@@ -48,7 +48,7 @@ def test_an_unknown_config_key_is_named_with_the_known_ones() -> None:
 
 @pytest.mark.parametrize(("key", "value", "reason"), [
     ("timeout", "5x", r"invalid config timeout '5x': use e\.g\. 90s"),
-    ("timeout", 0, "must be a number of seconds greater than zero"),
+    ("timeout", 0, "a number of seconds must be greater than zero"),
     ("timeout", True, "expected a duration"),
     ("require_lock", "yes", "'require_lock' must be true or false, got 'yes'"),
     ("create_snapshot", 1, "'create_snapshot' must be true or false, got 1"),
@@ -68,7 +68,7 @@ def test_durations_are_text_or_seconds() -> None:
     assert duration_value(0.25, "timeout") == timedelta(milliseconds=250)
 
 
-@pytest.mark.parametrize("value", [-1, float("nan"), float("inf"), "999999999999d", "2000d",
+@pytest.mark.parametrize("value", [-1, float("nan"), float("inf"), "999999999999d", "200000d",
                                    10**12, None, [1]])
 def test_durations_that_are_not_usable_are_refused(value: object) -> None:
     with pytest.raises(InvalidInput, match="invalid timeout"):
