@@ -61,7 +61,7 @@ def key_list(keys: Sequence[str], *, listed: int = KEYS_LISTED) -> str:
     names = [printable(key) for key in keys]
     if len(names) <= listed:
         return ", ".join(names)
-    more = f"{_symbol('…', '...')} and {len(names) - listed} more"
+    more = f"{symbol('…', '...')} and {len(names) - listed} more"
     return f"{len(names)} keys ({', '.join(names[:listed])}, {more})"
 
 
@@ -100,15 +100,16 @@ def say(text: str = "") -> None:
 
 def tick() -> str:
     """A check mark where the terminal can show one."""
-    return _symbol("✓", "OK")
+    return symbol("✓", "OK")
 
 
 def cross() -> str:
     """A cross (something failed) where the terminal can show one."""
-    return _symbol("✗", "FAILED")
+    return symbol("✗", "FAILED")
 
 
-def _symbol(symbol: str, fallback: str) -> str:
+def symbol(symbol: str, fallback: str) -> str:
+    """The symbol where the terminal can show it, else the fallback word."""
     encoding = getattr(sys.stdout, "encoding", None) or "ascii"
     try:
         symbol.encode(encoding)

@@ -59,30 +59,70 @@ def wait_for_lock(
             delay = min(delay * 1.5, 1.0)
 
 
+class Heartbeat:
+    """Calls `beat` every `every` seconds on a background thread, until stopped.
+
+    A beat that raises a domain error (the lock is gone, the stack destroyed) ends the
+    heartbeat: `lost` holds the error, and `on_lost` hears it once.
+    """
+
+    def __init__(self, beat: Callable[[], object], every: float, *, name: str,
+                 on_lost: Callable[[DomainError], None] | None = None) -> None:
+        self.beat = beat
+        self.every = every
+        self.on_lost = on_lost
+        self.lost: DomainError | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name=name)
+
+    def start(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                self.beat()
+            except DomainError as gone:
+                self.lost = gone
+                if self.on_lost is not None:
+                    self.on_lost(gone)
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join()
+
+
 class Lease:
     """A stack's lock, held by this process for one operation and renewed before it runs out.
 
     `invocation` presents the lock's id, so changes made through it pass the lock. Renewal
-    happens every third of the lease's length on a background thread while `beating`; if a
+    happens every third of the lease's length on a background thread while beating; if a
     renewal finds the lock gone (force-released, or taken over after it expired), `lost`
     says how, and the beating stops: the operation should not go on as if it held the stack.
     """
 
     def __init__(self, service: StackService, stack: str, invocation: Invocation,
-                 lock: LockInfo, ttl: timedelta) -> None:
+                 lock: LockInfo, ttl: timedelta,
+                 on_lost: Callable[[DomainError], None] | None = None) -> None:
         self.service = service
         self.stack = stack
         self.lock = lock
         self.ttl = ttl
         self.invocation = invocation.model_copy(update={"lock_id": lock.lock_id})
-        self.lost: DomainError | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.on_lost = on_lost
+        self._heartbeat: Heartbeat | None = None
         self._guard = threading.Lock()
 
     @property
     def lock_id(self) -> str:
         return self.lock.lock_id
+
+    @property
+    def lost(self) -> DomainError | None:
+        return self._heartbeat.lost if self._heartbeat is not None else None
 
     def renew(self) -> LockInfo:
         """Extend the lease to its full length from now."""
@@ -97,26 +137,12 @@ class Lease:
     def start_beating(self, interval: float | None = None) -> None:
         """Renew in the background every `interval` seconds (a third of the lease's length)."""
         every = interval if interval is not None else self.ttl.total_seconds() / 3
-        self._thread = threading.Thread(target=self._beat, args=(every,), daemon=True,
-                                        name=f"lease-{self.stack}")
-        self._thread.start()
-
-    def _beat(self, every: float) -> None:
-        while not self._stop.wait(every):
-            try:
-                self.renew()
-            except LockConflict as gone:
-                self.lost = gone
-                return
-            except DomainError as refused:  # destroyed meanwhile, say: nothing left to renew
-                self.lost = refused
-                return
+        self._heartbeat = Heartbeat(self.renew, every, name=f"lease-{self.stack}",
+                                    on_lost=self.on_lost).start()
 
     def stop_beating(self) -> None:
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join()
-        self._thread = None
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
 
     def release(self) -> None:
         """Stop renewing and give the lock back, unless it is no longer ours."""

@@ -35,7 +35,7 @@ from commands.models import (
     UpdateStack,
 )
 from commands.outcome import Outcome
-from domain.errors import ConcurrentModification, StackNotFound
+from domain.errors import ConcurrentModification, DomainError, StackNotFound
 from domain.invocation import Invocation
 from domain.locks import LockInfo
 from domain.names import stack_id
@@ -293,11 +293,14 @@ class StackService:
     @contextmanager
     def hold_lock(self, command: AcquireLock, invocation: Invocation, *,
                   on_wait: Callable[[LockInfo], None] | None = None,
-                  renew_every: float | None = None) -> Iterator[Lease]:
+                  renew_every: float | None = None,
+                  on_lost: Callable[[DomainError], None] | None = None) -> Iterator[Lease]:
         """Hold the stack's lock for a long operation: taken (waiting as the command says),
-        renewed in the background before it runs out, and released when the block ends."""
+        renewed in the background before it runs out, and released when the block ends.
+        `on_lost` hears, from the renewing thread, that the lock was taken away."""
         acquired = self.acquire_lock(command, invocation, on_wait=on_wait)
-        lease = Lease(self, command.stack, invocation, acquired.detail["lock"], command.ttl)
+        lease = Lease(self, command.stack, invocation, acquired.detail["lock"], command.ttl,
+                      on_lost=on_lost)
         lease.start_beating(renew_every)
         try:
             yield lease

@@ -75,5 +75,5 @@ def plan_workflow(spec: WorkflowSpec, default_parallel: int) -> WorkflowPlan:
         workflow=spec.name, description=spec.description, version=spec.version,
         max_parallel_tasks=config.max_parallel_tasks or default_parallel,
         timeout=format_duration(config.timeout) if config.timeout else None,
-        require_lock=config.require_lock, create_snapshot=config.create_snapshot,
+        require_lock=bool(config.require_lock), create_snapshot=bool(config.create_snapshot),
         rollback_on_failure=config.rollback_on_failure, levels=grouped, tasks=tasks)

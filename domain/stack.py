@@ -129,6 +129,7 @@ class Stack(BaseAggregate[UUID]):
     ExecutionRenewed: TypeAlias = events.ExecutionRenewed
     ExecutionCompleted: TypeAlias = events.ExecutionCompleted
     ExecutionFailed: TypeAlias = events.ExecutionFailed
+    ExecutionSkipped: TypeAlias = events.ExecutionSkipped
 
     # ---- construction -------------------------------------------------------------------
 
@@ -583,6 +584,16 @@ class Stack(BaseAggregate[UUID]):
             self.trigger_event(self.ExecutionFailed, execution_id=execution_id,
                                duration_ms=duration_ms, tasks=list(tasks), message=message,
                                reason=reason, rolled_back_to=rolled_back_to, **fields)
+
+    def skip_execution(self, invocation: Invocation, *, execution_id: str, workflow: str,
+                       reason: str, blocked_by: Sequence[str] = ()) -> None:
+        """Record a run that was not started here (a stack it depends on failed its run).
+
+        Nothing changes on the stack, so it is recorded whoever holds the lock.
+        """
+        self.trigger_event(self.ExecutionSkipped, execution_id=execution_id,
+                           workflow=workflow, reason=reason, blocked_by=list(blocked_by),
+                           **self._stamp(invocation))
 
     def vanished_executions(self, at: datetime) -> list[RunningExecution]:
         """Runs whose lease lapsed by `at` without their having ended."""

@@ -455,6 +455,19 @@ class ExecutionFailed(ExecutionEnded):
         return StackStatus.FAILED
 
 
+class ExecutionSkipped(StackEvent):
+    """A run was not started on this stack, because a run on a stack it depends on failed."""
+
+    TOPIC: ClassVar[str] = "stack.execution.skipped"
+    execution_id: str
+    workflow: str
+    reason: str
+    blocked_by: list[str] = []
+
+    def apply(self, aggregate: Any) -> None:
+        """Nothing ran: the stack's state and status stay as they were."""
+
+
 def _lease_of_runs(stack: Any, lock_id: str, until: datetime) -> None:
     """Runs that hold this lock live as long as it does."""
     running = getattr(stack, "running", {})

@@ -100,11 +100,20 @@ class WorkflowConfig(BaseModel):
 
     timeout: timedelta | None = None
     """The whole run's limit; what still runs then is stopped."""
-    require_lock: bool = False
-    create_snapshot: bool = False
+    require_lock: bool | None = None
+    """None: the configuration's `auto_lock` decides."""
+    create_snapshot: bool | None = None
+    """None: the configuration's `auto_snapshot` decides."""
     rollback_on_failure: bool = False
     max_parallel_tasks: int | None = Field(default=None, ge=1)
     """None: the caller's default (the configuration's `max_concurrent_executions`)."""
+
+    def with_defaults(self, *, auto_lock: bool, auto_snapshot: bool) -> WorkflowConfig:
+        """What the run does: the workflow's own settings, the configuration's where it has none."""
+        return self.model_copy(update={
+            "require_lock": auto_lock if self.require_lock is None else self.require_lock,
+            "create_snapshot": auto_snapshot if self.create_snapshot is None
+            else self.create_snapshot})
 
 
 _FLAGS = ("require_lock", "create_snapshot", "rollback_on_failure")

@@ -19,6 +19,7 @@ from infrastructure.sqlite import DatabaseFile
 if TYPE_CHECKING:
     from commands.service import StackService
     from commands.validation import Validator
+    from commands.workflow_run import WorkflowRuns
     from infrastructure.eventlog import EventLog
     from infrastructure.eventstore import StackStore
     from infrastructure.providers import ProviderRegistry
@@ -175,6 +176,15 @@ class Runtime:
         from projections.preflight import ReadModelFacts
 
         return Validator(self.service(), ReadModelFacts(self.reader))
+
+    def runs(self) -> WorkflowRuns:
+        """Running workflows against stacks, as the configuration says."""
+        from commands.workflow_run import WorkflowRuns
+
+        stacks = self.settings.stacks
+        return WorkflowRuns(self.service(), self.validator(), auto_lock=stacks.auto_lock,
+                            auto_snapshot=stacks.auto_snapshot, lock_ttl=stacks.lock_timeout,
+                            default_parallel=stacks.max_concurrent_executions)
 
     def providers(self) -> ProviderRegistry:
         """The resource types this run knows (built-ins; plug-ins loaded when named)."""

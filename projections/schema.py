@@ -228,7 +228,7 @@ EXECUTIONS = ProjectionSpec(
     version=1,
     tables=("stack_executions",),
     ddl=(
-        # `status`: running, completed or failed. A running row whose `alive_until` has passed
+        # `status`: running, completed, failed or skipped. A running row whose `alive_until` has passed
         # is shown as failed (its runner vanished) until an event records that.
         """CREATE TABLE IF NOT EXISTS stack_executions (
             id TEXT PRIMARY KEY,

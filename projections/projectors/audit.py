@@ -226,6 +226,11 @@ def _(event: Stack.ExecutionFailed) -> tuple[str, str]:
                    f"{_ms(event.duration_ms)}{which}{back}")
 
 
+@summarize.register
+def _(event: Stack.ExecutionSkipped) -> tuple[str, str]:
+    return WARNING, f"run of workflow '{event.workflow}' not started ({event.reason})"
+
+
 def _ms(milliseconds: int) -> str:
     return format_duration(timedelta(milliseconds=milliseconds))
 

@@ -42,6 +42,22 @@ class ExecutionProjector(Projector):
              dump(event.tasks), dump(event.parameters), position))
 
     @handle.register
+    def _skipped(self, event: Stack.ExecutionSkipped, cursor: sqlite3.Cursor,
+                 position: int) -> None:
+        stack_id = str(event.originator_id)
+        (name,) = cursor.execute("SELECT name FROM stacks WHERE id = ?", (stack_id,)).fetchone()
+        at = to_text(event.timestamp)
+        cursor.execute(
+            "INSERT INTO stack_executions (id, stack_id, stack_name, workflow, version, file,"
+            " file_sha256, status, reason, message, started_at, started_by, correlation_id,"
+            " finished_at, duration_ms, lock_id, alive_until, snapshot_version, rolled_back_to,"
+            " task_names, parameters, tasks, started_event, finished_event)"
+            " VALUES (?, ?, ?, ?, '', '', '', 'skipped', ?, '', ?, ?, ?, ?, 0, NULL, ?, NULL,"
+            " NULL, '[]', '{}', '[]', ?, ?) ON CONFLICT (id) DO NOTHING",
+            (event.execution_id, stack_id, name, event.workflow, event.reason, at, event.actor,
+             event.correlation_id, at, at, position, position))
+
+    @handle.register
     def _renewed(self, event: Stack.ExecutionRenewed, cursor: sqlite3.Cursor,
                  position: int) -> None:
         cursor.execute("UPDATE stack_executions SET alive_until = ? WHERE id = ?",

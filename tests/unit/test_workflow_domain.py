@@ -32,7 +32,15 @@ def test_config_keys_and_values_are_read() -> None:
                                     "create_snapshot": False, "rollback_on_failure": True,
                                     "max_parallel_tasks": 4})
     assert config == WorkflowConfig(timeout=timedelta(minutes=30), require_lock=True,
-                                    rollback_on_failure=True, max_parallel_tasks=4)
+                                    create_snapshot=False, rollback_on_failure=True,
+                                    max_parallel_tasks=4)
+
+
+def test_the_configuration_decides_what_the_workflow_leaves_unsaid() -> None:
+    said = WorkflowConfig(require_lock=False).with_defaults(auto_lock=True, auto_snapshot=True)
+    assert (said.require_lock, said.create_snapshot) == (False, True)
+    unsaid = WorkflowConfig().with_defaults(auto_lock=False, auto_snapshot=False)
+    assert (unsaid.require_lock, unsaid.create_snapshot) == (False, False)
 
 
 def test_an_empty_config_takes_the_defaults() -> None:
