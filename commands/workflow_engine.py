@@ -25,7 +25,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-from commands.workflow_plan import check_acyclic, run_order, task_graph
+from commands.workflow_plan import TaskGraph
 from domain.durations import format_duration
 from domain.workflow import (
     LogLevel,
@@ -237,9 +237,8 @@ class WorkflowEngine:
         self._finishing = RunControl()
         self._sleep = sleep or self._control.wait
         self._queue: queue.SimpleQueue[_Message] = queue.SimpleQueue()
-        self._graph = task_graph(spec)
-        check_acyclic(spec, self._graph)
-        self._order = run_order(spec, self._graph)
+        self._graph = TaskGraph(spec)
+        self._order = self._graph.order
         self.max_parallel = max(spec.config.max_parallel_tasks or default_parallel, 1)
         self._started = 0.0
         self._deadline: float | None = None
@@ -311,15 +310,9 @@ class WorkflowEngine:
                    for dependency in task.depends_on):
                 pending.remove(name)
                 running.add(name)
-                inputs = {ancestor: results[ancestor].outputs
-                          for ancestor in self._ancestors(name)}
+                inputs = {needed: results[needed].outputs
+                          for needed in self._graph.needs(name)}
                 pool.submit(self._run_task, task, inputs)
-
-    def _ancestors(self, name: str) -> list[str]:
-        import networkx as nx
-
-        found = nx.descendants(self._graph, name)
-        return [task for task in self._order if task in found]
 
     def _next_message(self, *, watch_deadline: bool = True) -> _Message:
         """The next report from a worker, or None after a while without one.
@@ -352,9 +345,7 @@ class WorkflowEngine:
 
     def _skip_dependants(self, failed: str, pending: list[str],
                          results: dict[str, TaskResult]) -> None:
-        import networkx as nx
-
-        dependants = nx.ancestors(self._graph, failed)
+        dependants = set(self._graph.dependants(failed))
         for name in [name for name in pending if name in dependants]:
             pending.remove(name)
             self._skip(name, results, f"skipped: dependency '{failed}' did not succeed")

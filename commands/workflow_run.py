@@ -194,7 +194,7 @@ class RunReport:
 class WorkflowRuns:
     """Runs workflows against stacks, one at a time or many in dependency order."""
 
-    def __init__(self, service: StackService, validator: Validator | None, *,
+    def __init__(self, service: StackService, validator: Callable[[], Validator] | None, *,
                  auto_lock: bool, auto_snapshot: bool, lock_ttl: timedelta,
                  default_parallel: int) -> None:
         self.service = service
@@ -296,7 +296,7 @@ class WorkflowRuns:
     def _validate(self, stack: str, invocation: Invocation) -> None:
         if self.validator is None:
             raise InvalidInput("validation is not available to this run")
-        (validation,) = self.validator.validate([stack], invocation)
+        (validation,) = self.validator().validate([stack], invocation)
         if not validation.passed:
             failed = [f"{check.check}: {check.reason}" for check in validation.checks
                       if check.status == "fail"]

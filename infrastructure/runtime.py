@@ -182,7 +182,7 @@ class Runtime:
         from commands.workflow_run import WorkflowRuns
 
         stacks = self.settings.stacks
-        return WorkflowRuns(self.service(), self.validator(), auto_lock=stacks.auto_lock,
+        return WorkflowRuns(self.service(), self.validator, auto_lock=stacks.auto_lock,
                             auto_snapshot=stacks.auto_snapshot, lock_ttl=stacks.lock_timeout,
                             default_parallel=stacks.max_concurrent_executions)
 

@@ -394,3 +394,54 @@ def test_a_values_file_that_is_not_yaml(cli: CliRun, tmp_path: Path, db_path: Pa
     values.write_text("key: [unclosed\n")
     refused(cli, db_path, ["run", "--file", str(write(tmp_path, SEED_WORKFLOW)), "--stack",
                            "app", "--values", str(values)], 2, "values.yaml")
+
+
+DEPLOY = SEED_WORKFLOW.replace('workflow.define("production_deploy")', 'workflow.define("deploy")')
+
+
+def test_seed_examples_1_and_5_run_as_written(cli: CliRun, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "deploy.sloth").write_text(DEPLOY)
+    cli("stack", "create", "production-stack")
+    # Example 1: the lock taken by hand protects the run; the run uses it and leaves it held.
+    assert cli("stack", "lock", "acquire", "production-stack", "--reason", "Deploying v2.0.0",
+               "--locked-by", "deploy-bot").exit_code == 0
+    assert cli("stack", "lock", "status", "production-stack").exit_code == 0
+    ran = cli("run", "deploy", "--file", "deploy.sloth", "--stack", "production-stack")
+    assert ran.exit_code == 0, ran.stderr
+    assert "Lock: held by you (deploy-bot); the run uses it" in ran.stdout
+    assert "LOCKED" in cli("stack", "lock", "status", "production-stack").stdout
+    assert cli("stack", "lock", "release", "production-stack", "--unlocked-by",
+               "deploy-bot").exit_code == 0
+    # Example 5: validate one, validate all, run with validation.
+    assert cli("stack", "validate", "production-stack").exit_code == 0
+    assert cli("stack", "validate", "all").exit_code == 0
+    validated = cli("run", "deploy", "--file", "deploy.sloth", "--stack", "production-stack",
+                    "--validate")
+    assert validated.exit_code == 0, validated.stderr
+    listing = cli("stack", "list").stdout
+    row = next(line for line in listing.splitlines() if line.startswith("production-stack"))
+    assert row.split()[1] == "completed" and row.split()[-1] == "2"
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "stack-state"
+
+
+@pytest.mark.parametrize(("name", "extra"), [
+    ("basic-locking.sloth", ["--set", "version=v2.0.0"]),
+    ("snapshot-restore.sloth", []),
+    ("drift-detection.sloth", []),
+    ("dependency-management.sloth", []),
+])
+def test_each_example_runs_through_the_command(cli: CliRun, tmp_path: Path, name: str,
+                                               extra: list[str]) -> None:
+    cli("stack", "create", "production-stack")
+    result = cli("run", "--file", str(EXAMPLES / name), "--stack", "production-stack",
+                 "--set", f"workdir={tmp_path / 'work'}", *extra, "--json")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["status"] == "completed"
+    assert report["lock_id"]
+    shown = json.loads(cli("stack", "show", "production-stack", "--json").stdout)
+    assert shown["lock_status"] == "UNLOCKED" and shown["values"]
