@@ -73,6 +73,7 @@ class StackService:
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         providers: ResourceProviders | None = None,
+        max_parallel_probes: int = 1,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -82,7 +83,7 @@ class StackService:
         self.lock_ttl = lock_ttl
         self.sleep = sleep
         self.monotonic = monotonic
-        self.drift = DriftProcess(self, providers)
+        self.drift = DriftProcess(self, providers, concurrency=max_parallel_probes)
 
     # ---- lifecycle ----------------------------------------------------------------------
 
