@@ -98,3 +98,49 @@ def test_facts_name_who_requires_each_dependency() -> None:
     assert facts["db"].required_by == ("app", "web")
     assert facts["disk"].status is None
     assert g.status("disk") == "missing" and not g.exists("disk")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", "c", "d"]), unique=True),
+       st.lists(st.tuples(st.sampled_from("abcdxy"), st.sampled_from("abcdxy"))),
+       st.booleans())
+def test_digraph_is_the_graph_networkx_builds_itself(
+        nodes: list[str], edges: list[tuple[str, str]], reverse: bool) -> None:
+    import networkx as nx
+
+    from projections.graph import digraph
+
+    expected: nx.DiGraph[str] = nx.DiGraph()
+    expected.add_nodes_from(nodes)
+    expected.add_edges_from([(b, a) for a, b in edges] if reverse else edges)
+    built = digraph(nodes, edges, reverse=reverse)
+    assert list(built.nodes) == list(expected.nodes)  # the same order, too
+    assert list(built.edges) == list(expected.edges)
+    for node in expected:
+        assert list(built.successors(node)) == list(expected.successors(node))
+        assert list(built.predecessors(node)) == list(expected.predecessors(node))
+        assert built.in_degree(node) == expected.in_degree(node)
+    assert nx.utils.graphs_equal(built, expected)
+
+
+def test_edges_of_a_built_graph_cannot_be_given_attributes() -> None:
+    from projections.graph import digraph
+
+    built = digraph(["a", "b"], [("a", "b")])
+    with pytest.raises(TypeError):
+        built.edges["a", "b"]["weight"] = 1
+
+
+def test_ordering_leaves_nothing_for_the_cyclic_collector() -> None:
+    import gc
+    import weakref
+
+    g = graph([("app", "db"), ("db", "net"), ("web", "app")])
+    assert g.order() == [["net"], ["db"], ["app"], ["web"]]
+    freed = weakref.ref(g.graph)
+    gc.disable()
+    try:
+        del g
+        assert freed() is None
+    finally:
+        gc.enable()
