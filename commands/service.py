@@ -208,7 +208,7 @@ class StackService:
         """Record many stacks' validations in one write; each stack's verdict and event."""
         for _ in range(MAX_ATTEMPTS):
             inv = invocation.model_copy(update={"at": self.clock()})
-            stacks = [self.load(name) for name in checks]
+            stacks = self._load_many(list(checks))
             verdicts = {stack.name: stack.record_validation(checks[stack.name], inv)
                         for stack in stacks}
             events = {stack.name: getattr(type(stack.pending_events[-1]), "TOPIC", "")
@@ -312,6 +312,17 @@ class StackService:
         except AggregateNotFoundError:
             raise StackNotFound(name) from None
         return stack
+
+    def _load_many(self, names: Sequence[str]) -> list[Stack]:
+        """These stacks as they are now, read in bulk where the event store can."""
+        get_many = getattr(self.store, "get_many", None)
+        if get_many is None:
+            return [self.load(name) for name in names]
+        found: dict[UUID, Stack] = get_many([stack_id(name) for name in names])
+        missing = next((name for name in names if stack_id(name) not in found), None)
+        if missing is not None:
+            raise StackNotFound(missing)
+        return [found[stack_id(name)] for name in names]
 
     def change(self, name: str, invocation: Invocation, decide: Decision,
                auto_lock_operation: str | None = None) -> Outcome:

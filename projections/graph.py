@@ -212,12 +212,18 @@ class DependencyGraph:
     def check(self, name: str) -> DependencyCheck:
         """What `deps check` and `stack validate` know of a stack's dependencies."""
         members = self.closure([name])
-        facts = []
-        for other in sorted(members - {name}):
-            required_by = sorted(p for p in self.graph.predecessors(other) if p in members)
-            facts.append(DependencyFacts(name=other, status=self.status(other)
-                                         if self.exists(other) else None,
-                                         required_by=tuple(required_by)))
+        # What requires each member: the members it is a successor of (a member's successors
+        # are all members), found from the members' own edges, not from every predecessor.
+        required_by: dict[str, list[str]] = {other: [] for other in members if other != name}
+        successors = self.graph.adj
+        for member in members:
+            for other in successors.get(member, ()):
+                if other != name:
+                    required_by[other].append(member)
+        statuses = self.statuses
+        facts = [DependencyFacts(name=other, status=statuses.get(other),
+                                 required_by=tuple(sorted(required_by[other])))
+                 for other in sorted(required_by)]
         cycles = [] if self._acyclic() else self.cycles(within=members)
         return DependencyCheck(tuple(facts), tuple(tuple(cycle) for cycle in cycles))
 
