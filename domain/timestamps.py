@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from domain.errors import InvalidInput
 
 
+@lru_cache(maxsize=256)
 def to_text(moment: datetime) -> str:
-    """The storage and JSON form: UTC, microseconds, `Z` (sorts as text in time order)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The storage and JSON form: UTC, microseconds, `Z` (sorts as text in time order).
+
+    Remembered for the last few moments: projecting one event writes its time several times.
+    """
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").removesuffix("+00:00") + "Z"
 
 
 def from_text(text: str) -> datetime:
