@@ -205,16 +205,16 @@ def check(ctx: typer.Context, stack: StackArg, json_output: JsonFlag = False) ->
     _, dependency_graph = _load_graph(st)
     _require(dependency_graph, stack)
     checked = dependency_graph.check(stack)
-    facts, cycles = checked.dependencies, [list(cycle) for cycle in checked.cycles]
+    cycles = [list(cycle) for cycle in checked.cycles]
     missing, destroyed, problems = checked.missing, checked.destroyed, checked.problems
     if st.wants_json(json_output):
         output.emit_json({
-            "stack": stack, "ok": not problems, "dependencies": len(facts), "cycles": cycles,
+            "stack": stack, "ok": not problems, "dependencies": checked.count, "cycles": cycles,
             "missing": [{"stack": f.name, "required_by": list(f.required_by)} for f in missing],
             "destroyed": [{"stack": f.name, "required_by": list(f.required_by)}
                           for f in destroyed]})
     else:
-        output.say(f"Dependencies of '{stack}': {plural(len(facts), 'stack')}, transitively")
+        output.say(f"Dependencies of '{stack}': {plural(checked.count, 'stack')}, transitively")
         output.say()
         for cycle in cycles:
             output.say(f"  cycle:      {' -> '.join(cycle)}")

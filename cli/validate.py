@@ -47,10 +47,16 @@ def validate(
         config_problem = str(exc)
     if target != "all":
         validate_stack_name(target)
-    validations = st.runtime().validator().validate(
-        None if target == "all" else [target], st.invocation(), check_drift=check_drift,
-        config_path=str(config_path) if config_path else None, config_problem=config_problem)
-    st.written()
+    from infrastructure.collector import collection_paused
+
+    # Validating every stack builds facts, checks and events by the hundred thousand, all
+    # alive until printed: collecting cycles meanwhile would walk them again and again.
+    with collection_paused():
+        validations = st.runtime().validator().validate(
+            None if target == "all" else [target], st.invocation(), check_drift=check_drift,
+            config_path=str(config_path) if config_path else None,
+            config_problem=config_problem)
+        st.written()
     reports = [validation.to_json() for validation in validations]
     failed = sum(not report["passed"] for report in reports)
     if st.wants_json(json_output):

@@ -318,11 +318,13 @@ class StackService:
         get_many = getattr(self.store, "get_many", None)
         if get_many is None:
             return [self.load(name) for name in names]
-        found: dict[UUID, Stack] = get_many([stack_id(name) for name in names])
-        missing = next((name for name in names if stack_id(name) not in found), None)
+        ids = [stack_id(name) for name in names]
+        found: dict[UUID, Stack] = get_many(ids)
+        missing = next((name for name, id_ in zip(names, ids, strict=True)
+                        if id_ not in found), None)
         if missing is not None:
             raise StackNotFound(missing)
-        return [found[stack_id(name)] for name in names]
+        return [found[id_] for id_ in ids]
 
     def change(self, name: str, invocation: Invocation, decide: Decision,
                auto_lock_operation: str | None = None) -> Outcome:

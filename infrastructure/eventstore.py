@@ -112,17 +112,19 @@ class StackStore(Application[UUID]):
             events = [tuple(row) for row in cursor.fetchall()]
         stacks: dict[UUID, Stack] = {}
         for key, rows in groupby(events, key=lambda row: row[0]):
-            stacks[UUID(key)] = self._replayed(snapshots.pop(key, None), rows)
+            aggregate_id = UUID(key)
+            stacks[aggregate_id] = self._replayed(aggregate_id, snapshots.pop(key, None), rows)
         for key, snapshot in snapshots.items():  # no event since its snapshot
-            stacks[UUID(key)] = self._replayed(snapshot, ())
+            aggregate_id = UUID(key)
+            stacks[aggregate_id] = self._replayed(aggregate_id, snapshot, ())
         return stacks
 
-    def _replayed(self, snapshot: tuple[Any, ...] | None,
+    def _replayed(self, aggregate_id: UUID, snapshot: tuple[Any, ...] | None,
                   rows: Iterable[tuple[Any, ...]]) -> Stack:
         stored = ([snapshot] if snapshot is not None else []) + list(rows)
         return cast(Stack, replay(None, (
             self.mapper.to_domain_event(StoredEvent(
-                originator_id=UUID(row[0]), originator_version=row[1], topic=row[2],
+                originator_id=aggregate_id, originator_version=row[1], topic=row[2],
                 state=row[3])) for row in stored)))
 
     def construct_mapper(self) -> Mapper[UUID]:

@@ -22,6 +22,9 @@ from domain.validation import DependencyFacts
 from infrastructure.collector import collection_paused
 from projections.queries import dependencies, stacks
 
+REPORTED = frozenset({None, DESTROYED, "failed"})
+"""The statuses of dependencies that a check reports (None: no such stack)."""
+
 MAX_CYCLES = 20
 """At most this many cycles are listed: a dense graph can hold exponentially many."""
 
@@ -211,21 +214,19 @@ class DependencyGraph:
 
     def check(self, name: str) -> DependencyCheck:
         """What `deps check` and `stack validate` know of a stack's dependencies."""
-        members = self.closure([name])
-        # What requires each member: the members it is a successor of (a member's successors
-        # are all members), found from the members' own edges, not from every predecessor.
-        required_by: dict[str, list[str]] = {other: [] for other in members if other != name}
-        successors = self.graph.adj
-        for member in members:
-            for other in successors.get(member, ()):
-                if other != name:
-                    required_by[other].append(member)
+        # Every stack it reaches (itself included): the cheapest of networkx's traversals.
+        members = (set(nx.single_source_shortest_path_length(self.graph, name))
+                   if name in self.graph else {name})
         statuses = self.statuses
-        facts = [DependencyFacts(name=other, status=statuses.get(other),
-                                 required_by=tuple(sorted(required_by[other])))
-                 for other in sorted(required_by)]
+        # Only the dependencies a check reports need what requires them: most need counting.
+        reported = sorted(other for other in members
+                          if other != name and statuses.get(other) in REPORTED)
+        facts = [DependencyFacts(name=other, status=statuses.get(other), required_by=tuple(
+                     sorted(p for p in self.graph.predecessors(other) if p in members)))
+                 for other in reported]
         cycles = [] if self._acyclic() else self.cycles(within=members)
-        return DependencyCheck(tuple(facts), tuple(tuple(cycle) for cycle in cycles))
+        return DependencyCheck(len(members - {name}), tuple(facts),
+                               tuple(tuple(cycle) for cycle in cycles))
 
     def _acyclic(self) -> bool:
         if self._is_dag is None:
@@ -237,7 +238,10 @@ class DependencyGraph:
 class DependencyCheck:
     """A stack's dependencies, transitively, and the cycles among them."""
 
+    count: int
+    """How many stacks it depends on, directly or transitively."""
     dependencies: tuple[DependencyFacts, ...]
+    """Those that are missing, destroyed or last failed, with what requires each."""
     cycles: tuple[tuple[str, ...], ...]
 
     @property

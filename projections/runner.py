@@ -18,21 +18,26 @@ from infrastructure.sqlite import immediate
 from projections import schema
 from projections.projectors import Projector, all_projectors
 
-BATCH_SIZE = 500
+BATCH_SIZE = 2000
 
 
-REBUILD_CACHE_KIB = 256 * 1024
-"""SQLite's page cache during a rebuild: the whole read model is rewritten in one
-transaction, so pages that fit in memory are not spilled and read back."""
+CACHE_KIB = 256 * 1024
+"""SQLite's page cache while projecting (its default is 2 MiB)."""
 
 
 @contextmanager
-def rebuilding(connection: sqlite3.Connection) -> Iterator[None]:
-    """The read-model connection tuned for rewriting every table in one transaction."""
+def projecting(connection: sqlite3.Connection, *, rebuild: bool = False) -> Iterator[None]:
+    """The read-model connection tuned for writing many rows (every table, to `rebuild`).
+
+    A large page cache keeps the indexes being written in memory instead of spilling and
+    reading them back (it is only a limit: pages are taken as needed); a rebuild also sorts
+    in memory, to build the indexes last.
+    """
     (cache_size,) = connection.execute("PRAGMA cache_size").fetchone()
     (temp_store,) = connection.execute("PRAGMA temp_store").fetchone()
-    connection.execute(f"PRAGMA cache_size = -{REBUILD_CACHE_KIB}")
-    connection.execute("PRAGMA temp_store = MEMORY")  # sorting for the indexes built last
+    connection.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+    if rebuild:
+        connection.execute("PRAGMA temp_store = MEMORY")
     try:
         with collection_paused():
             yield
@@ -59,12 +64,13 @@ class ProjectionRunner:
     def catch_up(self) -> int:
         """Process every event not yet projected; returns how many events were read."""
         total = 0
-        while True:
-            with immediate(self.connection) as cursor:
-                processed = self._process_batch(cursor)
-            total += processed
-            if processed < BATCH_SIZE:
-                return total
+        with projecting(self.connection):
+            while True:
+                with immediate(self.connection) as cursor:
+                    processed = self._process_batch(cursor)
+                total += processed
+                if processed < BATCH_SIZE:
+                    return total
 
     def rebuild(self, *, until: int | None = None) -> int:
         """Drop every read model and project the log again from position 0, atomically.
@@ -72,7 +78,7 @@ class ProjectionRunner:
         Readers keep seeing the old read models until the rebuild commits.
         """
         total = 0
-        with rebuilding(self.connection), immediate(self.connection) as cursor:
+        with projecting(self.connection, rebuild=True), immediate(self.connection) as cursor:
             schema.migrate(cursor)
             for projector in self.projectors:
                 schema.drop_tables(cursor, projector.spec)

@@ -13,6 +13,7 @@ from domain.drift import DriftStatus, FixMode
 from domain.events import DomainEvent
 from domain.stack import Stack
 from domain.timestamps import to_text
+from domain.validation import CheckStatus
 from domain.wording import listed, plural, shortened
 from projections import schema
 from projections.projectors import Projector, dump
@@ -135,10 +136,11 @@ def _(event: Stack.DependencyRemoved) -> tuple[str, str]:
 
 
 def _counted(event: Stack.ValidationPassed | Stack.ValidationFailed) -> str:
-    counts = Counter(check.status.value for check in event.checks)
+    counts = Counter(check.status for check in event.checks)
     parts = [f"{len(event.checks)} checks"] + [
-        f"{counts[word]} {label}" for word, label in (("fail", "failed"), ("warn", "warnings"))
-        if counts[word]]
+        f"{counts[status]} {label}"
+        for status, label in ((CheckStatus.FAIL, "failed"), (CheckStatus.WARN, "warnings"))
+        if counts[status]]
     return ", ".join(parts)
 
 

@@ -259,6 +259,8 @@ def test_a_rebuild_leaves_the_indexes_and_the_connection_as_they_were(
     settings = connection.execute("PRAGMA cache_size").fetchone(), connection.execute(
         "PRAGMA temp_store").fetchone()
     runtime.projections().rebuild()
+    runtime.service().create_stack(CreateStack(stack="more"), invocation())
+    runtime.catch_up()
     assert indexes() == before
     assert (connection.execute("PRAGMA cache_size").fetchone(),
             connection.execute("PRAGMA temp_store").fetchone()) == settings

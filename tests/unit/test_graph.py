@@ -91,13 +91,20 @@ def test_reach_gives_depths_both_ways() -> None:
     assert g.reach("nowhere") == {}
 
 
-def test_facts_name_who_requires_each_dependency() -> None:
-    g = graph([("web", "app"), ("app", "db"), ("web", "db"), ("db", "disk")], disk="missing")
-    facts = {f.name: f for f in g.check("web").dependencies}
-    assert set(facts) == {"app", "db", "disk"}
+def test_facts_name_who_requires_each_dependency_a_check_reports() -> None:
+    g = graph([("web", "app"), ("app", "db"), ("web", "db"), ("db", "disk"), ("app", "cache"),
+               ("cache", "disk")], disk="missing", db="destroyed", cache="failed")
+    checked = g.check("web")
+    assert checked.count == 4  # app, db, cache, disk
+    facts = {f.name: f for f in checked.dependencies}
+    assert set(facts) == {"db", "cache", "disk"}  # app is fine: only counted
     assert facts["db"].required_by == ("app", "web")
+    assert facts["disk"].required_by == ("cache", "db")
     assert facts["disk"].status is None
+    assert [f.name for f in checked.missing] == ["disk"]
+    assert [f.name for f in checked.destroyed] == ["db"]
     assert g.status("disk") == "missing" and not g.exists("disk")
+    assert g.check("cache").count == 1 and g.check("disk").count == 0
 
 
 @settings(max_examples=100, deadline=None)
