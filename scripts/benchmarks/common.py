@@ -81,8 +81,8 @@ def typer_floor_command(directory: Path) -> list[str]:
     return [sys.executable, str(hello)]
 
 
-def median_wall(commands: dict[str, list[str]], runs: int, env: dict[str, str] | None = None,
-                ok_codes: tuple[int, ...] = (0,)) -> dict[str, float]:
+def median_wall(commands: dict[str, list[str]], runs: int, env: dict[str, str] | None = None
+                ) -> dict[str, float]:
     """Median wall time of each command, interleaved so both see the same machine state."""
     environment = {**os.environ, **(env or {})}
     samples: dict[str, list[float]] = {name: [] for name in commands}
@@ -92,7 +92,7 @@ def median_wall(commands: dict[str, list[str]], runs: int, env: dict[str, str] |
             done = subprocess.run(command, env=environment, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.PIPE, check=False)
             samples[name].append(time.perf_counter() - started)
-            if done.returncode not in ok_codes:
+            if done.returncode != 0:
                 raise RuntimeError(f"{' '.join(command)} exited with {done.returncode}: "
                                    f"{done.stderr.decode(errors='replace')[-500:]}")
     return {name: statistics.median(values) for name, values in samples.items()}
