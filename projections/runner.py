@@ -19,7 +19,7 @@ from projections import schema
 from projections.projectors import Projector, all_projectors
 
 BATCH_SIZE = 2000
-
+"""Events per transaction while catching up (a rebuild is one transaction of such batches)."""
 
 CACHE_KIB = 256 * 1024
 """SQLite's page cache while projecting (its default is 2 MiB)."""

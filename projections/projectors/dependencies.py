@@ -39,7 +39,8 @@ class DependencyProjector(DispatchingProjector):
         )
 
     @handle.register
-    def _restored(self, event: Stack.SnapshotRestored, cursor: sqlite3.Cursor, position: int) -> None:
+    def _restored(self, event: Stack.SnapshotRestored, cursor: sqlite3.Cursor,
+                  position: int) -> None:
         stack_id = str(event.originator_id)
         (name,) = cursor.execute("SELECT name FROM stacks WHERE id = ?", (stack_id,)).fetchone()
         cursor.execute("DELETE FROM stack_dependencies WHERE stack_id = ?", (stack_id,))
@@ -51,6 +52,7 @@ class DependencyProjector(DispatchingProjector):
         )
 
     @handle.register
-    def _removed(self, event: Stack.DependencyRemoved, cursor: sqlite3.Cursor, position: int) -> None:
+    def _removed(self, event: Stack.DependencyRemoved, cursor: sqlite3.Cursor,
+                 position: int) -> None:
         cursor.execute("DELETE FROM stack_dependencies WHERE stack_id = ? AND depends_on = ?",
                        (str(event.originator_id), event.depends_on))

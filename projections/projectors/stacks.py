@@ -101,12 +101,14 @@ class StackProjector(Projector):
         )
 
     @handle.register
-    def _snapshot_created(self, event: Stack.SnapshotCreated, cursor: sqlite3.Cursor, position: int) -> None:
+    def _snapshot_created(self, event: Stack.SnapshotCreated, cursor: sqlite3.Cursor,
+                          position: int) -> None:
         cursor.execute("UPDATE stacks SET version = ? WHERE id = ?",
                        (event.version, str(event.originator_id)))
 
     @handle.register
-    def _restored(self, event: Stack.SnapshotRestored, cursor: sqlite3.Cursor, position: int) -> None:
+    def _restored(self, event: Stack.SnapshotRestored, cursor: sqlite3.Cursor,
+                  position: int) -> None:
         stack_id = str(event.originator_id)
         state = event.state
         self._pending.pop(stack_id, None)  # replaced whole, below
@@ -128,28 +130,28 @@ class StackProjector(Projector):
 
     @handle.register
     def _state_set(self, event: Stack.StateSet, cursor: sqlite3.Cursor, position: int) -> None:
-        self._put("state_values", "value_count", event, event.key, event.value, cursor)
+        self._put("state_values", event, event.key, event.value)
 
     @handle.register
-    def _state_deleted(self, event: Stack.StateDeleted, cursor: sqlite3.Cursor, position: int) -> None:
-        self._delete("state_values", "value_count", event, event.key, cursor)
+    def _state_deleted(self, event: Stack.StateDeleted, cursor: sqlite3.Cursor,
+                       position: int) -> None:
+        self._delete("state_values", event, event.key)
 
     @handle.register
     def _output_set(self, event: Stack.OutputSet, cursor: sqlite3.Cursor, position: int) -> None:
-        self._put("stack_outputs", "output_count", event, event.key, event.value, cursor)
+        self._put("stack_outputs", event, event.key, event.value)
 
     @handle.register
-    def _output_deleted(self, event: Stack.OutputDeleted, cursor: sqlite3.Cursor, position: int) -> None:
-        self._delete("stack_outputs", "output_count", event, event.key, cursor)
+    def _output_deleted(self, event: Stack.OutputDeleted, cursor: sqlite3.Cursor,
+                        position: int) -> None:
+        self._delete("stack_outputs", event, event.key)
 
-    def _put(self, table: str, counter: str, event: DomainEvent, key: str, value: Any,
-             cursor: sqlite3.Cursor) -> None:
+    def _put(self, table: str, event: DomainEvent, key: str, value: Any) -> None:
         # Kept until `flush`: a batch often sets the same keys again and again.
         self._pending.setdefault(str(event.originator_id), {})[table, key] = (
             dump(value), to_text(event.timestamp), event.actor)
 
-    def _delete(self, table: str, counter: str, event: DomainEvent, key: str,
-                cursor: sqlite3.Cursor) -> None:
+    def _delete(self, table: str, event: DomainEvent, key: str) -> None:
         self._pending.setdefault(str(event.originator_id), {})[table, key] = None
 
     def _write_values(self, cursor: sqlite3.Cursor) -> None:
