@@ -70,6 +70,8 @@ def file_content_value(path: str, size_hint: int,
         size = len(data)
         while chunk := os.read(descriptor, _CHUNK):
             digest.update(chunk)
+            if size <= SHORT_CONTENT:  # it may still turn out short: shown as itself
+                data += chunk
             size += len(chunk)
     finally:
         os.close(descriptor)
