@@ -48,11 +48,6 @@ def _require(graph: DependencyGraph, name: str) -> None:
         raise StackNotFound(name)
 
 
-def _marked(graph: DependencyGraph, name: str) -> str:
-    status = graph.status(name)
-    return f"{name} ({status})" if status in (MISSING, DESTROYED) else name
-
-
 @app.command("add")
 def add(ctx: typer.Context, stack: StackArg, dependencies: OthersArg,
         lock_id: LockIdOption = None, json_output: JsonFlag = False) -> None:
@@ -210,16 +205,16 @@ def check(ctx: typer.Context, stack: StackArg, json_output: JsonFlag = False) ->
     _, dependency_graph = _load_graph(st)
     _require(dependency_graph, stack)
     checked = dependency_graph.check(stack)
-    facts, cycles = checked.dependencies, [list(cycle) for cycle in checked.cycles]
+    cycles = [list(cycle) for cycle in checked.cycles]
     missing, destroyed, problems = checked.missing, checked.destroyed, checked.problems
     if st.wants_json(json_output):
         output.emit_json({
-            "stack": stack, "ok": not problems, "dependencies": len(facts), "cycles": cycles,
+            "stack": stack, "ok": not problems, "dependencies": checked.count, "cycles": cycles,
             "missing": [{"stack": f.name, "required_by": list(f.required_by)} for f in missing],
             "destroyed": [{"stack": f.name, "required_by": list(f.required_by)}
                           for f in destroyed]})
     else:
-        output.say(f"Dependencies of '{stack}': {plural(len(facts), 'stack')}, transitively")
+        output.say(f"Dependencies of '{stack}': {plural(checked.count, 'stack')}, transitively")
         output.say()
         for cycle in cycles:
             output.say(f"  cycle:      {' -> '.join(cycle)}")
@@ -249,7 +244,16 @@ def order(
         raise UsageProblem("name at least one stack (or pass --all)")
     if stacks and all_stacks:
         raise UsageProblem("name stacks or pass --all, not both")
+    from infrastructure.collector import collection_paused
+
     st = state(ctx)
+    # The graph is the bulk of what this command allocates, and it is all alive until the
+    # order is printed: collecting cycles meanwhile would only walk it again and again.
+    with collection_paused():
+        _order(st, stacks, json_output)
+
+
+def _order(st: CliState, stacks: list[str] | None, json_output: bool) -> None:
     _, dependency_graph = _load_graph(st)
     if stacks:
         for name in stacks:
@@ -265,5 +269,8 @@ def order(
     output.say(f"Execution order: {plural(len(flat), 'stack')} in {plural(len(levels), 'level')}"
                " (the stacks of one level can run in parallel)")
     output.say()
+    statuses = dependency_graph.statuses
+    marked = {name: f"{name} ({status})" for name in flat
+              if (status := statuses.get(name, MISSING)) in (MISSING, DESTROYED)}
     for number, level in enumerate(levels, start=1):
-        output.say(f"Level {number}: {_names([_marked(dependency_graph, n) for n in level])}")
+        output.say(f"Level {number}: {_names([marked.get(name, name) for name in level])}")

@@ -6,7 +6,7 @@ that is really named `all` is among them).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -14,7 +14,12 @@ from cli import output
 from cli.context import JsonFlag, state
 from cli.errors import Typer
 from domain.names import validate_stack_name
+from domain.validation import CheckStatus
 from domain.wording import plural
+
+if TYPE_CHECKING:
+    from commands.validation import StackValidation
+    from domain.validation import CheckResult
 
 app = Typer(help="Pre-flight checks of a stack, or of every stack.")
 
@@ -47,71 +52,79 @@ def validate(
         config_problem = str(exc)
     if target != "all":
         validate_stack_name(target)
-    validations = st.runtime().validator().validate(
-        None if target == "all" else [target], st.invocation(), check_drift=check_drift,
-        config_path=str(config_path) if config_path else None, config_problem=config_problem)
-    st.written()
-    reports = [validation.to_json() for validation in validations]
-    failed = sum(not report["passed"] for report in reports)
+    from infrastructure.collector import collection_paused
+
+    # Validating every stack builds facts, checks and events by the hundred thousand, all
+    # alive until printed: collecting cycles meanwhile would walk them again and again.
+    with collection_paused():
+        validations = st.runtime().validator().validate(
+            None if target == "all" else [target], st.invocation(), check_drift=check_drift,
+            config_path=str(config_path) if config_path else None,
+            config_problem=config_problem)
+        st.written()
+    failed = sum(not validation.passed for validation in validations)
     if st.wants_json(json_output):
+        reports = [validation.to_json() for validation in validations]
         if target == "all":
             output.emit_json({"stacks": reports, "total": len(reports), "failed": failed,
                               "passed": len(reports) - failed})
         else:
             output.emit_json(reports[0])
     elif target == "all":
-        _print_summary(reports, st.color())
+        _print_summary(validations, st.color())
     else:
-        _print_one(reports[0], st.color())
+        _print_one(validations[0], st.color())
     if failed:
         raise typer.Exit(1)
 
 
-def _counts(report: dict[str, Any]) -> tuple[int, int]:
-    statuses = [check["status"] for check in report["checks"]]
-    return statuses.count("fail"), statuses.count("warn")
+def _counts(validation: StackValidation) -> tuple[int, int]:
+    statuses = [check.status for check in validation.checks]
+    return statuses.count(CheckStatus.FAIL), statuses.count(CheckStatus.WARN)
 
 
-def _check_line(check: dict[str, Any], colour: bool, width: int) -> str:
-    mark = MARKS[check["status"]]
-    return (f"  {output.paint(mark, check['status'], colour)}  {check['check']:<{width}}  "
-            f"{output.printable(check['reason'])}")
+def _check_line(check: CheckResult, colour: bool, width: int) -> str:
+    status = check.status.value
+    return (f"  {output.paint(MARKS[status], status, colour)}  {check.check:<{width}}"
+            f"  {output.printable(check.reason)}")
 
 
-def _print_one(report: dict[str, Any], colour: bool) -> None:
-    output.say(f"Validating stack: {report['stack']}")
+def _print_one(validation: StackValidation, colour: bool) -> None:
+    output.say(f"Validating stack: {validation.stack}")
     output.say()
-    width = max(len(check["check"]) for check in report["checks"])
-    for check in report["checks"]:
+    width = max(len(check.check) for check in validation.checks)
+    for check in validation.checks:
         output.say(_check_line(check, colour, width))
     output.say()
-    failures, warnings = _counts(report)
+    failures, warnings = _counts(validation)
     noted = f", {plural(warnings, 'warning')}" if warnings else ""
-    if report["passed"]:
-        output.say(f"{output.tick()} Validation passed{noted} (recorded as {report['event']})")
+    if validation.passed:
+        output.say(f"{output.tick()} Validation passed{noted} (recorded as {validation.event})")
     else:
         output.say(f"Validation failed: {plural(failures, 'check')} failed{noted} "
-                   f"(recorded as {report['event']})")
+                   f"(recorded as {validation.event})")
 
 
-def _print_summary(reports: list[dict[str, Any]], colour: bool) -> None:
-    if not reports:
+def _print_summary(validations: list[StackValidation], colour: bool) -> None:
+    if not validations:
         output.say("No stacks to validate")
         return
-    output.say(f"Validating {plural(len(reports), 'stack')}")
+    output.say(f"Validating {plural(len(validations), 'stack')}")
     output.say()
-    width = max(len(check["check"]) for report in reports for check in report["checks"])
-    for report in reports:
-        warnings = _counts(report)[1]
+    width = max(len(check.check) for validation in validations for check in validation.checks)
+    warned = 0
+    for validation in validations:
+        warnings = _counts(validation)[1]
+        warned += warnings > 0
         noted = f" ({plural(warnings, 'warning')})" if warnings else ""
-        verdict = "passed" if report["passed"] else "FAILED"
-        shade = "pass" if report["passed"] else "fail"
-        output.say(f"{report['stack']}: {output.paint(verdict, shade, colour)}{noted}")
-        for check in report["checks"]:
-            if check["status"] != "pass":
+        verdict = "passed" if validation.passed else "FAILED"
+        shade = "pass" if validation.passed else "fail"
+        output.say(f"{validation.stack}: {output.paint(verdict, shade, colour)}{noted}")
+        for check in validation.checks:
+            if check.status is not CheckStatus.PASS:
                 output.say(_check_line(check, colour, width))
-    failed = sum(not report["passed"] for report in reports)
-    warned = sum(_counts(report)[1] > 0 for report in reports)
+    failed = sum(not validation.passed for validation in validations)
     output.say()
-    output.say(f"Summary: {plural(len(reports), 'stack')} validated: {len(reports) - failed} passed, "
+    output.say(f"Summary: {plural(len(validations), 'stack')} validated: "
+               f"{len(validations) - failed} passed, "
                f"{failed} failed" + (f", {warned} with warnings" if warned else ""))

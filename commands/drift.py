@@ -53,6 +53,9 @@ class ResourceProviders(Protocol):
     def adopt(self, resource: Resource, observed: Mapping[str, Any]) -> dict[str, Any]:
         """Attributes that make the observed state the desired one."""
 
+    def parallel(self, resource: Resource) -> bool:
+        """Whether reading the resource waits on something outside (it may run in a thread)."""
+
 
 class FixPlan(BaseModel):
     """What a fix is about to act on: every selected resource that is not in sync."""
@@ -80,9 +83,48 @@ def observe_one(resource: Resource, providers: ResourceProviders) -> ResourceDri
     return assess(resource, expected, observed)
 
 
-def observe(resources: Iterable[Resource], providers: ResourceProviders) -> DriftReport:
-    """Observe each resource; one that cannot be read is `unknown`, the others still count."""
-    return DriftReport(resources=tuple(observe_one(r, providers) for r in resources))
+def _types_read_in_parallel(resources: Sequence[Resource],
+                            providers: ResourceProviders) -> set[str]:
+    first_of_type = {resource.type: resource for resource in reversed(resources)}
+    parallel = set()
+    for type_name, resource in first_of_type.items():
+        try:
+            if providers.parallel(resource):
+                parallel.add(type_name)
+        except Exception:  # an unknown type: observing it says why, in this thread
+            continue
+    return parallel
+
+
+def observe(resources: Iterable[Resource], providers: ResourceProviders, *,
+            concurrency: int = 1) -> DriftReport:
+    """Observe each resource; one that cannot be read is `unknown`, the others still count.
+
+    Resources whose reads wait on something outside (command probes) are observed up to
+    `concurrency` at a time, while this thread observes the others; the report keeps the
+    order of `resources`.
+    """
+    resources = list(resources)
+    parallel = _types_read_in_parallel(resources, providers) if concurrency > 1 else set()
+    waiting = [i for i, r in enumerate(resources) if r.type in parallel]
+    if len(waiting) < 2:
+        return DriftReport(resources=tuple(observe_one(r, providers) for r in resources))
+    from concurrent.futures import ThreadPoolExecutor
+
+    found: list[ResourceDrift | None] = [None] * len(resources)
+    pool = ThreadPoolExecutor(max_workers=min(concurrency, len(waiting)),
+                              thread_name_prefix="probe")
+    try:
+        futures = {i: pool.submit(observe_one, resources[i], providers) for i in waiting}
+        for i, resource in enumerate(resources):
+            if i not in futures:
+                found[i] = observe_one(resource, providers)
+        for i, future in futures.items():
+            found[i] = future.result()
+    finally:
+        # Interrupted, probes not yet started are dropped; running ones end by their timeout.
+        pool.shutdown(wait=True, cancel_futures=True)
+    return DriftReport(resources=tuple(drift for drift in found if drift is not None))
 
 
 def repair(targets: Sequence[ResourceDrift], resources: Mapping[str, Resource],
@@ -150,9 +192,12 @@ def _approve(plan: FixPlan) -> bool:
 class DriftProcess:
     """Detect and fix drift on a stack, recording what was found and what was done."""
 
-    def __init__(self, service: StackService, providers: ResourceProviders | None) -> None:
+    def __init__(self, service: StackService, providers: ResourceProviders | None, *,
+                 concurrency: int = 1) -> None:
         self.service = service
         self._providers = providers
+        self.concurrency = concurrency
+        """How many probes that wait on the outside (commands) may run at once."""
 
     def providers(self) -> ResourceProviders:
         if self._providers is None:
@@ -163,14 +208,16 @@ class DriftProcess:
         """Observe every resource and record the report (`drift.detected` or `drift.checked`)."""
         stack = self.service.load(command.stack)
         declared = dict(stack.resources)
-        report = observe(stack.select_resources(invocation), self.providers())
+        report = observe(stack.select_resources(invocation), self.providers(),
+                         concurrency=self.concurrency)
         return self.service.change(command.stack, invocation, lambda stack, inv: {
             "report": stack.record_drift(report, inv, against=declared)})
 
     def observe(self, name: str, invocation: Invocation) -> DriftReport:
         """Observe every declared resource now, recording nothing (a pre-flight look)."""
         stack = self.service.load(name)
-        return observe(stack.select_resources(invocation), self.providers())
+        return observe(stack.select_resources(invocation), self.providers(),
+                       concurrency=self.concurrency)
 
     def fix(self, command: FixDrift, invocation: Invocation,
             confirm: Callable[[FixPlan], bool] = _approve) -> Outcome:
@@ -235,5 +282,5 @@ class DriftProcess:
     def _plan(self, stack: Stack, invocation: Invocation, command: FixDrift,
               mode: FixMode, *, for_change: bool) -> FixPlan:
         targets = stack.select_resources(invocation, command.resources, for_change=for_change)
-        report = observe(targets, self.providers())
+        report = observe(targets, self.providers(), concurrency=self.concurrency)
         return FixPlan(mode=mode, resources=report.out_of_sync, checked=len(targets))

@@ -73,6 +73,7 @@ class StackService:
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         providers: ResourceProviders | None = None,
+        max_parallel_probes: int = 1,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -82,7 +83,7 @@ class StackService:
         self.lock_ttl = lock_ttl
         self.sleep = sleep
         self.monotonic = monotonic
-        self.drift = DriftProcess(self, providers)
+        self.drift = DriftProcess(self, providers, concurrency=max_parallel_probes)
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -207,7 +208,7 @@ class StackService:
         """Record many stacks' validations in one write; each stack's verdict and event."""
         for _ in range(MAX_ATTEMPTS):
             inv = invocation.model_copy(update={"at": self.clock()})
-            stacks = [self.load(name) for name in checks]
+            stacks = self._load_many(list(checks))
             verdicts = {stack.name: stack.record_validation(checks[stack.name], inv)
                         for stack in stacks}
             events = {stack.name: getattr(type(stack.pending_events[-1]), "TOPIC", "")
@@ -336,6 +337,19 @@ class StackService:
         except AggregateNotFoundError:
             raise StackNotFound(name) from None
         return stack
+
+    def _load_many(self, names: Sequence[str]) -> list[Stack]:
+        """These stacks as they are now, read in bulk where the event store can."""
+        get_many = getattr(self.store, "get_many", None)
+        if get_many is None:
+            return [self.load(name) for name in names]
+        ids = [stack_id(name) for name in names]
+        found: dict[UUID, Stack] = get_many(ids)
+        missing = next((name for name, id_ in zip(names, ids, strict=True)
+                        if id_ not in found), None)
+        if missing is not None:
+            raise StackNotFound(missing)
+        return [found[id_] for id_ in ids]
 
     def change(self, name: str, invocation: Invocation, decide: Decision,
                auto_lock_operation: str | None = None) -> Outcome:

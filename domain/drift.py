@@ -101,13 +101,13 @@ def compare(expected: Mapping[str, Any], observed: Mapping[str, Any]) -> list[At
 
 
 def assess(resource: Resource, expected: Mapping[str, Any],
-           observed: Mapping[str, Any]) -> ResourceDrift:
+           observed: dict[str, Any]) -> ResourceDrift:
     """The drift of a resource whose real state could be read."""
     differences = compare(expected, observed)
     return ResourceDrift(
         name=resource.name, type=resource.type,
         status=DriftStatus.DRIFTED if differences else DriftStatus.IN_SYNC,
-        differences=tuple(differences), observed=dict(observed))
+        differences=tuple(differences), observed=observed)  # validating copies it
 
 
 def unreadable(resource: Resource, reason: str) -> ResourceDrift:

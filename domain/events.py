@@ -29,7 +29,10 @@ class DomainEvent(BaseModel, CanMutateAggregate[UUID]):
 
     def payload(self) -> dict[str, Any]:
         """The fields that are particular to this kind of event."""
-        return self.model_dump(mode="json", exclude=set(DomainEvent.model_fields))
+        return self.model_dump(mode="json", exclude=_COMMON_FIELDS)
+
+
+_COMMON_FIELDS: set[str] = set(DomainEvent.model_fields)
 
 
 def stamp(invocation: Invocation) -> dict[str, Any]:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from domain.errors import InvalidInput
 
 
+@lru_cache(maxsize=256)
 def to_text(moment: datetime) -> str:
     """The storage and JSON form: UTC, microseconds, `Z` (sorts as text in time order; the
-    year always has four digits)."""
+    year always has four digits).
+
+    Remembered for the last few moments: projecting one event writes its time several times.
+    """
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 

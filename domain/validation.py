@@ -60,8 +60,11 @@ class StackFacts:
     name: str
     status: str
     destroyed_at: datetime | None = None
+    dependency_count: int = 0
+    """How many stacks it depends on, directly or transitively."""
     dependencies: tuple[DependencyFacts, ...] = ()
-    """Every stack it depends on, directly or transitively."""
+    """Those of them a check reports (missing, destroyed or last failed), with what requires
+    each; the others need no more than counting."""
     cycles: tuple[tuple[str, ...], ...] = ()
     """Dependency cycles among the stack and its dependencies."""
     lock: LockFacts | None = None
@@ -115,7 +118,7 @@ def check_stack(facts: StackFacts) -> CheckResult:
 def check_dependencies_exist(facts: StackFacts) -> CheckResult:
     missing = [f"'{d.name}' does not exist ({_needed(d)})"
                for d in facts.dependencies if d.status is None]
-    count = len(facts.dependencies)
+    count = facts.dependency_count
     return _result("dependencies exist", missing,
                    "no dependencies" if not count else f"{count} checked, none missing")
 

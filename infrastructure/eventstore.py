@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable, Sequence
+from itertools import groupby
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 from uuid import UUID
 
-from eventsourcing.application import Application, ProcessingEvent
-from eventsourcing.persistence import Mapper, PersistenceError, Recording, Transcoder
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+    Repository,
+)
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Mapper, PersistenceError, Recording, StoredEvent, Transcoder
+from eventsourcing.sqlite import SQLiteDatastore
 from eventsourcing.utils import Environment, EnvType, register_topic
 
 from domain.stack import Stack
@@ -22,8 +31,31 @@ _SQLITE_READONLY = 8
 SNAPSHOT_INTERVAL = 100
 """Take a library-level snapshot of a stack every this many events."""
 
+BULK_CHUNK = 500
+"""How many stacks one bulk read asks for at a time."""
+
 # Library snapshots are stored under a stable topic, like events.
 register_topic(StackSnapshot.TOPIC, StackSnapshot)
+
+
+def replay(aggregate: Any, events: Iterable[DomainEventProtocol[UUID]]) -> Any:
+    """Apply each event to the aggregate in turn: the library's aggregate projector, without
+    its per-event runtime protocol check (tens of microseconds an event on Python 3.11,
+    about a third of the time of loading a stack). Every stored event here can mutate."""
+    for event in events:
+        aggregate = cast(Any, event).mutate(aggregate)
+    return aggregate
+
+
+class StackRepository(Repository[UUID]):
+    """The library's repository, replaying stacks with `replay`."""
+
+    def get(self, aggregate_id: UUID, *, version: int | None = None,
+            projector_func: Any = replay, fastforward_skipping: bool = False,
+            deepcopy_from_cache: bool = True) -> Any:
+        return super().get(aggregate_id, version=version, projector_func=projector_func,
+                           fastforward_skipping=fastforward_skipping,
+                           deepcopy_from_cache=deepcopy_from_cache)
 
 
 class StackStore(Application[UUID]):
@@ -38,6 +70,74 @@ class StackStore(Application[UUID]):
         """Only the given settings: eventsourcing would also read the process environment,
         where a stray POSTGRES_HOST or SLOTHRUNNER_SQLITE_DBNAME could redirect the store."""
         return Environment(name, {**type(self).env, **(env or {})})
+
+    snapshotting_projectors: ClassVar[dict[type[Any], Any]] = {Stack: replay}
+
+    def construct_repository(self) -> Repository[UUID]:
+        library = super().construct_repository()
+        return StackRepository(
+            event_store=library.event_store, snapshot_store=library.snapshot_store,
+            cache_maxsize=int(self.env.get(self.AGGREGATE_CACHE_MAXSIZE) or 0) or None,
+            fastforward=library.fastforward,
+            fastforward_skipping=library.fastforward_skipping,
+            deepcopy_from_cache=library.deepcopy_from_cache)
+
+    def get_many(self, ids: Sequence[UUID]) -> dict[UUID, Stack]:
+        """The stacks with these ids as they are now (those that exist), read in bulk.
+
+        Loading thousands of stacks one by one costs a query (and a transaction) each; here
+        each chunk of ids costs two: their latest library snapshots, and the events after.
+        """
+        datastore = getattr(self.recorder, "datastore", None)
+        if not isinstance(datastore, SQLiteDatastore):  # another backend: one by one
+            found: dict[UUID, Stack] = {}
+            for aggregate_id in ids:
+                try:
+                    found[aggregate_id] = self.repository.get(aggregate_id)
+                except AggregateNotFoundError:
+                    continue
+            return found
+        stacks: dict[UUID, Stack] = {}
+        for start in range(0, len(ids), BULK_CHUNK):
+            stacks.update(self._read_chunk(datastore, ids[start:start + BULK_CHUNK]))
+        return stacks
+
+    def _read_chunk(self, datastore: SQLiteDatastore, ids: Sequence[UUID]) -> dict[UUID, Stack]:
+        keys = [aggregate_id.hex for aggregate_id in ids]
+        marks = ", ".join("?" * len(keys))
+        with datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                "SELECT originator_id, MAX(originator_version), topic, state"
+                f" FROM stored_snapshots WHERE originator_id IN ({marks})"
+                " GROUP BY originator_id", keys)
+            snapshots = {row[0]: tuple(row) for row in cursor.fetchall()}
+            wanted = ", ".join(["(?, ?)"] * len(keys))
+            after: list[Any] = []
+            for key in keys:
+                after += [key, snapshots[key][1] if key in snapshots else 0]
+            cursor.execute(
+                f"WITH wanted (id, after) AS (VALUES {wanted})"
+                " SELECT e.originator_id, e.originator_version, e.topic, e.state"
+                " FROM wanted JOIN stored_events e ON e.originator_id = wanted.id"
+                " AND e.originator_version > wanted.after"
+                " ORDER BY e.originator_id, e.originator_version", after)
+            events = [tuple(row) for row in cursor.fetchall()]
+        stacks: dict[UUID, Stack] = {}
+        for key, rows in groupby(events, key=lambda row: row[0]):
+            aggregate_id = UUID(key)
+            stacks[aggregate_id] = self._replayed(aggregate_id, snapshots.pop(key, None), rows)
+        for key, snapshot in snapshots.items():  # no event since its snapshot
+            aggregate_id = UUID(key)
+            stacks[aggregate_id] = self._replayed(aggregate_id, snapshot, ())
+        return stacks
+
+    def _replayed(self, aggregate_id: UUID, snapshot: tuple[Any, ...] | None,
+                  rows: Iterable[tuple[Any, ...]]) -> Stack:
+        stored = ([snapshot] if snapshot is not None else []) + list(rows)
+        return cast(Stack, replay(None, (
+            self.mapper.to_domain_event(StoredEvent(
+                originator_id=aggregate_id, originator_version=row[1], topic=row[2],
+                state=row[3])) for row in stored)))
 
     def construct_mapper(self) -> Mapper[UUID]:
         return self.factory.mapper(

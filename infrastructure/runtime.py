@@ -161,7 +161,8 @@ class Runtime:
                                          auto_lock=stacks.auto_lock,
                                          auto_snapshot=stacks.auto_snapshot,
                                          lock_ttl=stacks.lock_timeout,
-                                         providers=self.providers())
+                                         providers=self.providers(),
+                                         max_parallel_probes=stacks.max_concurrent_executions)
         return self._service
 
     def paths_back(self, stack: str, dependencies: Sequence[str]) -> dict[str, list[str]]:

@@ -12,15 +12,52 @@ import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
+from types import MappingProxyType
+from typing import Any
 
 import networkx as nx
 
 from domain.dependencies import DESTROYED, MISSING, DependencyCycle
 from domain.validation import DependencyFacts
+from infrastructure.collector import collection_paused
 from projections.queries import dependencies, stacks
+
+REPORTED = frozenset({None, DESTROYED, "failed"})
+"""The statuses of dependencies that a check reports (None: no such stack)."""
 
 MAX_CYCLES = 20
 """At most this many cycles are listed: a dense graph can hold exponentially many."""
+
+
+NO_ATTRIBUTES: Mapping[str, Any] = MappingProxyType({})
+"""The attributes of every edge of a graph `digraph` builds: none, and none can be added."""
+
+
+def digraph(nodes: Iterable[str], edges: Iterable[tuple[str, str]], *,
+            reverse: bool = False) -> nx.DiGraph[str]:
+    """A networkx graph of these nodes and edges (with every edge turned round, `reverse`).
+
+    The same graph as `add_nodes_from` then `add_edges_from` make, in the same order, built
+    in one pass straight into networkx's documented data structure (dicts of successors and
+    of predecessors, each holding an edge's attribute dict): networkx adds edges one at a
+    time, with several dictionary operations and two new dicts each, which was most of the
+    time of ordering a large graph. Edges here carry no attributes and share one read-only
+    attribute mapping, so adding edges to the graph afterwards fails loudly instead of
+    changing them all. tests/unit/test_graph.py compares it with networkx's own building.
+    """
+    successors: dict[str, dict[str, Any]] = {node: {} for node in nodes}
+    predecessors: dict[str, dict[str, Any]] = {node: {} for node in successors}
+    pairs = ((target, source) for source, target in edges) if reverse else edges
+    for source, target in pairs:
+        if source not in successors:
+            successors[source], predecessors[source] = {}, {}
+        if target not in successors:
+            successors[target], predecessors[target] = {}, {}
+        successors[source][target] = predecessors[target][source] = NO_ATTRIBUTES
+    graph: nx.DiGraph[str] = nx.DiGraph()
+    vars(graph).update(_node={node: {} for node in successors}, _succ=successors,
+                       _adj=successors, _pred=predecessors)
+    return graph
 
 
 class DependencyGraph:
@@ -38,15 +75,15 @@ class DependencyGraph:
     @classmethod
     def load(cls, connection: sqlite3.Connection) -> DependencyGraph:
         """The graph as the read models hold it (the caller has caught them up)."""
-        return cls.build(stacks.stack_statuses(connection), dependencies.dependency_edges(connection))
+        with collection_paused():
+            return cls.build(stacks.stack_statuses(connection),
+                             dependencies.dependency_edges(connection))
 
     @classmethod
     def build(cls, statuses: Mapping[str, str],
               edges: Iterable[tuple[str, str]]) -> DependencyGraph:
-        graph: nx.DiGraph[str] = nx.DiGraph()
-        graph.add_nodes_from(statuses)
-        graph.add_edges_from(edges)  # names no stack has become nodes too
-        return cls(graph, statuses)
+        # Names no stack has become nodes too.
+        return cls(digraph(statuses, edges), statuses)
 
     # ---- nodes --------------------------------------------------------------------------
 
@@ -145,23 +182,28 @@ class DependencyGraph:
         early as that allows, so the members of a level can run in parallel. Raises
         DependencyCycle if there is none.
         """
-        if stacks is None and DESTROYED not in self.statuses.values():
-            members = set(self.graph.nodes)
-        else:
-            members = self.closure(self.live() if stacks is None else stacks)
         graph: nx.DiGraph[str]
-        if any(name not in self.graph for name in members):
-            graph = self.subgraph(members)
-        elif len(members) == len(self.graph):
+        if stacks is None and DESTROYED not in self.statuses.values():
             graph = self.graph
         else:
-            graph = self.graph.subgraph(members)
+            members = self.closure(self.live() if stacks is None else stacks)
+            if any(name not in self.graph for name in members):
+                graph = self.subgraph(members)
+            elif len(members) == len(self.graph):
+                graph = self.graph
+            else:
+                graph = self.graph.subgraph(members)
+        reversed_graph = graph.reverse(copy=False)
         try:
             # Dependencies first: generations of the graph with every edge turned round.
-            return [sorted(level)
-                    for level in nx.topological_generations(graph.reverse(copy=False))]
+            return [sorted(level) for level in nx.topological_generations(reversed_graph)]
         except nx.NetworkXUnfeasible:
             raise DependencyCycle(self._one_cycle(graph)) from None
+        finally:
+            # networkx keeps the degree views it makes on the graph object, and they refer
+            # back to it: without them, the graph is freed as soon as it is dropped instead
+            # of waiting for the cyclic collector to walk it.
+            vars(reversed_graph).pop("in_degree", None)
 
     @staticmethod
     def _one_cycle(graph: nx.DiGraph[str]) -> list[str]:
@@ -172,15 +214,19 @@ class DependencyGraph:
 
     def check(self, name: str) -> DependencyCheck:
         """What `deps check` and `stack validate` know of a stack's dependencies."""
-        members = self.closure([name])
-        facts = []
-        for other in sorted(members - {name}):
-            required_by = sorted(p for p in self.graph.predecessors(other) if p in members)
-            facts.append(DependencyFacts(name=other, status=self.status(other)
-                                         if self.exists(other) else None,
-                                         required_by=tuple(required_by)))
+        # Every stack it reaches (itself included): the cheapest of networkx's traversals.
+        members = (set(nx.single_source_shortest_path_length(self.graph, name))
+                   if name in self.graph else {name})
+        statuses = self.statuses
+        # Only the dependencies a check reports need what requires them: most need counting.
+        reported = sorted(other for other in members
+                          if other != name and statuses.get(other) in REPORTED)
+        facts = [DependencyFacts(name=other, status=statuses.get(other), required_by=tuple(
+                     sorted(p for p in self.graph.predecessors(other) if p in members)))
+                 for other in reported]
         cycles = [] if self._acyclic() else self.cycles(within=members)
-        return DependencyCheck(tuple(facts), tuple(tuple(cycle) for cycle in cycles))
+        return DependencyCheck(len(members - {name}), tuple(facts),
+                               tuple(tuple(cycle) for cycle in cycles))
 
     def _acyclic(self) -> bool:
         if self._is_dag is None:
@@ -192,7 +238,10 @@ class DependencyGraph:
 class DependencyCheck:
     """A stack's dependencies, transitively, and the cycles among them."""
 
+    count: int
+    """How many stacks it depends on, directly or transitively."""
     dependencies: tuple[DependencyFacts, ...]
+    """Those that are missing, destroyed or last failed, with what requires each."""
     cycles: tuple[tuple[str, ...], ...]
 
     @property

@@ -10,10 +10,11 @@ from domain.locks import LockInfo
 from domain.resources import Resource
 from domain.timestamps import from_text
 from domain.validation import LockFacts, StackFacts, ValidationContext
+from infrastructure.collector import collection_paused
 from projections.graph import DependencyGraph
 from projections.queries.locks import LockRecord, list_locks
-from projections.queries.resources import ResourceRecord, list_resources
-from projections.queries.stacks import StackDetail, find_stack, list_stacks
+from projections.queries.resources import ResourceRecord, resources_by_stack
+from projections.queries.stacks import StackStatus, find_stack_statuses, list_stacks
 
 Reader = Callable[[], sqlite3.Connection]
 
@@ -31,19 +32,21 @@ class ReadModelFacts:
     def facts(self, names: Sequence[str], context: ValidationContext) -> list[StackFacts]:
         """What the checks need to know about each stack; an unknown name is not found."""
         connection = self.reader()
-        stacks = []
-        for name in names:
-            stack = find_stack(connection, name)
-            if stack is None:
-                raise StackNotFound(name)
-            stacks.append(stack)
-        graph = DependencyGraph.load(connection)
-        locks = {lock.stack_id: lock for lock in list_locks(connection)}
-        return [gather_facts(graph, stack, list_resources(connection, stack.id),
-                             locks.get(stack.id), context) for stack in stacks]
+        # A few queries for all the stacks, not a few for each.
+        found = find_stack_statuses(connection, names)
+        missing = next((name for name in names if name not in found), None)
+        if missing is not None:
+            raise StackNotFound(missing)
+        stacks = [found[name] for name in names]
+        with collection_paused():
+            graph = DependencyGraph.load(connection)
+            locks = {lock.stack_id: lock for lock in list_locks(connection)}
+            resources = resources_by_stack(connection, [stack.id for stack in stacks])
+            return [gather_facts(graph, stack, resources[stack.id], locks.get(stack.id),
+                                 context) for stack in stacks]
 
 
-def gather_facts(graph: DependencyGraph, stack: StackDetail,
+def gather_facts(graph: DependencyGraph, stack: StackStatus,
                  resources: Sequence[ResourceRecord], lock: LockRecord | None,
                  context: ValidationContext) -> StackFacts:
     """What the checks need to know about one stack."""
@@ -60,6 +63,7 @@ def gather_facts(graph: DependencyGraph, stack: StackDetail,
         name=stack.name,
         status=stack.status,
         destroyed_at=from_text(stack.destroyed_at) if stack.destroyed_at else None,
+        dependency_count=dependencies.count,
         dependencies=dependencies.dependencies,
         cycles=dependencies.cycles,
         lock=_lock_facts(lock, context),

@@ -266,9 +266,23 @@ PROJECTIONS: tuple[ProjectionSpec, ...] = (STACKS, AUDIT, LOCKS, VERSIONS, DEPEN
                                             VALIDATIONS, RESOURCES, EXECUTIONS)
 
 
-def create_tables(cursor: sqlite3.Cursor, spec: ProjectionSpec) -> None:
+def _is_index(statement: str) -> bool:
+    return statement.lstrip().upper().startswith("CREATE INDEX")
+
+
+def create_tables(cursor: sqlite3.Cursor, spec: ProjectionSpec, *, indexes: bool = True) -> None:
+    """Create the projection's tables (and, unless told not to, their secondary indexes)."""
     for statement in spec.ddl:
-        cursor.execute(statement)
+        if indexes or not _is_index(statement):
+            cursor.execute(statement)
+
+
+def create_indexes(cursor: sqlite3.Cursor, spec: ProjectionSpec) -> None:
+    """Create the projection's secondary indexes (after a bulk fill: sorting once is cheaper
+    than keeping them ordered row by row)."""
+    for statement in spec.ddl:
+        if _is_index(statement):
+            cursor.execute(statement)
 
 
 def drop_tables(cursor: sqlite3.Cursor, spec: ProjectionSpec) -> None:

@@ -1,7 +1,7 @@
 """Run the benchmark sections in scripts/benchmarks/ and print their figures.
 
 Each section measures the product and a baseline side by side, in the same run, and
-reports the ratio. Usage: python scripts/bench.py [SECTION...] [--quick]
+reports the ratio. Usage: python scripts/bench.py [SECTION...] [--quick] [--large]
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import importlib
 import pkgutil
 import sys
 import time
+from inspect import signature
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -28,6 +29,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("sections", nargs="*", help=f"any of: {', '.join(sections())}")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    parser.add_argument("--large", action="store_true",
+                        help="also the largest sizes, where a section has them (minutes)")
     args = parser.parse_args()
     chosen = args.sections or sections()
     unknown = set(chosen) - set(sections())
@@ -37,7 +40,8 @@ def main() -> None:
         module = importlib.import_module(f"benchmarks.{name}")
         print(f"== {name}: {module.__doc__.strip().splitlines()[0]}")
         started = time.perf_counter()
-        module.run(quick=args.quick)
+        options = {"large": True} if args.large and "large" in signature(module.run).parameters else {}
+        module.run(quick=args.quick, **options)
         print(f"   ({time.perf_counter() - started:.1f}s)\n")
 
 

@@ -38,6 +38,10 @@ class ResourceType(ABC, Generic[SpecT]):
     spec: ClassVar[type[BaseModel]]
     """Validates the attributes (everything in a declaration but name, type, depends_on)."""
 
+    parallel_reads: ClassVar[bool] = False
+    """Reads wait on something outside this process (a command, the network): several may
+    run side by side, from threads. Such a type's methods must be safe to call that way."""
+
     @abstractmethod
     def expected(self, spec: SpecT) -> dict[str, Any]:
         """The observable attributes the spec asks for."""

@@ -130,6 +130,7 @@ class CommandType(ResourceType[CommandSpec]):
     """A state only commands can see: `check` observes it, `fix` repairs it."""
 
     spec = CommandSpec
+    parallel_reads = True
 
     def expected(self, spec: CommandSpec) -> dict[str, Any]:
         wanted: dict[str, Any] = {}

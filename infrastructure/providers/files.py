@@ -27,6 +27,7 @@ from infrastructure.providers.base import (
 SHORT_CONTENT = 256
 """Content up to this many bytes of UTF-8 is compared and shown as text; longer, as a digest."""
 MAX_ADOPTED_CONTENT = 1 << 20
+MAX_KNOWN_CONTENTS = 20_000
 _CHUNK = 1 << 20
 
 Ensure = Literal["present", "absent"]
@@ -51,22 +52,29 @@ def file_content_value(path: str, size_hint: int,
     With the declared content and its value, a file that holds exactly that content is
     recognised by comparing bytes, and not hashed a second time.
     """
-    # Buffered: a read comes back short only at the end of the file.
-    with open(path, "rb") as handle:
+    # Unbuffered reads, as few as can be: no Python file object is made.
+    descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        data = b""
         if size_hint < _CHUNK:
-            # What stat saw, plus one byte in case it grew since.
-            data = handle.read(size_hint + 1)
+            # What stat saw, plus one byte in case it grew since: a read comes back short
+            # at the end of the file (or if a signal stops it, so read on until that end).
+            wanted = size_hint + 1
+            while len(data) < wanted and (more := os.read(descriptor, wanted - len(data))):
+                data += more
             if declared is not None and data == declared[0]:
                 return declared[1]
             if len(data) <= size_hint:
                 return content_value(data)
-        else:
-            data = b""
         digest = hashlib.sha256(data)
         size = len(data)
-        while chunk := handle.read(_CHUNK):
+        while chunk := os.read(descriptor, _CHUNK):
             digest.update(chunk)
+            if size <= SHORT_CONTENT:  # it may still turn out short: shown as itself
+                data += chunk
             size += len(chunk)
+    finally:
+        os.close(descriptor)
     return content_value(data) if size <= SHORT_CONTENT else {
         "sha256": digest.hexdigest(), "size": size}
 
@@ -177,23 +185,43 @@ class FileType(ResourceType[FileSpec]):
     spec = FileSpec
 
     def __init__(self) -> None:
-        self._declared: tuple[FileSpec, bytes, str | dict[str, Any]] | None = None
+        # Inline content never changes for a spec: its bytes and value are kept, by the
+        # identity of the spec (which each entry keeps alive). A source file can change
+        # between observations: what `expected` read is kept only for the `read` after it.
+        self._inline: dict[int, tuple[FileSpec, bytes, str | dict[str, Any]]] = {}
+        self._source: tuple[FileSpec, bytes, str | dict[str, Any]] | None = None
 
-    def _declared_content(self, spec: FileSpec) -> tuple[bytes, str | dict[str, Any]] | None:
-        """The declared content and its value; `expected` and `read` of one spec share it."""
-        if self._declared is not None and self._declared[0] is spec:
-            return self._declared[1], self._declared[2]
+    def _declared_content(self, spec: FileSpec, *, fresh: bool
+                          ) -> tuple[bytes, str | dict[str, Any]] | None:
+        """The declared content and its value (None when the content is not managed).
+
+        `fresh`: read a source file again (`expected` does; the `read` after it does not).
+        """
+        if spec.source is None:
+            known = self._inline.get(id(spec))
+        else:
+            known, self._source = self._source, None
+            if fresh:
+                known = None
+        if known is not None and known[0] is spec:
+            return known[1], known[2]
         data = self._desired_content(spec, ProbeFailed)
         if data is None:
             return None
-        self._declared = (spec, data, content_value(data))
-        return data, self._declared[2]
+        entry = (spec, data, content_value(data))
+        if spec.source is not None:
+            self._source = entry
+        else:
+            if len(self._inline) >= MAX_KNOWN_CONTENTS:
+                self._inline = {}
+            self._inline[id(spec)] = entry
+        return data, entry[2]
 
     def expected(self, spec: FileSpec) -> dict[str, Any]:
         if spec.ensure == "absent":
             return {"ensure": "absent"}
         wanted: dict[str, Any] = {"ensure": "present", "kind": "file"}
-        declared = self._declared_content(spec)
+        declared = self._declared_content(spec, fresh=True)
         if declared is not None:
             wanted["content"] = declared[1]
         if spec.mode is not None:
@@ -204,7 +232,7 @@ class FileType(ResourceType[FileSpec]):
         info = _stat(spec.path)
         observed = _observe_path(info)
         if info is not None and stat.S_ISREG(info.st_mode):
-            declared = self._declared_content(spec)
+            declared = self._declared_content(spec, fresh=False)
             if declared is None:
                 return observed
             try:

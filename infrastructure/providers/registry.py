@@ -12,6 +12,9 @@ from domain.resources import Resource
 from infrastructure.providers.base import ResourceType
 
 ENTRY_POINT_GROUP = "sloth_runner.resource_types"
+MAX_KNOWN_SPECS = 20_000
+"""How many validated specs a registry keeps (a long-lived process sees the same
+declarations again and again: the event store's cache hands out the same resources)."""
 
 
 def builtin_types() -> dict[str, ResourceType[Any]]:
@@ -48,7 +51,9 @@ class ProviderRegistry:
         self._types: dict[str, ResourceType[Any]] = (
             dict(types) if types is not None else builtin_types())
         self._plugins = plugins
-        self._last: tuple[Resource, ResourceType[Any], BaseModel] | None = None
+        # By the identity of the (frozen) resource, which each entry keeps alive, so an id
+        # is never reused while its entry is here. Read and written whole: safe in threads.
+        self._specs: dict[int, tuple[Resource, ResourceType[Any], BaseModel]] = {}
 
     def type_names(self) -> list[str]:
         return sorted(self._types)
@@ -89,18 +94,25 @@ class ProviderRegistry:
         return None
 
     def _spec(self, resource: Resource) -> tuple[ResourceType[Any], BaseModel]:
-        # Observing asks for `expected` and then `read` of the same (frozen) resource:
-        # validating its attributes once is enough.
-        if self._last is not None and self._last[0] is resource:
-            return self._last[1], self._last[2]
+        # Observing asks for `expected` and then `read` of the same (frozen) resource, and
+        # every check of a stack asks again: validating its attributes once is enough.
+        known = self._specs.get(id(resource))
+        if known is not None and known[0] is resource:
+            return known[1], known[2]
         provider = self.provider(resource)
         try:
             spec = provider.spec.model_validate(resource.attributes)
         except ValidationError as exc:
             raise InvalidInput(f"resource '{resource.name}' ({resource.type}): "
                                f"{describe_errors(exc)}", resource=resource.name) from None
-        self._last = (resource, provider, spec)
+        if len(self._specs) >= MAX_KNOWN_SPECS:
+            self._specs = {}
+        self._specs[id(resource)] = (resource, provider, spec)
         return provider, spec
+
+    def parallel(self, resource: Resource) -> bool:
+        """Whether reading this resource waits on something outside this process."""
+        return bool(getattr(self.provider(resource), "parallel_reads", False))
 
     def normalize(self, resource: Resource) -> Resource:
         """The resource with its attributes validated and spelled out in full."""

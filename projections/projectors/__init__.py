@@ -6,8 +6,10 @@ One module per projection; `all_projectors` lists them in the order they run on 
 
 from __future__ import annotations
 
+import inspect
 import sqlite3
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
@@ -29,9 +31,54 @@ class Projector(ABC):
 
     spec: ClassVar[schema.ProjectionSpec]
 
+    def __init__(self) -> None:
+        self._handlers: dict[type[Any], Callable[..., None] | None] = {}
+
     @abstractmethod
     def project(self, cursor: sqlite3.Cursor, event: DomainEvent, position: int) -> None:
         """Apply one event, at this log position, to the projection's rows."""
+
+    def handles(self, event_type: type[DomainEvent]) -> bool:
+        """Whether events of this type change the projection (others are not offered to it)."""
+        return True
+
+    def flush(self, cursor: sqlite3.Cursor) -> None:  # noqa: B027 -- optional
+        """Write the rows `project` kept back to write together; the runner calls it at the
+        end of every batch, in the transaction that records the projection's position."""
+
+    def discard(self) -> None:  # noqa: B027 -- optional
+        """Forget the rows kept back: the batch failed and its transaction is rolled back."""
+
+    def handler(self, event_type: type[DomainEvent]) -> Callable[..., None] | None:
+        """The `handle` method's implementation for this event type, bound to this projector
+        (None: the default one, which leaves the rows as they are).
+
+        `handle` is a `singledispatchmethod`; looking it up on every event made a new bound
+        function each time, so each event type's implementation is looked up once.
+        """
+        handlers = self._handlers
+        try:
+            return handlers[event_type]
+        except KeyError:
+            pass
+        method = inspect.getattr_static(type(self), "handle")
+        dispatch = method.dispatcher.dispatch
+        function = dispatch(event_type)
+        found = None if function is dispatch(object) else function.__get__(self)
+        handlers[event_type] = found
+        return found
+
+
+class DispatchingProjector(Projector):
+    """A projector whose `handle(event, cursor, position)` is a `singledispatchmethod`."""
+
+    def handles(self, event_type: type[DomainEvent]) -> bool:
+        return self.handler(event_type) is not None
+
+    def project(self, cursor: sqlite3.Cursor, event: DomainEvent, position: int) -> None:
+        handler = self.handler(type(event))
+        if handler is not None:
+            handler(event, cursor, position)
 
 
 def all_projectors(store: Application[UUID]) -> list[Projector]:

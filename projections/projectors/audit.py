@@ -15,6 +15,7 @@ from domain.durations import format_duration
 from domain.events import DomainEvent
 from domain.stack import Stack
 from domain.timestamps import to_text
+from domain.validation import CheckStatus
 from domain.wording import listed, plural, shortened
 from projections import schema
 from projections.projectors import Projector, dump
@@ -137,10 +138,11 @@ def _(event: Stack.DependencyRemoved) -> tuple[str, str]:
 
 
 def _counted(event: Stack.ValidationPassed | Stack.ValidationFailed) -> str:
-    counts = Counter(check.status.value for check in event.checks)
+    counts = Counter(check.status for check in event.checks)
     parts = [f"{len(event.checks)} checks"] + [
-        f"{counts[word]} {label}" for word, label in (("fail", "failed"), ("warn", "warnings"))
-        if counts[word]]
+        f"{counts[status]} {label}"
+        for status, label in ((CheckStatus.FAIL, "failed"), (CheckStatus.WARN, "warnings"))
+        if counts[status]]
     return ", ".join(parts)
 
 
@@ -241,7 +243,9 @@ class AuditProjector(Projector):
     spec = schema.AUDIT
 
     def __init__(self) -> None:
+        super().__init__()
         self._names: dict[str, str] = {}  # a stack's id never changes its name (uuid5)
+        self._rows: list[tuple[Any, ...]] = []
 
     def project(self, cursor: sqlite3.Cursor, event: DomainEvent, position: int) -> None:
         stack_id = str(event.originator_id)
@@ -250,16 +254,22 @@ class AuditProjector(Projector):
         elif stack_id in self._names:
             name = self._names[stack_id]
         else:
-            row = cursor.execute(
-                "SELECT stack_name FROM state_events WHERE stack_id = ? LIMIT 1", (stack_id,)
-            ).fetchone()
+            # The stacks projection runs first on every event and owns the name.
+            row = cursor.execute("SELECT name FROM stacks WHERE id = ?", (stack_id,)).fetchone()
             name = self._names[stack_id] = row[0] if row else ""
         severity, message = summarize(event)
-        cursor.execute(
-            "INSERT OR REPLACE INTO state_events (id, stack_id, stack_name, stack_version,"
-            " event_type, severity, message, source, actor, correlation_id, created_at, data)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        # Rows are kept for one statement per batch (`flush`): nothing reads them before.
+        self._rows.append(
             (position, stack_id, name, event.originator_version, type(event).TOPIC, severity,
              message, event.source.value, event.actor, event.correlation_id,
-             to_text(event.timestamp), dump(event.payload())),
-        )
+             to_text(event.timestamp), dump(event.payload())))
+
+    def flush(self, cursor: sqlite3.Cursor) -> None:
+        rows, self._rows = self._rows, []
+        cursor.executemany(
+            "INSERT OR REPLACE INTO state_events (id, stack_id, stack_name, stack_version,"
+            " event_type, severity, message, source, actor, correlation_id, created_at, data)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def discard(self) -> None:
+        self._rows = []

@@ -9,29 +9,26 @@ from domain.events import DomainEvent
 from domain.stack import Stack
 from domain.timestamps import to_text
 from projections import schema
-from projections.projectors import Projector
+from projections.projectors import DispatchingProjector
 
 
-class DependencyProjector(Projector):
+class DependencyProjector(DispatchingProjector):
     """Maintains `stack_dependencies`: one row per declared edge, kept while destroyed."""
 
     spec = schema.DEPENDENCIES
 
-    def project(self, cursor: sqlite3.Cursor, event: DomainEvent, position: int) -> None:
-        self.handle(event, cursor)
-
     @singledispatchmethod
-    def handle(self, event: DomainEvent, cursor: sqlite3.Cursor) -> None:
+    def handle(self, event: DomainEvent, cursor: sqlite3.Cursor, position: int) -> None:
         """Other events leave dependencies as they are."""
 
     @handle.register
-    def _created(self, event: Stack.Created, cursor: sqlite3.Cursor) -> None:
+    def _created(self, event: Stack.Created, cursor: sqlite3.Cursor, position: int) -> None:
         # Created again after a destroy, a stack starts without dependencies.
         cursor.execute("DELETE FROM stack_dependencies WHERE stack_id = ?",
                        (str(event.originator_id),))
 
     @handle.register
-    def _added(self, event: Stack.DependencyAdded, cursor: sqlite3.Cursor) -> None:
+    def _added(self, event: Stack.DependencyAdded, cursor: sqlite3.Cursor, position: int) -> None:
         stack_id = str(event.originator_id)
         # The stacks projector has seen the stack's creation: it runs first on every event.
         (name,) = cursor.execute("SELECT name FROM stacks WHERE id = ?", (stack_id,)).fetchone()
@@ -42,7 +39,8 @@ class DependencyProjector(Projector):
         )
 
     @handle.register
-    def _restored(self, event: Stack.SnapshotRestored, cursor: sqlite3.Cursor) -> None:
+    def _restored(self, event: Stack.SnapshotRestored, cursor: sqlite3.Cursor,
+                  position: int) -> None:
         stack_id = str(event.originator_id)
         (name,) = cursor.execute("SELECT name FROM stacks WHERE id = ?", (stack_id,)).fetchone()
         cursor.execute("DELETE FROM stack_dependencies WHERE stack_id = ?", (stack_id,))
@@ -54,6 +52,7 @@ class DependencyProjector(Projector):
         )
 
     @handle.register
-    def _removed(self, event: Stack.DependencyRemoved, cursor: sqlite3.Cursor) -> None:
+    def _removed(self, event: Stack.DependencyRemoved, cursor: sqlite3.Cursor,
+                 position: int) -> None:
         cursor.execute("DELETE FROM stack_dependencies WHERE stack_id = ? AND depends_on = ?",
                        (str(event.originator_id), event.depends_on))

@@ -9,16 +9,13 @@ from domain.events import DomainEvent
 from domain.stack import Stack
 from domain.timestamps import to_text
 from projections import schema
-from projections.projectors import Projector, dump
+from projections.projectors import DispatchingProjector, dump
 
 
-class ExecutionProjector(Projector):
+class ExecutionProjector(DispatchingProjector):
     """Maintains `stack_executions`, one row per run."""
 
     spec = schema.EXECUTIONS
-
-    def project(self, cursor: sqlite3.Cursor, event: DomainEvent, position: int) -> None:
-        self.handle(event, cursor, position)
 
     @singledispatchmethod
     def handle(self, event: DomainEvent, cursor: sqlite3.Cursor, position: int) -> None:

@@ -9,23 +9,20 @@ from domain.events import DomainEvent
 from domain.stack import Stack
 from domain.timestamps import to_text
 from projections import schema
-from projections.projectors import Projector, dump
+from projections.projectors import DispatchingProjector, dump
 
 
-class LockProjector(Projector):
+class LockProjector(DispatchingProjector):
     """Maintains `state_locks`: one row per stack whose lock is present (held or expired)."""
 
     spec = schema.LOCKS
 
-    def project(self, cursor: sqlite3.Cursor, event: DomainEvent, position: int) -> None:
-        self.handle(event, cursor)
-
     @singledispatchmethod
-    def handle(self, event: DomainEvent, cursor: sqlite3.Cursor) -> None:
+    def handle(self, event: DomainEvent, cursor: sqlite3.Cursor, position: int) -> None:
         """Other events leave locks as they are."""
 
     @handle.register
-    def _acquired(self, event: Stack.LockAcquired, cursor: sqlite3.Cursor) -> None:
+    def _acquired(self, event: Stack.LockAcquired, cursor: sqlite3.Cursor, position: int) -> None:
         stack_id = str(event.originator_id)
         name = cursor.execute("SELECT name FROM stacks WHERE id = ?", (stack_id,)).fetchone()
         cursor.execute(
@@ -38,7 +35,7 @@ class LockProjector(Projector):
         )
 
     @handle.register
-    def _renewed(self, event: Stack.LockRenewed, cursor: sqlite3.Cursor) -> None:
+    def _renewed(self, event: Stack.LockRenewed, cursor: sqlite3.Cursor, position: int) -> None:
         cursor.execute(
             "UPDATE state_locks SET expires_at = ?, renewed_at = ?, event_version = ?"
             " WHERE stack_id = ? AND lock_id = ?",
@@ -49,6 +46,6 @@ class LockProjector(Projector):
     @handle.register(Stack.LockReleased)
     @handle.register(Stack.LockForceReleased)
     @handle.register(Stack.LockExpired)
-    def _removed(self, event: DomainEvent, cursor: sqlite3.Cursor) -> None:
+    def _removed(self, event: DomainEvent, cursor: sqlite3.Cursor, position: int) -> None:
         cursor.execute("DELETE FROM state_locks WHERE stack_id = ? AND lock_id = ?",
                        (str(event.originator_id), getattr(event, "lock_id", "")))

@@ -12,7 +12,7 @@ from domain.events import DomainEvent
 from domain.stack import Stack
 from domain.timestamps import to_text
 from projections import schema
-from projections.projectors import Projector, dump
+from projections.projectors import DispatchingProjector, dump
 
 
 def resource_row_id(stack_id: str, name: str) -> str:
@@ -20,13 +20,10 @@ def resource_row_id(stack_id: str, name: str) -> str:
     return str(uuid5(UUID(stack_id), name))
 
 
-class ResourceProjector(Projector):
+class ResourceProjector(DispatchingProjector):
     """Maintains `resources` (declared, last observed, drift) and each stack's `drift_reports`."""
 
     spec = schema.RESOURCES
-
-    def project(self, cursor: sqlite3.Cursor, event: DomainEvent, position: int) -> None:
-        self.handle(event, cursor, position)
 
     @singledispatchmethod
     def handle(self, event: DomainEvent, cursor: sqlite3.Cursor, position: int) -> None:

@@ -18,32 +18,53 @@ class StackProjector(Projector):
 
     spec = schema.STACKS
 
+    def __init__(self) -> None:
+        super().__init__()
+        # Within one transaction (the runner holds the write lock): the last stream version
+        # applied to each stack seen, and the stamp (updated at, by, version) still to write.
+        self._applied: dict[str, int] = {}
+        self._stamps: dict[str, tuple[str, str, int]] = {}
+        # Values and outputs set (a row) or deleted (None) since, by stack, table and key.
+        self._pending: dict[str, dict[tuple[str, str], tuple[str, str, str] | None]] = {}
+
     def project(self, cursor: sqlite3.Cursor, event: DomainEvent, position: int) -> None:
-        if not isinstance(event, Stack.Created):
-            # Stamp the row, and learn in the same statement whether this event is new to it:
-            # each row records the last stream version applied, which makes replays harmless.
-            cursor.execute(
-                "UPDATE stacks SET updated_at = ?, updated_by = ?, event_version = ?"
-                " WHERE id = ? AND event_version < ?",
-                (to_text(event.timestamp), event.actor, event.originator_version,
-                 str(event.originator_id), event.originator_version),
-            )
-            if cursor.rowcount == 0:
+        # Each row records the last stream version applied, which makes replays harmless.
+        stack_id, version = str(event.originator_id), event.originator_version
+        applied = self._applied.get(stack_id)
+        if applied is None:
+            row = cursor.execute(
+                "SELECT event_version FROM stacks WHERE id = ?", (stack_id,)).fetchone()
+            applied = row[0] if row is not None else None
+        if isinstance(event, Stack.Created):
+            if applied is not None and version <= applied:
                 return
+            self._stamps.pop(stack_id, None)  # the creation stamps the row itself
         else:
-            applied = cursor.execute(
-                "SELECT event_version FROM stacks WHERE id = ?", (str(event.originator_id),)
-            ).fetchone()
-            if applied is not None and event.originator_version <= applied[0]:
+            if applied is None or version <= applied:
                 return
-        self.handle(event, cursor)
+            # The stamp of a stack's last event in the batch is written once, by `flush`.
+            self._stamps[stack_id] = (to_text(event.timestamp), event.actor, version)
+        self._applied[stack_id] = version
+        handler = self.handler(type(event))
+        if handler is not None:
+            handler(event, cursor, position)
+
+    def flush(self, cursor: sqlite3.Cursor) -> None:
+        self._write_values(cursor)
+        stamps, self._stamps, self._applied = self._stamps, {}, {}
+        cursor.executemany(
+            "UPDATE stacks SET updated_at = ?, updated_by = ?, event_version = ? WHERE id = ?",
+            [(*stamp, stack_id) for stack_id, stamp in stamps.items()])
+
+    def discard(self) -> None:
+        self._stamps, self._applied, self._pending = {}, {}, {}
 
     @singledispatchmethod
-    def handle(self, event: DomainEvent, cursor: sqlite3.Cursor) -> None:
+    def handle(self, event: DomainEvent, cursor: sqlite3.Cursor, position: int) -> None:
         """Events that change nothing but the stack's last-updated stamp."""
 
     @handle.register
-    def _created(self, event: Stack.Created, cursor: sqlite3.Cursor) -> None:
+    def _created(self, event: Stack.Created, cursor: sqlite3.Cursor, position: int) -> None:
         stack_id = str(event.originator_id)
         at = to_text(event.timestamp)
         cursor.execute(
@@ -59,11 +80,12 @@ class StackProjector(Projector):
             (stack_id, event.name, event.description, at, at, event.originator_version,
              event.actor, event.actor),
         )
+        self._pending.pop(stack_id, None)  # all gone, as far as the new incarnation knows
         cursor.execute("DELETE FROM state_values WHERE stack_id = ?", (stack_id,))
         cursor.execute("DELETE FROM stack_outputs WHERE stack_id = ?", (stack_id,))
 
     @handle.register
-    def _updated(self, event: Stack.Updated, cursor: sqlite3.Cursor) -> None:
+    def _updated(self, event: Stack.Updated, cursor: sqlite3.Cursor, position: int) -> None:
         if event.description is not None:
             cursor.execute("UPDATE stacks SET description = ? WHERE id = ?",
                            (event.description, str(event.originator_id)))
@@ -72,21 +94,24 @@ class StackProjector(Projector):
                            (event.status.value, str(event.originator_id)))
 
     @handle.register
-    def _destroyed(self, event: Stack.Destroyed, cursor: sqlite3.Cursor) -> None:
+    def _destroyed(self, event: Stack.Destroyed, cursor: sqlite3.Cursor, position: int) -> None:
         cursor.execute(
             "UPDATE stacks SET status = 'destroyed', destroyed_at = ? WHERE id = ?",
             (to_text(event.timestamp), str(event.originator_id)),
         )
 
     @handle.register
-    def _snapshot_created(self, event: Stack.SnapshotCreated, cursor: sqlite3.Cursor) -> None:
+    def _snapshot_created(self, event: Stack.SnapshotCreated, cursor: sqlite3.Cursor,
+                          position: int) -> None:
         cursor.execute("UPDATE stacks SET version = ? WHERE id = ?",
                        (event.version, str(event.originator_id)))
 
     @handle.register
-    def _restored(self, event: Stack.SnapshotRestored, cursor: sqlite3.Cursor) -> None:
+    def _restored(self, event: Stack.SnapshotRestored, cursor: sqlite3.Cursor,
+                  position: int) -> None:
         stack_id = str(event.originator_id)
         state = event.state
+        self._pending.pop(stack_id, None)  # replaced whole, below
         # As the aggregate has it: a run going on keeps the stack running, and a version taken
         # mid-run does not bring a run back.
         cursor.execute(
@@ -108,7 +133,8 @@ class StackProjector(Projector):
             )
 
     @handle.register
-    def _run_started(self, event: Stack.ExecutionStarted, cursor: sqlite3.Cursor) -> None:
+    def _run_started(self, event: Stack.ExecutionStarted, cursor: sqlite3.Cursor,
+                     position: int) -> None:
         cursor.execute(
             "UPDATE stacks SET status = 'running', last_execution = ?, last_duration_ms = NULL,"
             " execution_count = execution_count + 1,"
@@ -118,7 +144,7 @@ class StackProjector(Projector):
     @handle.register(Stack.ExecutionCompleted)
     @handle.register(Stack.ExecutionFailed)
     def _run_ended(self, event: Stack.ExecutionCompleted | Stack.ExecutionFailed,
-                   cursor: sqlite3.Cursor) -> None:
+                   cursor: sqlite3.Cursor, position: int) -> None:
         outcome = event.outcome().value
         cursor.execute(
             "UPDATE stacks SET running_executions = CASE WHEN running_executions > 0"
@@ -131,44 +157,48 @@ class StackProjector(Projector):
             (outcome, str(event.originator_id)))
 
     @handle.register
-    def _state_set(self, event: Stack.StateSet, cursor: sqlite3.Cursor) -> None:
-        self._put("state_values", "value_count", event, event.key, event.value, cursor)
+    def _state_set(self, event: Stack.StateSet, cursor: sqlite3.Cursor, position: int) -> None:
+        self._put("state_values", event, event.key, event.value)
 
     @handle.register
-    def _state_deleted(self, event: Stack.StateDeleted, cursor: sqlite3.Cursor) -> None:
-        self._delete("state_values", "value_count", event, event.key, cursor)
+    def _state_deleted(self, event: Stack.StateDeleted, cursor: sqlite3.Cursor,
+                       position: int) -> None:
+        self._delete("state_values", event, event.key)
 
     @handle.register
-    def _output_set(self, event: Stack.OutputSet, cursor: sqlite3.Cursor) -> None:
-        self._put("stack_outputs", "output_count", event, event.key, event.value, cursor)
+    def _output_set(self, event: Stack.OutputSet, cursor: sqlite3.Cursor, position: int) -> None:
+        self._put("stack_outputs", event, event.key, event.value)
 
     @handle.register
-    def _output_deleted(self, event: Stack.OutputDeleted, cursor: sqlite3.Cursor) -> None:
-        self._delete("stack_outputs", "output_count", event, event.key, cursor)
+    def _output_deleted(self, event: Stack.OutputDeleted, cursor: sqlite3.Cursor,
+                        position: int) -> None:
+        self._delete("stack_outputs", event, event.key)
 
-    @staticmethod
-    def _put(table: str, counter: str, event: DomainEvent, key: str, value: Any,
-             cursor: sqlite3.Cursor) -> None:
-        stack_id = str(event.originator_id)
-        cursor.execute(
-            f"UPDATE {table} SET value = ?, updated_at = ?, updated_by = ?"
-            " WHERE stack_id = ? AND key = ?",
-            (dump(value), to_text(event.timestamp), event.actor, stack_id, key),
-        )
-        if cursor.rowcount == 0:
-            cursor.execute(
+    def _put(self, table: str, event: DomainEvent, key: str, value: Any) -> None:
+        # Kept until `flush`: a batch often sets the same keys again and again.
+        self._pending.setdefault(str(event.originator_id), {})[table, key] = (
+            dump(value), to_text(event.timestamp), event.actor)
+
+    def _delete(self, table: str, event: DomainEvent, key: str) -> None:
+        self._pending.setdefault(str(event.originator_id), {})[table, key] = None
+
+    def _write_values(self, cursor: sqlite3.Cursor) -> None:
+        """Write the values and outputs kept back, then count each touched stack's again."""
+        pending, self._pending = self._pending, {}
+        for table in ("state_values", "stack_outputs"):
+            cursor.executemany(
                 f"INSERT INTO {table} (stack_id, key, value, updated_at, updated_by)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (stack_id, key, dump(value), to_text(event.timestamp), event.actor),
-            )
-            cursor.execute(f"UPDATE stacks SET {counter} = {counter} + 1 WHERE id = ?",
-                           (stack_id,))
-
-    @staticmethod
-    def _delete(table: str, counter: str, event: DomainEvent, key: str,
-                cursor: sqlite3.Cursor) -> None:
-        stack_id = str(event.originator_id)
-        cursor.execute(f"DELETE FROM {table} WHERE stack_id = ? AND key = ?", (stack_id, key))
-        if cursor.rowcount:
-            cursor.execute(f"UPDATE stacks SET {counter} = {counter} - 1 WHERE id = ?",
-                           (stack_id,))
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (stack_id, key) DO UPDATE SET"
+                " value = excluded.value, updated_at = excluded.updated_at,"
+                " updated_by = excluded.updated_by",
+                [(stack_id, key, *row) for stack_id, entries in pending.items()
+                 for (where, key), row in entries.items() if where == table and row])
+            cursor.executemany(
+                f"DELETE FROM {table} WHERE stack_id = ? AND key = ?",
+                [(stack_id, key) for stack_id, entries in pending.items()
+                 for (where, key), row in entries.items() if where == table and not row])
+        cursor.executemany(
+            "UPDATE stacks SET"
+            " value_count = (SELECT COUNT(*) FROM state_values WHERE stack_id = ?1),"
+            " output_count = (SELECT COUNT(*) FROM stack_outputs WHERE stack_id = ?1)"
+            " WHERE id = ?1", [(stack_id,) for stack_id in pending])

@@ -16,6 +16,9 @@ class ValidationProjector(Projector):
 
     spec = schema.VALIDATIONS
 
+    def handles(self, event_type: type[DomainEvent]) -> bool:
+        return issubclass(event_type, Stack.ValidationPassed | Stack.ValidationFailed)
+
     def project(self, cursor: sqlite3.Cursor, event: DomainEvent, position: int) -> None:
         if isinstance(event, Stack.ValidationPassed | Stack.ValidationFailed):
             cursor.execute(

@@ -12,19 +12,17 @@ from domain.events import DomainEvent
 from domain.stack import Stack
 from domain.timestamps import to_text
 from projections import schema
-from projections.projectors import Projector, dump
+from projections.projectors import DispatchingProjector, dump
 
 
-class VersionProjector(Projector):
+class VersionProjector(DispatchingProjector):
     """Maintains `state_versions`; each version's state is derived by replaying the stream."""
 
     spec = schema.VERSIONS
 
     def __init__(self, store: Application[UUID]) -> None:
+        super().__init__()
         self.store = store
-
-    def project(self, cursor: sqlite3.Cursor, event: DomainEvent, position: int) -> None:
-        self.handle(event, cursor, position)
 
     @singledispatchmethod
     def handle(self, event: DomainEvent, cursor: sqlite3.Cursor, position: int) -> None:

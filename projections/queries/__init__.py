@@ -6,7 +6,20 @@ they import no pydantic, no eventsourcing and no domain events.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+IN_CHUNK = 500
+"""How many values one `IN (...)` query is given at a time (SQLite takes a bounded number)."""
+
+
+def in_chunks(values: Sequence[T], size: int = IN_CHUNK) -> Iterator[tuple[Sequence[T], str]]:
+    """The values in chunks, each with its `?, ?, ...` placeholders."""
+    for start in range(0, len(values), size):
+        chunk = values[start:start + size]
+        yield chunk, ", ".join("?" * len(chunk))
 
 
 class Record:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from projections.queries import Record
+from projections.queries import Record, in_chunks
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +75,28 @@ def list_stacks(connection: sqlite3.Connection, *, include_destroyed: bool) -> l
         f"SELECT {_SUMMARY_COLUMNS} FROM stacks {where} ORDER BY name", (now_text(),)
     ).fetchall()
     return [StackSummary(*row) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class StackStatus(Record):
+    """A stack's identity and status, without its values."""
+
+    id: str
+    name: str
+    status: str
+    destroyed_at: str | None
+
+
+def find_stack_statuses(connection: sqlite3.Connection,
+                        names: Sequence[str]) -> dict[str, StackStatus]:
+    """The identity and status of each named stack that exists (destroyed included)."""
+    found: dict[str, StackStatus] = {}
+    for chunk, marks in in_chunks(list(dict.fromkeys(names))):
+        rows = connection.execute(
+            f"SELECT id, name, status, destroyed_at FROM stacks WHERE name IN ({marks})",
+            chunk).fetchall()
+        found.update((row[1], StackStatus(*row)) for row in rows)
+    return found
 
 
 def find_stack(connection: sqlite3.Connection, name: str) -> StackDetail | None:

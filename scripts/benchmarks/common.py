@@ -89,9 +89,12 @@ def median_wall(commands: dict[str, list[str]], runs: int, env: dict[str, str] |
     for _ in range(runs):
         for name, command in commands.items():
             started = time.perf_counter()
-            subprocess.run(command, env=environment, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, check=True)
+            done = subprocess.run(command, env=environment, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, check=False)
             samples[name].append(time.perf_counter() - started)
+            if done.returncode != 0:
+                raise RuntimeError(f"{' '.join(command)} exited with {done.returncode}: "
+                                   f"{done.stderr.decode(errors='replace')[-500:]}")
     return {name: statistics.median(values) for name, values in samples.items()}
 
 

@@ -122,6 +122,22 @@ def test_validate_all_summarises_every_stack(cli: CliRun) -> None:
     assert validation_events(cli, "gone") == []
 
 
+def test_validate_all_shows_warnings_under_their_stack_and_counts_them(cli: CliRun) -> None:
+    with freeze_time("2025-10-10 14:00:00"):
+        cli("stack", "create", "api")
+        cli("stack", "create", "app")
+        cli("stack", "lock", "acquire", "app", "--ttl", "10m", "--operation", "deploy",
+            env={"SLOTH_RUNNER_ACTOR": "deploy-bot"})
+        result = cli("stack", "validate", "all")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[2:5] == [
+        "api: passed", "app: passed (1 warning)",
+        "  WARN  lock                        locked by deploy-bot (deploy) until "
+        "2025-10-10 14:10:00 UTC"]
+    assert result.stdout.splitlines()[-1] == (
+        "Summary: 2 stacks validated: 2 passed, 0 failed, 1 with warnings")
+
+
 def test_validate_all_with_no_stacks(cli: CliRun) -> None:
     result = cli("stack", "validate", "all")
     assert (result.exit_code, result.stdout) == (0, "No stacks to validate\n")

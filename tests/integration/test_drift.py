@@ -338,3 +338,75 @@ def test_a_stack_with_many_resources_loads_through_library_snapshots(
         assert os.listdir(srv) == []  # declaring touches nothing outside
     finally:
         other.close()
+
+
+def test_a_changed_source_file_is_seen_by_the_next_check(runtime: Runtime, srv: Path) -> None:
+    source, target = srv / "motd.template", srv / "motd"
+    source.write_text("hello\n")
+    target.write_text("hello\n")
+    service = declared(runtime, [Resource(name="motd", type="file", attributes={
+        "path": str(target), "source": str(source)})])
+    assert detect(service)["motd"].status is DriftStatus.IN_SYNC
+    source.write_text("goodbye\n")  # the same declaration, in the same process
+    drifted = detect(service)["motd"]
+    assert drifted.status is DriftStatus.DRIFTED
+    assert [d.attribute for d in drifted.differences] == ["content"]
+    target.write_text("goodbye\n")
+    assert detect(service)["motd"].status is DriftStatus.IN_SYNC
+
+
+def test_a_changed_inline_content_is_compared_with_the_new_declaration(
+        runtime: Runtime, srv: Path) -> None:
+    target = srv / "motd"
+    target.write_text("one\n")
+
+    def motd(content: str) -> list[Resource]:
+        return [Resource(name="motd", type="file", attributes={
+            "path": str(target), "content": content})]
+
+    service = declared(runtime, motd("one\n"))
+    assert detect(service)["motd"].status is DriftStatus.IN_SYNC
+    service.declare_resources(DeclareResources(stack="app", resources=motd("two\n")),
+                              invocation())
+    assert detect(service)["motd"].status is DriftStatus.DRIFTED
+
+
+def _rendezvous_probes(srv: Path, count: int, patience: int) -> list[Resource]:
+    """Command probes that each pass only if all `count` run at once (each waits for the
+    others up to `patience` tenths of a second)."""
+    arrived = srv / "arrived"
+    arrived.mkdir()
+    script = (f'touch "{arrived}/$1"; i=0; while [ "$(ls "{arrived}" | wc -l)" -lt {count} ];'
+              f' do i=$((i+1)); [ $i -gt {patience} ] && exit 1; sleep 0.1; done')
+    return [Resource(name=f"probe-{n}", type="command", attributes={
+        "check": ["sh", "-c", script, "sh", str(n)], "timeout": "30s"}) for n in range(count)]
+
+
+def test_command_probes_run_side_by_side_up_to_the_limit(db_path: Path, srv: Path) -> None:
+    rt = Runtime(Settings(db_path=db_path, stacks=StackSettings(max_concurrent_executions=3)))
+    try:
+        motd = srv / "motd"
+        motd.write_text("hi\n")
+        files = [Resource(name=f"file-{n}", type="file",
+                          attributes={"path": str(motd), "content": "hi\n"}) for n in range(2)]
+        service = declared(rt, _rendezvous_probes(srv, 3, patience=200) + files)
+        outcome = service.drift.detect(DetectDrift(stack="app"), invocation())
+        report = outcome.detail["report"].resources
+        assert [r.name for r in report] == [
+            "file-0", "file-1", "probe-0", "probe-1", "probe-2"]  # dependency order kept
+        assert {r.name: r.status for r in report} == dict.fromkeys(
+            [r.name for r in report], DriftStatus.IN_SYNC)
+    finally:
+        rt.close()
+
+
+def test_command_probes_run_one_at_a_time_when_the_limit_is_one(db_path: Path, srv: Path) -> None:
+    rt = Runtime(Settings(db_path=db_path, stacks=StackSettings(max_concurrent_executions=1)))
+    try:
+        service = declared(rt, _rendezvous_probes(srv, 2, patience=10))
+        report = detect(service)
+        # The first probe gave up waiting for the second, which ran only after it.
+        assert report["probe-0"].status is DriftStatus.DRIFTED
+        assert report["probe-1"].status is DriftStatus.IN_SYNC
+    finally:
+        rt.close()

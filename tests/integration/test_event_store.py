@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 from uuid import UUID, uuid4
@@ -180,3 +181,59 @@ def test_a_create_that_loses_a_race_is_a_conflict(runtime: Runtime, db_path: Pat
 def test_unique_ids_per_name() -> None:
     assert stack_id("a") == stack_id("a") != stack_id("b")
     assert isinstance(uuid4(), UUID)
+
+
+def _comparable(stack: Stack) -> dict[str, Any]:
+    return {key: value for key, value in vars(stack).items() if key != "_pending_events"}
+
+
+def test_bulk_loading_gives_the_stacks_the_repository_gives(
+        runtime: Runtime, db_path: Path) -> None:
+    from eventsourcing.application import project_aggregate
+
+    from commands.models import AcquireLock, DestroyStack
+
+    service = runtime.service()
+    service.create_stack(CreateStack(stack="long"), invocation())
+    for i in range(SNAPSHOT_INTERVAL + 7):  # replayed from a library snapshot
+        service.set_values(SetValues(stack="long", values={"i": i}), invocation())
+    service.create_stack(CreateStack(stack="exact"), invocation())
+    for i in range(SNAPSHOT_INTERVAL - 1):  # its newest event is a snapshot's
+        service.set_values(SetValues(stack="exact", values={"i": i}), invocation())
+    service.create_stack(CreateStack(stack="short", depends_on=["long"]), invocation())
+    service.acquire_lock(AcquireLock(stack="short", ttl=timedelta(hours=1)), invocation())
+    service.create_stack(CreateStack(stack="gone"), invocation())
+    service.destroy_stack(DestroyStack(stack="gone", force=True), invocation())
+    service.create_stack(CreateStack(stack="gone", description="again"), invocation())
+    names = ["long", "exact", "short", "gone"]
+    fresh = Runtime(Settings(db_path=db_path))  # nothing cached
+    try:
+        store = fresh.store()
+        assert store.snapshots is not None
+        assert [s.originator_version for s in store.snapshots.get(stack_id("exact"))] == [
+            SNAPSHOT_INTERVAL]
+        wanted = [stack_id(name) for name in [*names, "never-created"]]
+        bulk = store.get_many(wanted)
+        assert set(bulk) == {stack_id(name) for name in names}
+        for name in names:
+            # The library's own way: one by one, through its own aggregate projector.
+            one: Stack = store.repository.get(stack_id(name), projector_func=project_aggregate)
+            assert _comparable(bulk[stack_id(name)]) == _comparable(one), name
+            assert bulk[stack_id(name)].version == one.version
+    finally:
+        fresh.close()
+
+
+def test_stacks_are_loaded_in_bulk_across_chunks(runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+                                                 ) -> None:
+    import infrastructure.eventstore
+
+    monkeypatch.setattr(infrastructure.eventstore, "BULK_CHUNK", 2)
+    service = runtime.service()
+    names = [f"s{i}" for i in range(5)]
+    for name in names:
+        service.create_stack(CreateStack(stack=name), invocation())
+        service.set_values(SetValues(stack=name, values={"name": name}), invocation())
+    bulk = runtime.store().get_many([stack_id(name) for name in names])
+    assert {stack.name: stack.values for stack in bulk.values()} == {
+        name: {"name": name} for name in names}

@@ -198,3 +198,86 @@ def test_projection_status_reports_lag(runtime: Runtime) -> None:
     status = {s.name: s for s in positions.projection_status(runtime.connection())}
     assert {(s.position, s.head, s.lag) for s in status.values()} == {(2, 2, 0)}
     assert set(status) == {spec.name for spec in schema.PROJECTIONS}
+
+
+def test_batched_projection_equals_one_event_at_a_time(runtime: Runtime, db_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Projectors keep rows back until the end of a batch (values, stamps, audit rows): the
+    read models are the same as when every event is its own batch."""
+    import projections.runner
+
+    monkeypatch.setattr(projections.runner, "BATCH_SIZE", 1)
+    random_history(runtime, steps=300, seed=23)
+    one_by_one = read_model_dump(db_path)
+    monkeypatch.undo()
+    runtime.projections().rebuild()
+    assert read_model_dump(db_path) == one_by_one
+
+
+def test_values_changed_again_and_again_in_one_batch(runtime: Runtime, db_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import projections.runner
+
+    service = runtime.service()
+    inv = invocation()
+    service.create_stack(CreateStack(stack="app"), inv)
+    service.set_values(SetValues(stack="app", values={"a": 1, "b": 2, "c": 3}), inv)
+    service.unset_values(UnsetValues(stack="app", keys=["a"]), inv)
+    service.change_outputs(ChangeOutputs(stack="app", set={"url": "x"}), inv)
+    service.create_snapshot(CreateSnapshot(stack="app"), inv)
+    service.set_values(SetValues(stack="app", values={"a": 4, "d": 5}), inv)
+    service.restore_snapshot(RestoreSnapshot(stack="app", version=1), inv)
+    service.set_values(SetValues(stack="app", values={"e": 6}), inv)
+    service.destroy_stack(DestroyStack(stack="app", force=True), inv)
+    service.create_stack(CreateStack(stack="app"), inv)
+    service.set_values(SetValues(stack="app", values={"f": 7, "b": 8}), inv)
+    service.unset_values(UnsetValues(stack="app", keys=["f"]), inv)
+    runtime.catch_up()  # all in one batch
+    detail = stacks.find_stack(runtime.connection(), "app")
+    assert detail is not None and detail.values == {"b": 8}
+    counts = runtime.connection().execute(
+        "SELECT value_count, output_count FROM stacks WHERE name = 'app'").fetchone()
+    assert counts == (1, 0)
+    in_one_batch = read_model_dump(db_path)
+    monkeypatch.setattr(projections.runner, "BATCH_SIZE", 1)
+    runtime.projections().rebuild()
+    assert read_model_dump(db_path) == in_one_batch
+
+
+def test_a_rebuild_leaves_the_indexes_and_the_connection_as_they_were(
+        runtime: Runtime, db_path: Path) -> None:
+    random_history(runtime, steps=40, seed=5)
+    connection = runtime.connection()
+
+    def indexes() -> list[tuple[str, str]]:
+        return sorted(connection.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+        ).fetchall())
+
+    before = indexes()
+    assert ("state_events_by_stack",) in [(name,) for name, _ in before]
+    settings = connection.execute("PRAGMA cache_size").fetchone(), connection.execute(
+        "PRAGMA temp_store").fetchone()
+    runtime.projections().rebuild()
+    runtime.service().create_stack(CreateStack(stack="more"), invocation())
+    runtime.catch_up()
+    assert indexes() == before
+    assert (connection.execute("PRAGMA cache_size").fetchone(),
+            connection.execute("PRAGMA temp_store").fetchone()) == settings
+
+
+def test_projectors_are_offered_only_the_events_they_handle(runtime: Runtime) -> None:
+    from domain.stack import Stack
+    from projections.projectors import all_projectors
+
+    offered = {type(p).__name__: p.handles(Stack.StateSet) for p in all_projectors(runtime.store())}
+    assert offered == {"StackProjector": True, "AuditProjector": True, "LockProjector": False,
+                       "VersionProjector": False, "DependencyProjector": False,
+                       "ValidationProjector": False, "ResourceProjector": False,
+                       "ExecutionProjector": False}
+    locks = [type(p).__name__ for p in all_projectors(runtime.store())
+             if p.handles(Stack.LockAcquired)]
+    assert locks == ["StackProjector", "AuditProjector", "LockProjector"]
+    renewals = [type(p).__name__ for p in all_projectors(runtime.store())
+                if p.handles(Stack.LockRenewed)]
+    assert renewals == ["StackProjector", "AuditProjector", "LockProjector", "ExecutionProjector"]

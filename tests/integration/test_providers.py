@@ -283,3 +283,25 @@ def test_third_party_types_come_from_the_entry_point_group(
     # A plug-in cannot take over a built-in type.
     assert "content" in registry.normalize(Resource(name="f", type="file",
                                                     attributes={"path": "/x"})).attributes
+
+
+@pytest.mark.parametrize(("size", "hint"), [
+    (0, 0), (10, 10), (10, 4), (10, 50), (SHORT_CONTENT + 5, 3),
+    ((1 << 20) - 1, (1 << 20) - 1), ((1 << 20) + 7, 1 << 20), (3 * (1 << 20) + 1, 100)])
+def test_a_file_is_read_whole_whatever_stat_said_of_its_size(
+        tmp_path: Path, size: int, hint: int) -> None:
+    """Between stat and read a file may grow or shrink: its value is what it holds."""
+    import hashlib
+
+    from infrastructure.providers.files import content_value, file_content_value
+
+    data = bytes((i * 7) % 251 for i in range(size))
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    expected = content_value(data)
+    assert file_content_value(str(path), hint) == expected
+    if isinstance(expected, dict):
+        assert expected == {"sha256": hashlib.sha256(data).hexdigest(), "size": size}
+    # Holding exactly the declared content, it is recognised without hashing it again.
+    assert file_content_value(str(path), hint, (data, "declared value")) == (
+        "declared value" if size <= hint < 1 << 20 else expected)

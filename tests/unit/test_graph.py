@@ -91,10 +91,63 @@ def test_reach_gives_depths_both_ways() -> None:
     assert g.reach("nowhere") == {}
 
 
-def test_facts_name_who_requires_each_dependency() -> None:
-    g = graph([("web", "app"), ("app", "db"), ("web", "db"), ("db", "disk")], disk="missing")
-    facts = {f.name: f for f in g.check("web").dependencies}
-    assert set(facts) == {"app", "db", "disk"}
+def test_facts_name_who_requires_each_dependency_a_check_reports() -> None:
+    g = graph([("web", "app"), ("app", "db"), ("web", "db"), ("db", "disk"), ("app", "cache"),
+               ("cache", "disk")], disk="missing", db="destroyed", cache="failed")
+    checked = g.check("web")
+    assert checked.count == 4  # app, db, cache, disk
+    facts = {f.name: f for f in checked.dependencies}
+    assert set(facts) == {"db", "cache", "disk"}  # app is fine: only counted
     assert facts["db"].required_by == ("app", "web")
+    assert facts["disk"].required_by == ("cache", "db")
     assert facts["disk"].status is None
+    assert [f.name for f in checked.missing] == ["disk"]
+    assert [f.name for f in checked.destroyed] == ["db"]
     assert g.status("disk") == "missing" and not g.exists("disk")
+    assert g.check("cache").count == 1 and g.check("disk").count == 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", "c", "d"]), unique=True),
+       st.lists(st.tuples(st.sampled_from("abcdxy"), st.sampled_from("abcdxy"))),
+       st.booleans())
+def test_digraph_is_the_graph_networkx_builds_itself(
+        nodes: list[str], edges: list[tuple[str, str]], reverse: bool) -> None:
+    import networkx as nx
+
+    from projections.graph import digraph
+
+    expected: nx.DiGraph[str] = nx.DiGraph()
+    expected.add_nodes_from(nodes)
+    expected.add_edges_from([(b, a) for a, b in edges] if reverse else edges)
+    built = digraph(nodes, edges, reverse=reverse)
+    assert list(built.nodes) == list(expected.nodes)  # the same order, too
+    assert list(built.edges) == list(expected.edges)
+    for node in expected:
+        assert list(built.successors(node)) == list(expected.successors(node))
+        assert list(built.predecessors(node)) == list(expected.predecessors(node))
+        assert built.in_degree(node) == expected.in_degree(node)
+    assert nx.utils.graphs_equal(built, expected)
+
+
+def test_edges_of_a_built_graph_cannot_be_given_attributes() -> None:
+    from projections.graph import digraph
+
+    built = digraph(["a", "b"], [("a", "b")])
+    with pytest.raises(TypeError):
+        built.edges["a", "b"]["weight"] = 1
+
+
+def test_ordering_leaves_nothing_for_the_cyclic_collector() -> None:
+    import gc
+    import weakref
+
+    g = graph([("app", "db"), ("db", "net"), ("web", "app")])
+    assert g.order() == [["net"], ["db"], ["app"], ["web"]]
+    freed = weakref.ref(g.graph)
+    gc.disable()
+    try:
+        del g
+        assert freed() is None
+    finally:
+        gc.enable()

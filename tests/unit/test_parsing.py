@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -63,6 +63,18 @@ def test_storage_form_sorts_in_time_order_and_round_trips() -> None:
     b = datetime(2025, 1, 1, 10, 0, 0, 1, tzinfo=UTC)
     assert to_text(a) < to_text(b)
     assert from_text(to_text(b)) == b
+
+
+@pytest.mark.parametrize("moment", [
+    datetime(2025, 1, 1, 9, 0, tzinfo=UTC),
+    datetime(2025, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    datetime(2025, 6, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
+    datetime(1999, 2, 28, 0, 0, 0, 120, tzinfo=timezone(timedelta(hours=14))),
+])
+def test_storage_form_is_utc_with_microseconds_and_a_z(moment: datetime) -> None:
+    expected = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert to_text(moment) == expected
+    assert to_text(moment) == expected  # remembered: the same text again
 
 
 @pytest.mark.parametrize("key", ["", "a b", "x" * 256, "k:v", "-k", "tab\t"])

@@ -235,3 +235,33 @@ def test_accepting_drift_updates_the_declarations_and_records_the_fix() -> None:
     assert events[0].changed == ["content"]  # type: ignore[attr-defined]
     assert events[1].mode is FixMode.ACCEPT  # type: ignore[attr-defined]
     assert stack.resources["motd"].attributes["content"] == "hi\n"
+
+
+def _order_over_every_resource(resources: dict[str, Resource]) -> list[str]:
+    """Level by level, by name, with every resource in the sorter (the plain way)."""
+    from graphlib import TopologicalSorter
+
+    sorter: TopologicalSorter[str] = TopologicalSorter()
+    for name in sorted(resources):
+        sorter.add(name, *resources[name].depends_on)
+    sorter.prepare()
+    order: list[str] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready())
+        order.extend(ready)
+        sorter.done(*ready)
+    return order
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_resources_outside_every_dependency_join_the_first_level(seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    names = [f"r{i:02d}" for i in range(rng.randrange(1, 25))]
+    resources = {}
+    for i, name in enumerate(names):
+        # Only on resources listed before it: never a cycle; often none at all.
+        needs = rng.sample(names[:i], k=min(i, rng.choice([0, 0, 0, 1, 2])))
+        resources[name] = res(name, depends_on=tuple(needs))
+    assert dependency_order(resources) == _order_over_every_resource(resources)

@@ -25,8 +25,7 @@ from domain.validation import (
 )
 
 T = datetime(2025, 10, 10, 14, 0, tzinfo=UTC)
-HEALTHY = StackFacts(name="app", status="completed",
-                     dependencies=(DependencyFacts("db", "completed", ("app",)),))
+HEALTHY = StackFacts(name="app", status="completed", dependency_count=1)
 
 
 def test_a_healthy_stack_passes_every_check() -> None:
@@ -52,8 +51,8 @@ def test_a_destroyed_stack_fails_with_when() -> None:
 ])
 def test_each_dependency_problem_fails_its_own_check(status: str | None, check: Check,
                                                      fragment: str) -> None:
-    facts = StackFacts(name="app", status="created", dependencies=(
-        DependencyFacts("db", status, ("app", "web")), DependencyFacts("net", "completed", ("db",))))
+    facts = StackFacts(name="app", status="created", dependency_count=2, dependencies=(
+        DependencyFacts("db", status, ("app", "web")),))
     results = run_checks(facts)
     failing = [r for r in results if r.status is CheckStatus.FAIL]
     assert [r.check for r in failing] == [check(facts).check]
