@@ -13,7 +13,7 @@ from cli.errors import Typer, UsageProblem
 from domain.dependencies import DESTROYED, MISSING
 from domain.errors import StackNotFound
 from domain.names import stack_id, validate_stack_name
-from domain.wording import plural
+from domain.wording import listed, plural
 
 if TYPE_CHECKING:
     import sqlite3
@@ -31,7 +31,7 @@ OthersArg = Annotated[
 
 
 def _names(names: list[str]) -> str:
-    return ", ".join(names)
+    return listed(names, 10)
 
 
 def _load_graph(st: CliState) -> tuple[sqlite3.Connection, DependencyGraph]:
@@ -273,4 +273,4 @@ def _order(st: CliState, stacks: list[str] | None, json_output: bool) -> None:
     marked = {name: f"{name} ({status})" for name in flat
               if (status := statuses.get(name, MISSING)) in (MISSING, DESTROYED)}
     for number, level in enumerate(levels, start=1):
-        output.say(f"Level {number}: {_names([marked.get(name, name) for name in level])}")
+        output.say(f"Level {number}: {', '.join(marked.get(name, name) for name in level)}")

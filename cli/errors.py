@@ -151,6 +151,22 @@ def _compact_json(document: Any) -> str:
     return orjson.dumps(document, default=str).decode()
 
 
+def _damage_named(exc: BaseException, kwargs: dict[str, Any]) -> BaseException:
+    """A database found damaged in the middle of a command, said as such with its path (the
+    check when the file is opened reads only the pages it needs)."""
+    from infrastructure.sqlite import damage_in
+
+    damage = damage_in(exc)
+    context = kwargs.get("ctx")
+    cli_state = getattr(context.find_root() if context is not None else None, "obj", None)
+    runtime = getattr(cli_state, "_runtime", None)
+    if damage is None or runtime is None:
+        return exc
+    from infrastructure.ownership import unreadable
+
+    return unreadable(runtime.settings.db_path, damage)
+
+
 def _wants_json(kwargs: dict[str, Any]) -> tuple[bool, bool]:
     """(json, debug) for the command being run, from its context and its own --json."""
     context = kwargs.get("ctx")
@@ -177,7 +193,8 @@ def handled(function: F) -> F:
             raise typer.Exit(int(ExitCode.OK)) from None
         except (Exception, KeyboardInterrupt) as exc:
             json, debug = _wants_json(kwargs)
-            raise typer.Exit(int(report(exc, debug=debug, json=json))) from None
+            raise typer.Exit(int(report(_damage_named(exc, kwargs), debug=debug,
+                                        json=json))) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -58,8 +57,8 @@ def acquire(
 
     def waiting(lock: object) -> None:
         holder = output.printable(lock.describe())  # type: ignore[attr-defined]
-        print(f"waiting for the lock on '{stack}', held by {holder} (up to {wait})...",
-              file=sys.stderr, flush=True)
+        message = f"waiting for the lock on '{stack}', held by {holder} (up to {wait})"
+        output.notice("waiting", message, prose=f"{message}...", json=st.wants_json(json_output))
 
     outcome = st.service().acquire_lock(command, st.invocation(), on_wait=waiting)
     st.written()

@@ -98,6 +98,19 @@ def say(text: str = "") -> None:
     sys.stdout.write(text + "\n")
 
 
+def notice(kind: str, message: str, *, json: bool, prose: str | None = None) -> None:
+    """A line for the person running the command (not the result) on stderr: `kind: message`
+    (or `prose`), and under --json one JSON object (`{"warning": {"message": ...}}`), so that
+    stderr stays machine-readable."""
+    if json:
+        import orjson
+
+        sys.stderr.write(orjson.dumps({kind: {"message": message}}).decode() + "\n")
+    else:
+        sys.stderr.write((prose or f"{kind}: {message}") + "\n")
+    sys.stderr.flush()
+
+
 def tick() -> str:
     """A check mark where the terminal can show one."""
     return symbol("✓", "OK")

@@ -11,6 +11,7 @@ from cli.confirm import confirm_or_refuse
 from cli.context import CliState, JsonFlag, LockIdOption, state
 from cli.errors import Typer, UsageProblem
 from domain.values import INT64_MAX
+from domain.wording import listed
 
 if TYPE_CHECKING:
     from domain.versions import StackState, StateDiff
@@ -278,8 +279,9 @@ def prune(
         st.known_stack(stack)
         names = [stack]
     else:
-        names = [name for (name,) in st.reader().execute(
-            "SELECT name FROM stacks WHERE status != 'destroyed' ORDER BY name")]
+        from projections.queries.stacks import list_stacks
+
+        names = [summary.name for summary in list_stacks(st.reader(), include_destroyed=False)]
     results = []
     for name in names:
         command = PruneSnapshots(stack=name, older_than=age, keep=keep)
@@ -297,6 +299,6 @@ def prune(
     for name, pruned in results:
         if pruned:
             output.say(f"{verb} {len(pruned)} snapshot(s) of '{name}': "
-                       f"{', '.join(f'v{v}' for v in pruned)}")
+                       f"{listed([f'v{v}' for v in pruned], 10)}")
     total = sum(len(p) for _, p in results)
     output.say(f"{verb} {total} snapshot{'s' if total != 1 else ''} in total")

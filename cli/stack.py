@@ -54,7 +54,7 @@ def create(
     outcome = st.service().create_stack(command, st.invocation())
     st.written()
     if depends_on:
-        _warn_about_cycles(st, name)
+        _warn_about_cycles(st, name, st.wants_json(json_output))
     if st.wants_json(json_output):
         output.emit_json(outcome.to_json())
         return
@@ -64,16 +64,14 @@ def create(
     output.say(f"{output.tick()} Stack '{name}' created{again}{depending}")
 
 
-def _warn_about_cycles(st: CliState, name: str) -> None:
+def _warn_about_cycles(st: CliState, name: str, json: bool) -> None:
     """Declared by stacks while this one did not exist, edges toward it may close a cycle."""
-    import sys
-
     from projections.graph import DependencyGraph
 
     graph = DependencyGraph.load(st.reader())
     for cycle in graph.cycles(within=graph.closure([name])):
-        print(f"warning: dependency cycle {' -> '.join(cycle)} "
-              f"(see: sloth-runner stack deps check {name})", file=sys.stderr)
+        output.notice("warning", f"dependency cycle {' -> '.join(cycle)} "
+                      f"(see: sloth-runner stack deps check {name})", json=json)
 
 
 @app.command("list")

@@ -16,7 +16,14 @@ from enum import Enum
 from pathlib import Path
 
 from infrastructure.errors import DamagedDatabase, DatabaseUnusable, ForeignDatabase
-from infrastructure.sqlite import BUSY_TIMEOUT_SECONDS, CHOOSE_ANOTHER, DatabaseFile, read_only_uri
+from infrastructure.sqlite import (
+    BUSY_TIMEOUT_SECONDS,
+    CHOOSE_ANOTHER,
+    SQLITE_CORRUPT,
+    SQLITE_NOTADB,
+    DatabaseFile,
+    read_only_uri,
+)
 
 APPLICATION_ID = 0x534C5448
 """`PRAGMA application_id` of every database this program creates: "SLTH" in ASCII."""
@@ -35,8 +42,6 @@ GO_TOOL_TABLES = frozenset({"state_locks", "state_versions", "state_events",
 
 EARLIER_RELEASE = "an earlier sloth-runner release"
 
-_SQLITE_CORRUPT = 11
-_SQLITE_NOTADB = 26
 _TABLES_NAMED = 8
 
 
@@ -120,7 +125,7 @@ def inspect_file(database: DatabaseFile) -> Inspection:
 
 def unreadable(path: Path, error: sqlite3.DatabaseError) -> DatabaseUnusable:
     """The error to report for a file SQLite cannot read."""
-    if error.sqlite_errorcode & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+    if error.sqlite_errorcode & 0xFF in (SQLITE_CORRUPT, SQLITE_NOTADB):
         return DamagedDatabase(
             f"{path} is damaged ({error}); restore it from a backup, or save what is readable "
             f"with `sqlite3 {path} .recover | sqlite3 RECOVERED.db` and use that file: the "

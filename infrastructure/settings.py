@@ -65,7 +65,12 @@ def resolve_settings(db_flag: str | None = None, config_flag: str | None = None)
     explicit_config = config_flag or os.environ.get(CONFIG_ENV, "").strip() or None
     if explicit_config:
         config_path = Path(explicit_config).expanduser()
-        if not config_path.is_file():
+        try:
+            found = config_path.is_file()
+        except OSError as exc:  # a name too long for the file system, say
+            raise SettingsError(f"config file {_shortened(str(config_path))}: "
+                                f"{exc.strerror or exc}") from None
+        if not found:
             raise SettingsError(f"config file {config_path} does not exist")
     else:
         config_path = default_config_path()
@@ -113,3 +118,9 @@ def load_config(path: Path) -> StackSettings:
         snapshot_retention=section.snapshot_retention,
         max_concurrent_executions=section.max_concurrent_executions,
     )
+
+
+def _shortened(text: str) -> str:
+    from domain.wording import shortened
+
+    return shortened(text, 120)

@@ -14,6 +14,8 @@ from infrastructure.errors import DatabaseUnusable
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_SECONDS = 30
+SQLITE_CORRUPT = 11
+SQLITE_NOTADB = 26
 CHOOSE_ANOTHER = "choose another file with --db PATH or SLOTH_RUNNER_DB"
 
 _KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
@@ -199,3 +201,17 @@ def snapshot(connection: sqlite3.Connection) -> Iterator[sqlite3.Cursor]:
     finally:
         connection.rollback()
         cursor.close()
+
+
+def damage_in(error: BaseException) -> sqlite3.DatabaseError | None:
+    """The SQLite error saying the file is damaged (corrupt, or not a database) that caused
+    `error`, directly or through the event store's wrapping; None when there is none."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sqlite3.DatabaseError) and (
+                current.sqlite_errorcode & 0xFF) in (SQLITE_CORRUPT, SQLITE_NOTADB):
+            return current
+        current = current.__cause__ or current.__context__
+    return None

@@ -1,4 +1,4 @@
-"""Core (issue 2): start-up of `stack list`, state-set throughput, projection rebuild.
+"""Core: start-up of `stack list`, state-set throughput, projection rebuild.
 
 `--large` also rebuilds a log of a million events (it takes minutes to write).
 """

@@ -1,4 +1,4 @@
-"""Dependencies (issue 6): `deps order` over 10,000 stacks and 50,000 edges; networkx at start-up.
+"""Dependencies: `deps order` over 10,000 stacks and 50,000 edges; networkx at start-up.
 
 (a) `stack deps order --all` over 10,000 stacks and 50,000 dependency edges, in-process
     (load the graph from the read models, order it, render) and as a whole process, against

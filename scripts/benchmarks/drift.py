@@ -1,4 +1,4 @@
-"""Drift (issue 5): `drift detect` over 1,000 file resources vs a plain loop that stats and hashes them.
+"""Drift: `drift detect` over 1,000 file resources vs a plain loop that stats and hashes them.
 
 Both sides read the same 1,000 files from the page cache. Ours observes each declared file
 (stat, read, compare content and mode with the declaration), appends the report as one

@@ -1,4 +1,4 @@
-"""Locks (issue 3): acquire/release throughput, `lock status` start-up, 8-process contention."""
+"""Locks: acquire/release throughput, `lock status` start-up, 8-process contention."""
 
 from __future__ import annotations
 

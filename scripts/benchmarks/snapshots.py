@@ -1,4 +1,4 @@
-"""Snapshots (issue 4): create cost, point-in-time load vs history length, `snapshot list`."""
+"""Snapshots: create cost, point-in-time load vs history length, `snapshot list`."""
 
 from __future__ import annotations
 

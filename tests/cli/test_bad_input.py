@@ -171,3 +171,12 @@ def test_database_files_are_private(tmp_path: Path) -> None:
     assert oct(path.stat().st_mode & 0o777) == oct(0o600)
     assert oct(path.parent.stat().st_mode & 0o777) == oct(0o700)
     assert os.access(path, os.R_OK)
+
+
+@pytest.mark.parametrize("variable", ["SLOTH_RUNNER_DB", "SLOTH_RUNNER_CONFIG"])
+def test_a_path_too_long_for_the_file_system_from_the_environment(proc: ProcRun, tmp_path: Path,
+                                                                 variable: str) -> None:
+    result = proc("stack", "list", env={variable: str(tmp_path / ("x" * 5000))})
+    assert result.returncode == 2, result.stderr
+    assert "too long" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) == 1

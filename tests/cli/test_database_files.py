@@ -375,3 +375,17 @@ def test_a_point_in_time_copy_can_be_made_from_a_read_only_database(
     assert fingerprint(db)[:3] == before[:3]
     no_side_files(db)
     assert events_in(copy) == 1
+
+
+def test_damage_found_in_the_middle_of_a_command_is_named(proc: ProcRun, db_path: Path) -> None:
+    for number in range(30):
+        assert proc("stack", "create", f"s{number}").returncode == 0
+    size = db_path.stat().st_size
+    with db_path.open("r+b") as file:  # pages near the end, past what opening the file reads
+        file.seek(size - 3 * 4096)
+        file.write(b"\xde\xad" * 2048)
+    for args in (("stack", "state", "set", "s2", "b=2"), ("projections", "rebuild")):
+        result = proc(*args)
+        assert result.returncode == 2, result.stderr
+        assert "is damaged" in result.stderr and ".recover" in result.stderr
+        assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1

@@ -158,3 +158,14 @@ def test_an_interrupt_is_reported_as_interrupted(cli: CliRun,
     plain = cli("stack", "list")
     assert plain.exit_code == 130
     assert plain.stderr == "error: interrupted; what was done before is recorded\n"
+
+
+def test_warnings_on_stderr_are_json_under_json(cli: CliRun) -> None:
+    assert cli("stack", "create", "a", "--depends-on", "b").exit_code == 0
+    created = cli("--json", "stack", "create", "b", "--depends-on", "a")
+    assert created.exit_code == 0, created.stderr
+    (line,) = created.stderr.strip().splitlines()
+    assert json.loads(line) == {"warning": {"message": "dependency cycle a -> b -> a (see: "
+                                            "sloth-runner stack deps check b)"}}
+    plain = cli("stack", "create", "c", "--depends-on", "c2")
+    assert plain.stderr == ""
