@@ -15,32 +15,9 @@ import pytest
 from tests.cli.test_bad_input import assert_refused
 from tests.conftest import SCRIPT, CliRun, ProcRun, event_count, read_model_dump
 
-# The seed's section 8 workflow as written, with its `exec.run` given a command that exists.
-SEED_WORKFLOW = """\
-local deploy = task("deploy_app")
-    :description("Deploy application with state management")
-    :command(function()
-        -- State is automatically managed
-        state.set("deployment_version", "v2.0.0")
-        state.set("deployed_at", os.time())
-
-        -- Deploy logic here
-        exec.run("true")
-
-        return true, "Deployment successful"
-    end)
-    :build()
-
-workflow.define("production_deploy")
-    :description("Production deployment with locking")
-    :version("2.0.0")
-    :tasks({deploy})
-    :config({
-        timeout = "30m",
-        require_lock = true,  -- Automatic locking
-        create_snapshot = true  -- Auto-snapshot before execution
-    })
-"""
+# The specification's Workflow DSL Integration example as written, with its `exec.run` given a
+# command that exists.
+SEED_WORKFLOW = (Path(__file__).parent.parent / "fixtures" / "production_deploy.sloth").read_text()
 
 
 def refused(cli: CliRun, db_path: Path, args: list[str], code: int, fragment: str) -> None:

@@ -39,31 +39,9 @@ def _alive(pid: int) -> bool:
         return stat.read().split()[2] != "Z"
 
 
-SPEC_EXAMPLE = """\
-local deploy = task("deploy_app")
-    :description("Deploy application with state management")
-    :command(function()
-        -- State is automatically managed
-        state.set("deployment_version", "v2.0.0")
-        state.set("deployed_at", os.time())
-
-        -- Deploy logic here
-        exec.run("true")
-
-        return true, "Deployment successful"
-    end)
-    :build()
-
-workflow.define("production_deploy")
-    :description("Production deployment with locking")
-    :version("2.0.0")
-    :tasks({deploy})
-    :config({
-        timeout = "30m",
-        require_lock = true,  -- Automatic locking
-        create_snapshot = true  -- Auto-snapshot before execution
-    })
-"""
+SPEC_EXAMPLE = (Path(__file__).parent.parent / "fixtures" / "production_deploy.sloth").read_text()
+"""The Workflow DSL Integration example of the specification, with `exec.run` given a command
+that exists."""
 
 
 def test_the_documented_example_runs_as_written(tmp_path: Path) -> None:
