@@ -13,6 +13,7 @@ from eventsourcing.utils import Environment, EnvType, register_topic
 
 from domain.stack import Stack
 from domain.stack_memento import StackSnapshot
+from domain.tokens import ApiToken
 from infrastructure.errors import ReadOnlyDatabase
 from infrastructure.mapping import OrjsonTranscoder, PydanticMapper
 from infrastructure.sqlite import BUSY_TIMEOUT_SECONDS, CHOOSE_ANOTHER, DatabaseFile
@@ -24,6 +25,9 @@ SNAPSHOT_INTERVAL = 100
 
 # Library snapshots are stored under a stable topic, like events.
 register_topic(StackSnapshot.TOPIC, StackSnapshot)
+
+AGGREGATES = (Stack, ApiToken)
+"""Every aggregate type the store holds (defining one registers its events' topics)."""
 
 
 class StackStore(Application[UUID]):

@@ -18,7 +18,9 @@ from infrastructure.sqlite import DatabaseFile
 
 if TYPE_CHECKING:
     from commands.service import StackService
+    from commands.tokens import TokenService
     from commands.validation import Validator
+    from infrastructure.documents import DocumentStore
     from infrastructure.eventlog import EventLog
     from infrastructure.eventstore import StackStore
     from infrastructure.providers import ProviderRegistry
@@ -160,8 +162,23 @@ class Runtime:
                                          auto_lock=stacks.auto_lock,
                                          auto_snapshot=stacks.auto_snapshot,
                                          lock_ttl=stacks.lock_timeout,
-                                         providers=self.providers())
+                                         providers=self.providers(),
+                                         documents=self.documents())
         return self._service
+
+    def documents(self) -> DocumentStore:
+        """Stored state documents (Terraform's), beside the event log."""
+        from infrastructure.documents import DocumentStore
+
+        database = self.database()
+        return DocumentStore(self.connection(), writable=database.writable)
+
+    def tokens(self) -> TokenService:
+        """Making and revoking API tokens."""
+        from commands.tokens import TokenService
+        from infrastructure.clock import now
+
+        return TokenService(self.store(), now)
 
     def paths_back(self, stack: str, dependencies: Sequence[str]) -> dict[str, list[str]]:
         """The service's view of the dependency graph: the read model, caught up now."""
