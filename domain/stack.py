@@ -548,8 +548,9 @@ class Stack(BaseAggregate[UUID]):
                                document: StateDocument) -> bool:
         """Hold a new Terraform state document, and follow its outputs and resources.
 
-        Returns False for the document the stack holds already (Terraform writes the same
-        state again when nothing changed). A serial below the held one, for the same
+        Each new document is taken as the next snapshot version. Returns False for the
+        document the stack holds already (Terraform writes the same state again when
+        nothing changed). A serial below the held one, for the same
         lineage, is refused: that writer worked from an older state.
         """
         self._ensure_mutable(invocation)
@@ -565,6 +566,9 @@ class Stack(BaseAggregate[UUID]):
                            sensitive=list(state.sensitive), lock_id=invocation.lock_id,
                            **fields)
         self._follow_terraform(held, document.outputs, document.resources, fields)
+        # Each state Terraform writes is a version, to compare, show and restore.
+        self._take_snapshot(invocation, invocation.actor,
+                            f"Terraform state serial {state.serial}")
         return True
 
     def delete_terraform_state(self, invocation: Invocation) -> TerraformState | None:
