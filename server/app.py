@@ -133,12 +133,17 @@ class Call:
 
     def json(self) -> Any:
         """The body as JSON (an empty body is an empty object)."""
+        from commands.models import parse_json_value
+
         if not self.body.strip():
             return {}
         try:
-            return orjson.loads(self.body)
-        except orjson.JSONDecodeError as exc:
+            orjson.loads(self.body)
+            text = self.body.decode("utf-8")
+        except (orjson.JSONDecodeError, UnicodeDecodeError) as exc:
             raise MalformedRequest(f"the body is not JSON: {exc}") from None
+        # Integers beyond 64 bits are refused, not rounded (orjson reads them as floats).
+        return parse_json_value("request body", text)
 
     def object(self) -> dict[str, Any]:
         document = self.json()
