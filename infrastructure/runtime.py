@@ -40,6 +40,7 @@ class Runtime:
         self._runner: ProjectionRunner | None = None
         self._service: StackService | None = None
         self._providers: ProviderRegistry | None = None
+        self._documents: DocumentStore | None = None
 
     # ---- the database -------------------------------------------------------------------
 
@@ -168,10 +169,12 @@ class Runtime:
 
     def documents(self) -> DocumentStore:
         """Stored state documents (Terraform's), beside the event log."""
-        from infrastructure.documents import DocumentStore
+        if self._documents is None:
+            from infrastructure.documents import DocumentStore
 
-        database = self.database()
-        return DocumentStore(self.connection(), writable=database.writable)
+            database = self.database()
+            self._documents = DocumentStore(self.connection(), writable=database.writable)
+        return self._documents
 
     def tokens(self) -> TokenService:
         """Making and revoking API tokens."""
@@ -210,6 +213,7 @@ class Runtime:
             self._connection = None
         self._runner = None
         self._service = None
+        self._documents = None
         self._database = None
 
 

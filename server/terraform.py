@@ -73,22 +73,24 @@ def delete_state(call: Call) -> Response:
 def lock_state(call: Call) -> Response:
     """Take the stack's lock with Terraform's lock document; 423 with the holder's if held."""
     name = call.stack()
-    outcome = _backend(call).lock(name, _lock(call, required=True), call.invocation)  # type: ignore[arg-type]
+    lock = _lock(call)
+    if lock is None:
+        raise MalformedRequest("LOCK needs Terraform's lock document (a JSON object with ID)")
+    outcome = _backend(call).lock(name, lock, call.invocation)
     return json_response(lock_document(outcome.detail["lock"]))
 
 
 def unlock_state(call: Call) -> Response:
     """Release Terraform's lock; an UNLOCK without a full lock document is force-unlock."""
     name = call.stack()
-    outcome = _backend(call).unlock(name, _lock(call, required=False), call.invocation)
+    outcome = _backend(call).unlock(name, _lock(call), call.invocation)
     return json_response(lock_document(outcome.detail["lock"]))
 
 
-def _lock(call: Call, *, required: bool) -> TerraformLock | None:
+def _lock(call: Call) -> TerraformLock | None:
+    """Terraform's lock document from the body; None for an empty body."""
     _check_md5(call)
     if not call.body.strip():
-        if required:
-            raise MalformedRequest("LOCK needs Terraform's lock document (a JSON object with ID)")
         return None
     document = call.json()
     if not isinstance(document, dict):

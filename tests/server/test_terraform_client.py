@@ -47,8 +47,10 @@ class Terraform:
         self.stack = stack
         self.executable = terraform_executable()
         directory.mkdir(parents=True, exist_ok=True)
-        self.env = {**os.environ, "HOME": str(directory), "CHECKPOINT_DISABLE": "1",
-                    "TF_IN_AUTOMATION": "1"}
+        (directory / ".terraformrc").write_text("")
+        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("TF_")},
+                    "HOME": str(directory), "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1",
+                    "TF_CLI_CONFIG_FILE": str(directory / ".terraformrc")}
 
     def configure(self, *, backend: bool = True) -> None:
         text = CONFIG + (BACKEND % {"url": self.server.url, "stack": self.stack}
