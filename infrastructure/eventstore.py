@@ -69,6 +69,26 @@ class StackStore(Application[UUID]):
                 cache.put(aggregate_id, aggregate)
         return recordings
 
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        """One library snapshot per saved aggregate whose new events crossed an interval,
+        taken of the aggregate as saved.
+
+        eventsourcing takes one per crossing, each by replaying the stream to it: a write of
+        thousands of events at once (a Terraform state with thousands of resources) would
+        cost time quadratic in its size.
+        """
+        if not self.snapshots:
+            return
+        crossed = {event.originator_id for event in processing_event.events
+                   if (interval := self.snapshotting_intervals.get(
+                       type(processing_event.aggregates.get(event.originator_id))))
+                   and event.originator_version % interval == 0}
+        for aggregate_id in crossed:
+            aggregate = processing_event.aggregates[aggregate_id]
+            snapshot_class = getattr(type(aggregate), "Snapshot", None) or self.snapshot_class
+            if snapshot_class is not None:
+                self.snapshots.put([snapshot_class.take(aggregate)])
+
     def _refused_write(self, error: PersistenceError) -> ReadOnlyDatabase:
         where = (self.database.describe_read_only()
                  if self.database is not None and not self.database.writable

@@ -115,3 +115,26 @@ def test_rebuilding_the_read_models_equals_keeping_them_up(runtime: Runtime,
             "token.revoked"} <= kinds
     runtime.projections().rebuild()
     assert read_model_dump(db_path) == incremental
+
+
+def test_a_push_of_many_resources_takes_one_library_snapshot_of_what_it_saved(
+        runtime: Runtime) -> None:
+    from domain.names import stack_id
+    from domain.stack import Stack
+
+    document = orjson.loads(state_document(1))
+    document["modules"][0]["resources"] = {
+        f"null_resource.r{i}": {"type": "null_resource", "provider": "provider.null"}
+        for i in range(350)}
+    push(runtime, orjson.dumps(document))
+    store = runtime.store()
+    assert store.snapshots is not None
+    identity = stack_id("prod")
+    snapshots = [s.originator_version for s in store.snapshots.get(identity)]
+    loaded = runtime.service().load("prod")
+    assert snapshots == [loaded.version] and loaded.version > 350
+    replayed: Stack | None = None
+    for event in store.events.get(identity):
+        replayed = event.mutate(replayed)  # type: ignore[attr-defined]
+    assert replayed is not None
+    assert replayed.user_state() == loaded.user_state() and len(loaded.resources) == 350
