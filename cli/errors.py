@@ -14,7 +14,8 @@ from typer.core import TyperGroup
 
 from cli.exit_codes import ExitCode
 from domain import errors
-from infrastructure.errors import DatabaseUnavailable, DatabaseUnusable, SettingsError
+from infrastructure.categories import Category as Kind
+from infrastructure.categories import category_of as kind_of
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,36 +52,25 @@ class Category(NamedTuple):
     exit_code: ExitCode
 
 
-INVALID_INPUT = Category("invalid_input", ExitCode.USAGE)
-CHECK_FAILED = Category("check_failed", ExitCode.CHECK_FAILED)
-CANCELLED = Category("cancelled", ExitCode.CHECK_FAILED)
-LOCKED = Category("locked", ExitCode.LOCKED)
-NOT_FOUND = Category("not_found", ExitCode.NOT_FOUND)
-CONFLICT = Category("conflict", ExitCode.CONFLICT)
-INTERNAL = Category("internal", ExitCode.INTERNAL)
-INTERRUPTED = Category("interrupted", ExitCode.INTERRUPTED)
-UNAVAILABLE = Category("unavailable", ExitCode.UNAVAILABLE)
+INVALID_INPUT = Category(Kind.INVALID_INPUT, ExitCode.USAGE)
+CHECK_FAILED = Category(Kind.CHECK_FAILED, ExitCode.CHECK_FAILED)
+CANCELLED = Category(Kind.CANCELLED, ExitCode.CHECK_FAILED)
+LOCKED = Category(Kind.LOCKED, ExitCode.LOCKED)
+NOT_FOUND = Category(Kind.NOT_FOUND, ExitCode.NOT_FOUND)
+CONFLICT = Category(Kind.CONFLICT, ExitCode.CONFLICT)
+INTERNAL = Category(Kind.INTERNAL, ExitCode.INTERNAL)
+INTERRUPTED = Category(Kind.INTERRUPTED, ExitCode.INTERRUPTED)
+UNAVAILABLE = Category(Kind.UNAVAILABLE, ExitCode.UNAVAILABLE)
 
-_CATEGORIES: tuple[tuple[type[BaseException], Category], ...] = (
-    (UsageProblem, INVALID_INPUT),
-    (errors.InvalidInput, INVALID_INPUT),
-    (SettingsError, INVALID_INPUT),
-    (DatabaseUnusable, INVALID_INPUT),
-    (errors.LockConflict, LOCKED),
-    (errors.NotFound, NOT_FOUND),
-    (errors.Conflict, CONFLICT),
-    (errors.CheckFailed, CHECK_FAILED),
-    (Cancelled, CANCELLED),
-    (KeyboardInterrupt, INTERRUPTED),
-    (DatabaseUnavailable, UNAVAILABLE),
-)
+_BY_KIND = {category.code: category for category in (
+    INVALID_INPUT, CHECK_FAILED, CANCELLED, LOCKED, NOT_FOUND, CONFLICT, INTERNAL, INTERRUPTED,
+    UNAVAILABLE)}
+_CLI_KINDS = ((UsageProblem, Kind.INVALID_INPUT), (Cancelled, Kind.CANCELLED))
+"""The CLI's own errors; the rest are categorised in `infrastructure.categories`."""
 
 
 def category_of(exc: BaseException) -> Category:
-    for kind, category in _CATEGORIES:
-        if isinstance(exc, kind):
-            return category
-    return INTERNAL
+    return _BY_KIND[kind_of(exc, _CLI_KINDS)]
 
 
 def exit_code_for(exc: BaseException) -> ExitCode:

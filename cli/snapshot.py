@@ -25,22 +25,10 @@ YesFlag = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confi
 
 def _live_version(st: CliState, name: str, text: str) -> Any:
     """The read-model record of a live version; raises not found / deleted (exit 4)."""
-    from domain.versions import SnapshotDeleted, SnapshotNotFound, VersionMark, parse_version
-    from projections.queries.versions import find_version
+    from projections.versions import live_version
 
     identity = st.known_stack(name)
-    version = parse_version(text)
-    record = find_version(st.reader(), identity, version)
-    if record is None:
-        raise SnapshotNotFound(name, version)
-    if record.deleted_at is not None:
-        from domain.timestamps import from_text
-
-        raise SnapshotDeleted(name, VersionMark(
-            version=version, position=record.position, creator=record.creator,
-            description=record.description, created_at=from_text(record.created_at),
-            deleted_at=from_text(record.deleted_at), deleted_by=record.deleted_by))
-    return record
+    return live_version(st.reader(), name, identity, text)
 
 
 @app.command("create")
@@ -138,6 +126,9 @@ def _diff_lines(diff: StateDiff) -> list[str]:
         if change is not None:
             lines.append(f"  ~ {change.key}: {output.value_text(change.before)} -> "
                          f"{output.value_text(change.after)}")
+    if diff.terraform is not None:
+        lines.append(f"  ~ Terraform state: {_document(diff.terraform.before)} -> "
+                     f"{_document(diff.terraform.after)}")
     for title, section in (("State values", diff.values), ("Outputs", diff.outputs),
                            ("Resources", diff.resources), ("Dependencies", diff.dependencies)):
         if section.is_empty:
@@ -155,8 +146,16 @@ def _diff_lines(diff: StateDiff) -> list[str]:
     return lines
 
 
+def _document(summary: dict[str, Any] | None) -> str:
+    if summary is None:
+        return "none"
+    return (f"serial {summary['serial']} (lineage {str(summary['lineage'])[:8]}, "
+            f"sha256 {str(summary['sha256'])[:12]})")
+
+
 def _count(diff: StateDiff) -> int:
     return (int(diff.description is not None) + int(diff.status is not None)
+            + int(diff.terraform is not None)
             + sum(len(s.added) + len(s.removed) + len(s.changed)
                   for s in (diff.values, diff.outputs, diff.dependencies, diff.resources)))
 

@@ -35,6 +35,7 @@ from commands.models import (
     UpdateStack,
 )
 from commands.outcome import Outcome
+from commands.terraform import StateDocuments
 from domain.errors import ConcurrentModification, DomainError, StackNotFound
 from domain.invocation import Invocation
 from domain.locks import LockInfo
@@ -74,6 +75,7 @@ class StackService:
         monotonic: Callable[[], float] = time.monotonic,
         providers: ResourceProviders | None = None,
         max_parallel_probes: int = 1,
+        documents: StateDocuments | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -84,6 +86,8 @@ class StackService:
         self.sleep = sleep
         self.monotonic = monotonic
         self.drift = DriftProcess(self, providers, concurrency=max_parallel_probes)
+        self.documents = documents
+        """Where Terraform state documents are kept (a restore may store one again)."""
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -153,6 +157,10 @@ class StackService:
         """Append an automatic backup and the restored state, in one atomic write."""
         def restore(stack: Stack, inv: Invocation) -> dict[str, Any]:
             target = self.state_of_version(stack, command.version)
+            if self.documents is not None:
+                from commands.terraform import restored_state
+
+                target = restored_state(stack, target, self.documents)
             before = stack.user_state()
             backup = stack.restore_snapshot(inv, command.version, target)
             return {"backup": backup, "diff": diff_states(before, target)}
@@ -352,14 +360,24 @@ class StackService:
         return [found[id_] for id_ in ids]
 
     def change(self, name: str, invocation: Invocation, decide: Decision,
-               auto_lock_operation: str | None = None) -> Outcome:
-        """Load the stack, apply one decision and save it (under `auto_lock` if named)."""
+               auto_lock_operation: str | None = None, *,
+               create_missing: bool = False) -> Outcome:
+        """Load the stack, apply one decision and save it (under `auto_lock` if named).
+
+        `create_missing`: a stack that never existed is created by the same write (a
+        destroyed one is not: it stays destroyed until someone creates it again).
+        """
         if auto_lock_operation is not None:
             with self.auto_locked(name, invocation, auto_lock_operation) as (inv, _):
-                return self.change(name, inv, decide)
+                return self.change(name, inv, decide, create_missing=create_missing)
 
         def attempt(inv: Invocation) -> tuple[Stack, dict[str, Any]]:
-            stack = self.load(name)
+            try:
+                stack = self.load(name)
+            except StackNotFound:
+                if not create_missing:
+                    raise
+                stack = Stack.create(name, "", inv)
             return stack, decide(stack, inv)
 
         return self._run(name, invocation, attempt)

@@ -15,6 +15,9 @@ class Source(StrEnum):
     WORKFLOW = "workflow"
     HOOK = "hook"
     API = "api"
+    TERRAFORM = "terraform"
+    """Terraform's http backend (`sloth-runner serve`)."""
+    IMPORT = "import"
     SYSTEM = "system"
 
 

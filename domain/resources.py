@@ -25,6 +25,9 @@ class Resource(BaseModel):
     type: str
     attributes: dict[str, Any] = {}
     depends_on: tuple[str, ...] = ()
+    record_only: bool = False
+    """A record of something another tool manages (Terraform's state, an import): nothing
+    observes or repairs it, so drift never looks at it."""
 
     @field_validator("depends_on")
     @classmethod

@@ -50,6 +50,7 @@ from domain.resources import (
 )
 from domain.stack_events import StackStatus
 from domain.stack_memento import StackSnapshot
+from domain.terraform import TERRAFORM_TYPE, SerialWentBackwards, StateDocument, TerraformState
 from domain.validation import CheckResult, passed
 from domain.versions import (
     SYSTEM_CREATOR,
@@ -96,6 +97,7 @@ class Stack(BaseAggregate[UUID]):
         dependencies: list[str]
         resources: dict[str, Resource]
         running: dict[str, RunningExecution]
+        terraform: TerraformState | None
 
     # ---- events (domain/stack_events.py), bound here so the event store registers them ----
 
@@ -130,6 +132,8 @@ class Stack(BaseAggregate[UUID]):
     ExecutionCompleted: TypeAlias = events.ExecutionCompleted
     ExecutionFailed: TypeAlias = events.ExecutionFailed
     ExecutionSkipped: TypeAlias = events.ExecutionSkipped
+    TerraformStatePushed: TypeAlias = events.TerraformStatePushed
+    TerraformStateDeleted: TypeAlias = events.TerraformStateDeleted
 
     # ---- construction -------------------------------------------------------------------
 
@@ -168,7 +172,8 @@ class Stack(BaseAggregate[UUID]):
         return StackState(description=self.description, status=self.status.value,
                           values=self.values, outputs=self.outputs,
                           dependencies=sorted(self.dependencies),
-                          resources=dict(sorted(self.resources.items())))
+                          resources=dict(sorted(self.resources.items())),
+                          terraform=self.terraform)
 
     def version_mark(self, version: int, *, include_deleted: bool = False) -> VersionMark:
         """The live snapshot `version`; raises if it never existed or was deleted."""
@@ -500,8 +505,13 @@ class Stack(BaseAggregate[UUID]):
         elif self.is_destroyed:
             raise StackDestroyed(self.name)
         wanted = {self.resource(name).name for name in names}
+        for name in wanted:
+            if self.resources[name].record_only:
+                raise InvalidInput(f"resource '{name}' of stack '{self.name}' is a record of "
+                                   f"what {self.resources[name].type} manages; nothing observes "
+                                   "it", resource=name)
         return [self.resources[name] for name in dependency_order(self.resources)
-                if not wanted or name in wanted]
+                if (not wanted or name in wanted) and not self.resources[name].record_only]
 
     def record_fix(self, fixes: Sequence[ResourceFix], invocation: Invocation, *,
                    interrupted: bool = False) -> list[ResourceFix]:
@@ -532,6 +542,69 @@ class Stack(BaseAggregate[UUID]):
                                    changed=changed, **fields)
         self.trigger_event(self.DriftFixed, mode=FixMode.ACCEPT, resources=list(fixes), **fields)
         return list(fixes)
+
+    # ---- Terraform state -------------------------------------------------------------------
+
+    def record_terraform_state(self, invocation: Invocation, state: TerraformState,
+                               document: StateDocument) -> bool:
+        """Hold a new Terraform state document, and follow its outputs and resources.
+
+        Each new document is taken as the next snapshot version. Returns False for the
+        document the stack holds already (Terraform writes the same state again when
+        nothing changed). A serial below the held one, for the same
+        lineage, is refused: that writer worked from an older state.
+        """
+        self._ensure_mutable(invocation)
+        held = self.terraform
+        if held is not None and held.sha256 == state.sha256:
+            return False
+        if held is not None and held.lineage == state.lineage and state.serial < held.serial:
+            raise SerialWentBackwards(self.name, held, state.serial)
+        fields = self._stamp(invocation)
+        self.trigger_event(self.TerraformStatePushed, sha256=state.sha256, serial=state.serial,
+                           lineage=state.lineage, terraform_version=state.terraform_version,
+                           size=state.size, outputs=list(state.outputs),
+                           sensitive=list(state.sensitive), lock_id=invocation.lock_id,
+                           **fields)
+        self._follow_terraform(held, document.outputs, document.resources, fields)
+        # Each state Terraform writes is a version, to compare, show and restore.
+        self._take_snapshot(invocation, invocation.actor,
+                            f"Terraform state serial {state.serial}")
+        return True
+
+    def delete_terraform_state(self, invocation: Invocation) -> TerraformState | None:
+        """Hold no Terraform state any more; its outputs and resources go with it."""
+        self._ensure_mutable(invocation)
+        held = self.terraform
+        if held is None:
+            return None
+        fields = self._stamp(invocation)
+        self.trigger_event(self.TerraformStateDeleted, sha256=held.sha256, serial=held.serial,
+                           lineage=held.lineage, **fields)
+        self._follow_terraform(held, {}, (), fields)
+        return held
+
+    def _follow_terraform(self, held: TerraformState | None, outputs: Mapping[str, Any],
+                          resources: Sequence[Resource], fields: dict[str, Any]) -> None:
+        """Outputs and `terraform` resources as the document has them; the rest stays."""
+        for key, value in outputs.items():
+            validate_key(key, "output key")
+            if key not in self.outputs or not same_json(self.outputs[key], value):
+                self.trigger_event(self.OutputSet, key=key, value=value, **fields)
+        for key in held.outputs if held is not None else ():
+            if key not in outputs and key in self.outputs:
+                self.trigger_event(self.OutputDeleted, key=key, **fields)
+        others = [r for r in self.resources.values() if r.type != TERRAFORM_TYPE]
+        validate_declarations([*others, *resources])
+        current = {name: r for name, r in self.resources.items() if r.type == TERRAFORM_TYPE}
+        plan = plan_declarations(current, resources)
+        for resource in plan.added:
+            self.trigger_event(self.ResourceDeclared, **_resource_fields(resource), **fields)
+        for update in plan.changed:
+            self.trigger_event(self.ResourceUpdated, **_resource_fields(update.resource),
+                               changed=list(update.changed), **fields)
+        for name in plan.removed:
+            self.trigger_event(self.ResourceRemoved, name=name, **fields)
 
     # ---- executions -----------------------------------------------------------------------
 
@@ -689,7 +762,7 @@ class Stack(BaseAggregate[UUID]):
 
 def _resource_fields(resource: Resource) -> dict[str, Any]:
     return {"name": resource.name, "type": resource.type, "attributes": resource.attributes,
-            "depends_on": list(resource.depends_on)}
+            "depends_on": list(resource.depends_on), "record_only": resource.record_only}
 
 
 _STAMP = ("timestamp", "actor", "source", "correlation_id")

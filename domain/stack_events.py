@@ -19,6 +19,7 @@ from domain.events import DomainEvent
 from domain.executions import RunningExecution, TaskRecord
 from domain.locks import LockInfo
 from domain.resources import Resource
+from domain.terraform import TerraformState
 from domain.validation import CheckResult
 from domain.versions import StackState, VersionMark
 
@@ -72,6 +73,7 @@ class Created(StackEvent, CanInitAggregate[UUID]):
         stack.resources = {}
         # A run that was going on when the stack was destroyed still ends on its record.
         stack.running = getattr(stack, "running", {})
+        stack.terraform = None
 
 
 class Updated(StackEvent):
@@ -246,6 +248,7 @@ class SnapshotRestored(StackEvent):
         stack.outputs = dict(self.state.outputs)
         stack.dependencies = list(self.state.dependencies)
         stack.resources = dict(self.state.resources)
+        stack.terraform = self.state.terraform
 
 
 # ---- dependency and validation events ------------------------------------------------
@@ -299,11 +302,13 @@ class ResourceDeclaration(StackEvent):
     type: str
     attributes: dict[str, Any] = {}
     depends_on: list[str] = []
+    record_only: bool = False
+    """A record of something another tool manages; drift never observes it."""
 
     def apply(self, aggregate: Any) -> None:
         aggregate.resources[self.name] = Resource(
             name=self.name, type=self.type, attributes=self.attributes,
-            depends_on=tuple(self.depends_on))
+            depends_on=tuple(self.depends_on), record_only=self.record_only)
 
 
 class ResourceDeclared(ResourceDeclaration):
@@ -370,6 +375,44 @@ class DriftFixed(StackEvent):
 
     def apply(self, aggregate: Any) -> None:
         """The real world changed, or `resource.updated` events adopted it."""
+
+
+# ---- Terraform state events ---------------------------------------------------------
+
+class TerraformStatePushed(StackEvent):
+    """Terraform wrote a new state document (stored apart from the log, by its sha256).
+
+    The outputs and `terraform` resources it brings follow as their own events.
+    """
+
+    TOPIC: ClassVar[str] = "terraform.state.pushed"
+    sha256: str
+    serial: int
+    lineage: str
+    terraform_version: str = ""
+    size: int
+    outputs: list[str] = []
+    sensitive: list[str] = []
+    lock_id: str | None = None
+    """The lock Terraform presented with the push, if any."""
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.terraform = TerraformState(
+            sha256=self.sha256, serial=self.serial, lineage=self.lineage,
+            terraform_version=self.terraform_version, size=self.size,
+            outputs=tuple(self.outputs), sensitive=tuple(self.sensitive))
+
+
+class TerraformStateDeleted(StackEvent):
+    """Terraform deleted the state: the stack holds no document (the history keeps them)."""
+
+    TOPIC: ClassVar[str] = "terraform.state.deleted"
+    sha256: str
+    serial: int
+    lineage: str
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.terraform = None
 
 
 # ---- execution events ----------------------------------------------------------------

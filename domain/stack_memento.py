@@ -17,6 +17,7 @@ from domain.executions import RunningExecution
 from domain.locks import LockInfo
 from domain.resources import Resource
 from domain.stack_events import StackStatus
+from domain.terraform import TerraformState
 from domain.versions import VersionMark
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ class StackMemento(BaseModel):
     dependencies: list[str] = []
     resources: dict[str, Resource] = {}
     running: dict[str, RunningExecution] = {}
+    terraform: TerraformState | None = None
 
 
 _STATE = tuple(name for name in StackMemento.model_fields

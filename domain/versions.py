@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from domain.errors import InvalidInput, NotFound
 from domain.resources import Resource
+from domain.terraform import TerraformState
 
 _VERSION = re.compile(r"[vV]?(\d{1,18})")
 SYSTEM_CREATOR = "system"
@@ -34,6 +35,8 @@ class StackState(BaseModel):
     outputs: dict[str, Any] = {}
     dependencies: list[str] = []
     resources: dict[str, Resource] = {}
+    terraform: TerraformState | None = None
+    """The Terraform state document the stack held, if any."""
 
 
 class VersionMark(BaseModel):
@@ -101,12 +104,14 @@ class StateDiff(BaseModel):
     outputs: SectionDiff = SectionDiff()
     dependencies: SectionDiff = SectionDiff()
     resources: SectionDiff = SectionDiff()
+    terraform: Change | None = None
+    """A different Terraform state document (serial, lineage, sha256)."""
 
     @property
     def is_empty(self) -> bool:
         return (self.description is None and self.status is None and self.values.is_empty
                 and self.outputs.is_empty and self.dependencies.is_empty
-                and self.resources.is_empty)
+                and self.resources.is_empty and self.terraform is None)
 
 
 def same_json(a: Any, b: Any) -> bool:
@@ -142,6 +147,10 @@ def diff_states(before: StackState, after: StackState) -> StateDiff:
         dependencies=diff_sections(dict.fromkeys(before.dependencies, True),
                                    dict.fromkeys(after.dependencies, True)),
         resources=diff_sections(_declarations(before), _declarations(after)),
+        terraform=(Change(key="terraform",
+                          before=before.terraform.summary() if before.terraform else None,
+                          after=after.terraform.summary() if after.terraform else None)
+                   if before.terraform != after.terraform else None),
     )
 
 

@@ -22,6 +22,7 @@ from eventsourcing.utils import Environment, EnvType, register_topic
 
 from domain.stack import Stack
 from domain.stack_memento import StackSnapshot
+from domain.tokens import ApiToken
 from infrastructure.errors import ReadOnlyDatabase
 from infrastructure.mapping import OrjsonTranscoder, PydanticMapper
 from infrastructure.sqlite import BUSY_TIMEOUT_SECONDS, CHOOSE_ANOTHER, DatabaseFile
@@ -36,6 +37,9 @@ BULK_CHUNK = 500
 
 # Library snapshots are stored under a stable topic, like events.
 register_topic(StackSnapshot.TOPIC, StackSnapshot)
+
+AGGREGATES = (Stack, ApiToken)
+"""Every aggregate type the store holds (defining one registers its events' topics)."""
 
 
 def replay(aggregate: Any, events: Iterable[DomainEventProtocol[UUID]]) -> Any:
@@ -164,6 +168,26 @@ class StackStore(Application[UUID]):
             for aggregate_id, aggregate in processing_event.aggregates.items():
                 cache.put(aggregate_id, aggregate)
         return recordings
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        """One library snapshot per saved aggregate whose new events crossed an interval,
+        taken of the aggregate as saved.
+
+        eventsourcing takes one per crossing, each by replaying the stream to it: a write of
+        thousands of events at once (a Terraform state with thousands of resources) would
+        cost time quadratic in its size.
+        """
+        if not self.snapshots:
+            return
+        crossed = {event.originator_id for event in processing_event.events
+                   if (interval := self.snapshotting_intervals.get(
+                       type(processing_event.aggregates.get(event.originator_id))))
+                   and event.originator_version % interval == 0}
+        for aggregate_id in crossed:
+            aggregate = processing_event.aggregates[aggregate_id]
+            snapshot_class = getattr(type(aggregate), "Snapshot", None) or self.snapshot_class
+            if snapshot_class is not None:
+                self.snapshots.put([snapshot_class.take(aggregate)])
 
     def _refused_write(self, error: PersistenceError) -> ReadOnlyDatabase:
         where = (self.database.describe_read_only()

@@ -18,8 +18,10 @@ from infrastructure.sqlite import DatabaseFile
 
 if TYPE_CHECKING:
     from commands.service import StackService
+    from commands.tokens import TokenService
     from commands.validation import Validator
     from commands.workflow_run import WorkflowRuns
+    from infrastructure.documents import DocumentStore
     from infrastructure.eventlog import EventLog
     from infrastructure.eventstore import StackStore
     from infrastructure.providers import ProviderRegistry
@@ -39,6 +41,7 @@ class Runtime:
         self._runner: ProjectionRunner | None = None
         self._service: StackService | None = None
         self._providers: ProviderRegistry | None = None
+        self._documents: DocumentStore | None = None
 
     # ---- the database -------------------------------------------------------------------
 
@@ -162,8 +165,25 @@ class Runtime:
                                          auto_snapshot=stacks.auto_snapshot,
                                          lock_ttl=stacks.lock_timeout,
                                          providers=self.providers(),
-                                         max_parallel_probes=stacks.max_concurrent_executions)
+                                         max_parallel_probes=stacks.max_concurrent_executions,
+                                         documents=self.documents())
         return self._service
+
+    def documents(self) -> DocumentStore:
+        """Stored state documents (Terraform's), beside the event log."""
+        if self._documents is None:
+            from infrastructure.documents import DocumentStore
+
+            database = self.database()
+            self._documents = DocumentStore(self.connection(), writable=database.writable)
+        return self._documents
+
+    def tokens(self) -> TokenService:
+        """Making and revoking API tokens."""
+        from commands.tokens import TokenService
+        from infrastructure.clock import now
+
+        return TokenService(self.store(), now)
 
     def paths_back(self, stack: str, dependencies: Sequence[str]) -> dict[str, list[str]]:
         """The service's view of the dependency graph: the read model, caught up now."""
@@ -204,6 +224,7 @@ class Runtime:
             self._connection = None
         self._runner = None
         self._service = None
+        self._documents = None
         self._database = None
 
 

@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 from infrastructure.ownership import require_ours
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 """Bumped whenever a projection's tables or logic change; a mismatch triggers a migration."""
 
 POSITIONS_DDL = (
@@ -177,10 +177,11 @@ VALIDATIONS = ProjectionSpec(
 
 RESOURCES = ProjectionSpec(
     name="resources",
-    version=1,
+    version=2,
     tables=("resources", "resource_declarations", "drift_reports"),
     ddl=(
-        # `state`: pending (not observed since declared or changed), in_sync, drifted, unknown.
+        # `state`: pending (not observed since declared or changed), in_sync, drifted, unknown;
+        # recorded for a record of what another tool manages (never observed).
         """CREATE TABLE IF NOT EXISTS resources (
             id TEXT PRIMARY KEY,
             stack_id TEXT NOT NULL,
@@ -262,8 +263,27 @@ EXECUTIONS = ProjectionSpec(
     ),
 )
 
+TOKENS = ProjectionSpec(
+    name="tokens",
+    version=1,
+    tables=("api_tokens",),
+    ddl=(
+        # `digest`: the SHA-256 of the secret (the secret itself is nowhere).
+        """CREATE TABLE IF NOT EXISTS api_tokens (
+            name TEXT PRIMARY KEY,
+            digest TEXT NOT NULL,
+            read_only INTEGER NOT NULL,
+            stacks TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            revoked_at TEXT,
+            revoked_by TEXT)""",
+        "CREATE INDEX IF NOT EXISTS api_tokens_by_digest ON api_tokens (digest)",
+    ),
+)
+
 PROJECTIONS: tuple[ProjectionSpec, ...] = (STACKS, AUDIT, LOCKS, VERSIONS, DEPENDENCIES,
-                                            VALIDATIONS, RESOURCES, EXECUTIONS)
+                                            VALIDATIONS, RESOURCES, EXECUTIONS, TOKENS)
 
 
 def _is_index(statement: str) -> bool:

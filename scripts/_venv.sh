@@ -22,5 +22,5 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
 fi
 # Like pip does for an installed package, keep the project's bytecode compiled: with
 # PYTHONDONTWRITEBYTECODE set, imports would otherwise compile every module on every run.
-.venv/bin/python -m compileall -q domain commands projections infrastructure cli >/dev/null
+.venv/bin/python -m compileall -q domain commands projections infrastructure cli server >/dev/null
 export PATH="$ROOT/.venv/bin:$PATH"

@@ -11,9 +11,10 @@ from infrastructure.providers.base import (
     ApplyFailed,
     Mode,
     ProbeFailed,
+    RecordOnlyType,
     ResourceType,
 )
 from infrastructure.providers.registry import ENTRY_POINT_GROUP, ProviderRegistry
 
 __all__ = ["ENTRY_POINT_GROUP", "AbsolutePath", "ApplyFailed", "Mode", "ProbeFailed",
-           "ProviderRegistry", "ResourceType"]
+           "ProviderRegistry", "RecordOnlyType", "ResourceType"]

@@ -37,6 +37,8 @@ class ResourceType(ABC, Generic[SpecT]):
 
     spec: ClassVar[type[BaseModel]]
     """Validates the attributes (everything in a declaration but name, type, depends_on)."""
+    record_only: ClassVar[bool] = False
+    """Its resources record what another tool manages: drift never observes or repairs them."""
 
     parallel_reads: ClassVar[bool] = False
     """Reads wait on something outside this process (a command, the network): several may
@@ -57,6 +59,25 @@ class ResourceType(ABC, Generic[SpecT]):
     @abstractmethod
     def adopt(self, spec: SpecT, observed: Mapping[str, Any]) -> dict[str, Any]:
         """Attributes whose desired state is what was observed (for `drift fix --accept`)."""
+
+
+class RecordOnlyType(ResourceType[SpecT]):
+    """A type whose resources are records (Terraform's state, imports): validated, never
+    observed, never applied. Drift leaves them out before a provider would be asked."""
+
+    record_only: ClassVar[bool] = True
+
+    def expected(self, spec: SpecT) -> dict[str, Any]:
+        raise ProbeFailed("a record is not observed")
+
+    def read(self, spec: SpecT) -> dict[str, Any]:
+        raise ProbeFailed("a record is not observed")
+
+    def apply(self, spec: SpecT) -> None:
+        raise ApplyFailed("a record is changed by the tool that manages it, not by a fix")
+
+    def adopt(self, spec: SpecT, observed: Mapping[str, Any]) -> dict[str, Any]:
+        raise ApplyFailed("a record is changed by the tool that manages it, not by a fix")
 
 
 def os_reason(error: OSError, doing: str) -> str:

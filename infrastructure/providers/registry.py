@@ -20,8 +20,10 @@ declarations again and again: the event store's cache hands out the same resourc
 def builtin_types() -> dict[str, ResourceType[Any]]:
     from infrastructure.providers.command import CommandType
     from infrastructure.providers.files import DirectoryType, FileType
+    from infrastructure.providers.records import TerraformType
 
-    return {"file": FileType(), "directory": DirectoryType(), "command": CommandType()}
+    return {"file": FileType(), "directory": DirectoryType(), "command": CommandType(),
+            "terraform": TerraformType()}
 
 
 def describe_errors(error: ValidationError) -> str:
@@ -117,9 +119,11 @@ class ProviderRegistry:
     def normalize(self, resource: Resource) -> Resource:
         """The resource with its attributes validated and spelled out in full."""
         _, spec = self._spec(resource)
+        provider = self.provider(resource)
         return Resource(name=resource.name, type=resource.type,
                         attributes=spec.model_dump(mode="json"),
-                        depends_on=resource.depends_on)
+                        depends_on=resource.depends_on,
+                        record_only=bool(getattr(provider, "record_only", False)))
 
     def expected(self, resource: Resource) -> dict[str, Any]:
         provider, spec = self._spec(resource)

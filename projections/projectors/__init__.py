@@ -89,9 +89,10 @@ def all_projectors(store: Application[UUID]) -> list[Projector]:
     from projections.projectors.locks import LockProjector
     from projections.projectors.resources import ResourceProjector
     from projections.projectors.stacks import StackProjector
+    from projections.projectors.tokens import TokenProjector
     from projections.projectors.validations import ValidationProjector
     from projections.projectors.versions import VersionProjector
 
     return [StackProjector(), AuditProjector(), LockProjector(), VersionProjector(store),
             DependencyProjector(), ValidationProjector(), ResourceProjector(),
-            ExecutionProjector()]
+            ExecutionProjector(), TokenProjector()]

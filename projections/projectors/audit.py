@@ -15,6 +15,7 @@ from domain.durations import format_duration
 from domain.events import DomainEvent
 from domain.stack import Stack
 from domain.timestamps import to_text
+from domain.tokens import ApiToken
 from domain.validation import CheckStatus
 from domain.wording import listed, plural, shortened
 from projections import schema
@@ -231,6 +232,37 @@ def _(event: Stack.ExecutionFailed) -> tuple[str, str]:
 @summarize.register
 def _(event: Stack.ExecutionSkipped) -> tuple[str, str]:
     return WARNING, f"run of workflow '{event.workflow}' not started ({event.reason})"
+
+
+@summarize.register
+def _(event: Stack.TerraformStatePushed) -> tuple[str, str]:
+    version = f" by Terraform {event.terraform_version}" if event.terraform_version else ""
+    return INFO, (f"Terraform state serial {event.serial} pushed{version} ({_bytes(event.size)},"
+                  f" {plural(len(event.outputs), 'output')}, lineage {event.lineage[:8]},"
+                  f" sha256 {event.sha256[:12]})")
+
+
+@summarize.register
+def _(event: Stack.TerraformStateDeleted) -> tuple[str, str]:
+    return WARNING, (f"Terraform state deleted (it was serial {event.serial}, lineage "
+                     f"{event.lineage[:8]})")
+
+
+@summarize.register
+def _(event: ApiToken.Created) -> tuple[str, str]:
+    scope = f"stacks {listed(event.stacks)}" if event.stacks else "every stack"
+    access = "read-only" if event.read_only else "read-write"
+    return INFO, f"API token '{event.name}' created ({access}, {scope})"
+
+
+@summarize.register
+def _(event: ApiToken.Revoked) -> tuple[str, str]:
+    return WARNING, f"API token '{event.name}' revoked"
+
+
+def _bytes(size: int) -> str:
+    return f"{size} bytes" if size < 1024 else (
+        f"{size / 1024:.1f} KiB" if size < 1024 * 1024 else f"{size / 1024 / 1024:.1f} MiB")
 
 
 def _ms(milliseconds: int) -> str:

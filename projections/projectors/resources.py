@@ -15,6 +15,11 @@ from projections import schema
 from projections.projectors import DispatchingProjector, dump
 
 
+def _first_state(record_only: bool) -> str:
+    """A record is never observed; anything else waits for its first observation."""
+    return "recorded" if record_only else "pending"
+
+
 def resource_row_id(stack_id: str, name: str) -> str:
     """A resource's id: one per stack and name, the same in every rebuild."""
     return str(uuid5(UUID(stack_id), name))
@@ -47,9 +52,9 @@ class ResourceProjector(DispatchingProjector):
             "INSERT OR REPLACE INTO resources (id, stack_id, name, type, state, dependencies,"
             " observed, drift, reason, declared_at, declared_by, updated_at, updated_by,"
             " checked_at, checked_by)"
-            " VALUES (?, ?, ?, ?, 'pending', ?, NULL, '[]', '', ?, ?, ?, ?, NULL, NULL)",
-            (row_id, stack_id, event.name, event.type, dump(event.depends_on), at, event.actor,
-             at, event.actor),
+            " VALUES (?, ?, ?, ?, ?, ?, NULL, '[]', '', ?, ?, ?, ?, NULL, NULL)",
+            (row_id, stack_id, event.name, event.type, _first_state(event.record_only),
+             dump(event.depends_on), at, event.actor, at, event.actor),
         )
         cursor.execute("INSERT OR REPLACE INTO resource_declarations (id, desired) VALUES (?, ?)",
                        (row_id, dump(event.attributes)))
@@ -60,9 +65,10 @@ class ResourceProjector(DispatchingProjector):
         # The last observation stays on record, but it was judged against the old declaration.
         row_id = resource_row_id(str(event.originator_id), event.name)
         cursor.execute(
-            "UPDATE resources SET type = ?, dependencies = ?, state = 'pending', drift = '[]',"
+            "UPDATE resources SET type = ?, dependencies = ?, state = ?, drift = '[]',"
             " reason = '', updated_at = ?, updated_by = ? WHERE id = ?",
-            (event.type, dump(event.depends_on), to_text(event.timestamp), event.actor, row_id),
+            (event.type, dump(event.depends_on), _first_state(event.record_only),
+             to_text(event.timestamp), event.actor, row_id),
         )
         cursor.execute("UPDATE resource_declarations SET desired = ? WHERE id = ?",
                        (dump(event.attributes), row_id))
@@ -80,9 +86,10 @@ class ResourceProjector(DispatchingProjector):
             cursor.execute(
                 "INSERT INTO resources (id, stack_id, name, type, state, dependencies, observed,"
                 " drift, reason, declared_at, declared_by, updated_at, updated_by, checked_at,"
-                " checked_by) VALUES (?, ?, ?, ?, 'pending', ?, NULL, '[]', '', ?, ?, ?, ?,"
+                " checked_by) VALUES (?, ?, ?, ?, ?, ?, NULL, '[]', '', ?, ?, ?, ?,"
                 " NULL, NULL)",
-                (row_id, stack_id, resource.name, resource.type, dump(list(resource.depends_on)),
+                (row_id, stack_id, resource.name, resource.type,
+                 _first_state(resource.record_only), dump(list(resource.depends_on)),
                  at, event.actor, at, event.actor),
             )
             cursor.execute("INSERT INTO resource_declarations (id, desired) VALUES (?, ?)",
@@ -103,7 +110,7 @@ class ResourceProjector(DispatchingProjector):
         stack_id = str(event.originator_id)
         cursor.execute(
             "UPDATE resources SET state = 'in_sync', observed = NULL, drift = '[]', reason = '',"
-            " checked_at = ?, checked_by = ? WHERE stack_id = ?"
+            " checked_at = ?, checked_by = ? WHERE stack_id = ? AND state != 'recorded'"
             " AND name NOT IN (SELECT value FROM json_each(?))",
             (to_text(event.timestamp), event.actor, stack_id,
              dump([r.name for r in event.resources])),

@@ -31,8 +31,7 @@ class VersionProjector(DispatchingProjector):
     @handle.register
     def _created(self, event: Stack.SnapshotCreated, cursor: sqlite3.Cursor,
                  position: int) -> None:
-        stack: Stack = self.store.repository.get(event.originator_id,
-                                                 version=event.originator_version)
+        stack = self._stack_at(event.originator_id, event.originator_version)
         cursor.execute(
             "INSERT OR REPLACE INTO state_versions (stack_id, stack_name, version, creator,"
             " description, state_data, created_at, position, event_id, deleted_at, deleted_by)"
@@ -41,6 +40,15 @@ class VersionProjector(DispatchingProjector):
              event.description, dump(stack.user_state().model_dump(mode="json")),
              to_text(event.timestamp), event.originator_version, position),
         )
+
+    def _stack_at(self, identity: UUID, version: int) -> Stack:
+        """The stack at a version: the cached one when it is that version (a snapshot just
+        taken, caught up at once), else replayed from the nearest library snapshot."""
+        latest: Stack = self.store.repository.get(identity)
+        if latest.version == version:
+            return latest
+        stack: Stack = self.store.repository.get(identity, version=version)
+        return stack
 
     @handle.register
     def _deleted(self, event: Stack.SnapshotDeleted, cursor: sqlite3.Cursor,

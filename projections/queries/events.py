@@ -35,12 +35,24 @@ class EventFilter(Record):
     since: str | None = None
     until: str | None = None
     limit: int | None = None
+    after: int | None = None
+    """Cursor paging: the `limit` oldest events after this event id (instead of the newest)."""
+    stack_ids: tuple[str, ...] | None = None
+    """Only these stacks' events (none at all when empty)."""
 
 
 def list_events(connection: sqlite3.Connection, query: EventFilter) -> list[EventRecord]:
     """Events in log order; with a limit, the most recent `limit` of them."""
     clauses: list[str] = []
     params: list[Any] = []
+    if query.stack_ids is not None:
+        if not query.stack_ids:
+            return []
+        clauses.append(f"stack_id IN ({', '.join('?' * len(query.stack_ids))})")
+        params.extend(query.stack_ids)
+    if query.after is not None:
+        clauses.append("id > ?")
+        params.append(query.after)
     if query.stack_id is not None:
         clauses.append("stack_id = ?")
         params.append(query.stack_id)
@@ -59,13 +71,15 @@ def list_events(connection: sqlite3.Connection, query: EventFilter) -> list[Even
     where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
     sql = (
         "SELECT id, stack_id, stack_name, stack_version, event_type, severity, message, source,"
-        f" actor, correlation_id, created_at, data FROM state_events {where} ORDER BY id DESC"
+        f" actor, correlation_id, created_at, data FROM state_events {where}"
+        f" ORDER BY id {'ASC' if query.after is not None else 'DESC'}"
     )
     if query.limit is not None:
         sql += " LIMIT ?"
         params.append(query.limit)
     rows = connection.execute(sql, params).fetchall()
-    rows.reverse()
+    if query.after is None:
+        rows.reverse()
     return [EventRecord(
         id=row[0], stack_id=row[1], stack=row[2], stack_version=row[3], type=row[4],
         severity=row[5], message=row[6], source=row[7], actor=row[8], correlation_id=row[9],

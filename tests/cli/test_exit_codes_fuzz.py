@@ -136,6 +136,9 @@ def fuzz_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         original(self, *args, **kwargs)
 
     monkeypatch.setattr(StackService, "__init__", without_real_waiting)
+    # `serve` runs until it is stopped: its options, checks and database are driven, but it
+    # does not listen.
+    monkeypatch.setattr("server.run.serve", lambda options, listen: 0)
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "fuzz.db"
     _seed(path)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = {"cli", "commands", "domain", "infrastructure", "projections"}
+PACKAGES = {"cli", "commands", "domain", "infrastructure", "projections", "server"}
 
 
 @pytest.mark.slow

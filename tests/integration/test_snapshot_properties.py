@@ -51,12 +51,12 @@ OPERATIONS = st.lists(st.one_of(
 def naive_state(events: list[Any]) -> dict[str, Any]:
     """Fold a stream by hand, independently of the aggregate's own apply methods."""
     state: dict[str, Any] = {"description": "", "status": "created", "values": {}, "outputs": {},
-                             "dependencies": [], "resources": {}}
+                             "dependencies": [], "resources": {}, "terraform": None}
     for event in events:
         topic = type(event).TOPIC
         if topic == "stack.created":
             state = {"description": event.description, "status": "created", "values": {},
-                     "outputs": {}, "dependencies": [], "resources": {}}
+                     "outputs": {}, "dependencies": [], "resources": {}, "terraform": None}
         elif topic == "state.set":
             state["values"][event.key] = event.value
         elif topic == "state.deleted":
@@ -68,13 +68,21 @@ def naive_state(events: list[Any]) -> dict[str, Any]:
         elif topic in ("resource.declared", "resource.updated"):
             state["resources"] = {**state["resources"], event.name: {
                 "name": event.name, "type": event.type, "attributes": event.attributes,
-                "depends_on": sorted(set(event.depends_on))}}
+                "depends_on": sorted(set(event.depends_on)), "record_only": event.record_only}}
         elif topic == "resource.removed":
             state["resources"] = {k: v for k, v in state["resources"].items() if k != event.name}
         elif topic == "stack.dependency.added":
             state["dependencies"] = sorted([*state["dependencies"], event.depends_on])
         elif topic == "stack.dependency.removed":
             state["dependencies"] = [d for d in state["dependencies"] if d != event.depends_on]
+        elif topic == "terraform.state.pushed":
+            state["terraform"] = {"sha256": event.sha256, "serial": event.serial,
+                                  "lineage": event.lineage,
+                                  "terraform_version": event.terraform_version,
+                                  "size": event.size, "outputs": event.outputs,
+                                  "sensitive": event.sensitive}
+        elif topic == "terraform.state.deleted":
+            state["terraform"] = None
         elif topic == "snapshot.restored":
             restored = event.state.model_dump(mode="json")
             state = {**restored, "values": dict(restored["values"]),

@@ -34,13 +34,27 @@ def test_domain_imports_only_stdlib_pydantic_and_eventsourcing_domain() -> None:
 
 
 def test_inner_layers_do_not_import_outer_ones() -> None:
-    rules = {"domain": {"commands", "projections", "infrastructure", "cli"},
-             "commands": {"cli", "projections"},
-             "projections": {"cli", "commands"}}
+    rules = {"domain": {"commands", "projections", "infrastructure", "cli", "server"},
+             "commands": {"cli", "projections", "server"},
+             "projections": {"cli", "commands", "server"},
+             "infrastructure": {"cli", "server"},
+             "server": {"cli"}}
     for package, forbidden in rules.items():
         for path, names in imports(package).items():
             for name in names:
                 assert name.split(".")[0] not in forbidden, f"{path} imports {name}"
+
+
+def test_nothing_imports_the_server_but_the_serve_command_lazily() -> None:
+    for package in ("domain", "commands", "projections", "infrastructure", "cli"):
+        for path, names in imports(package).items():
+            if any(name.split(".")[0] == "server" for name in names):
+                assert path == ROOT / "cli" / "serve.py", f"{path} imports the server"
+    tree = ast.parse((ROOT / "cli" / "serve.py").read_text())
+    top_level = {node.module for node in tree.body if isinstance(node, ast.ImportFrom)}
+    top_level |= {alias.name for node in tree.body if isinstance(node, ast.Import)
+                  for alias in node.names}
+    assert not {name for name in top_level if name and name.split(".")[0] == "server"}
 
 
 # SQL that writes a read-model table (statements are upper case in this code base; matching
@@ -48,7 +62,7 @@ def test_inner_layers_do_not_import_outer_ones() -> None:
 READ_MODEL_WRITE = re.compile(
     r"\b(?:INSERT\s+(?:OR\s+[A-Z]+\s+)?INTO|REPLACE\s+INTO|UPDATE|DELETE\s+FROM)\s+"
     r"(?:stacks|state_values|stack_outputs|state_events|state_locks|state_versions|resources"
-    r"|resource_declarations|drift_reports|projection_positions)\b")
+    r"|resource_declarations|drift_reports|projection_positions|api_tokens)\b")
 
 
 def test_the_read_model_write_pattern_sees_sql() -> None:
@@ -59,7 +73,7 @@ def test_the_read_model_write_pattern_sees_sql() -> None:
 
 
 def test_only_projections_write_read_models() -> None:
-    for package in ("commands", "cli", "domain", "infrastructure"):
+    for package in ("commands", "cli", "domain", "infrastructure", "server"):
         for path in (ROOT / package).rglob("*.py"):
             assert not READ_MODEL_WRITE.search(path.read_text()), f"{path} writes a read model"
 
@@ -69,7 +83,7 @@ def test_read_commands_do_not_import_heavy_modules_at_start_up() -> None:
 
     code = ("import sys, cli.main; heavy = [m for m in ('networkx', 'eventsourcing.application',"
             " 'domain.stack', 'yaml', 'lupa', 'psycopg',"
-            " 'matplotlib') if m in sys.modules]; print(heavy)")
+            " 'matplotlib', 'starlette', 'uvicorn') if m in sys.modules]; print(heavy)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True, cwd=ROOT)
     assert result.stdout.strip() == "[]"

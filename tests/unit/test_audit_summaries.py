@@ -17,6 +17,18 @@ def test_every_event_type_has_its_own_summary() -> None:
     assert missing == []
 
 
+def test_token_events_have_summaries_that_never_hold_a_secret() -> None:
+    from domain.tokens import ApiToken
+    from tests.conftest import invocation
+
+    token = ApiToken.create("ci", "a" * 64, invocation(), read_only=True, stacks=["prod-*"])
+    token.revoke(invocation())
+    created, revoked = token.collect_events()
+    assert summarize(created) == ("info", "API token 'ci' created (read-only, stacks prod-*)")
+    assert summarize(revoked) == ("warning", "API token 'ci' revoked")
+    assert "a" * 64 not in summarize(created)[1]
+
+
 def test_a_dependency_added_reads_as_a_sentence() -> None:
     from tests.conftest import invocation
 

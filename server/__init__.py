@@ -1,0 +1,1 @@
+"""The HTTP front door: the REST API and the Terraform http backend (`sloth-runner serve`)."""
