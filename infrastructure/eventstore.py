@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import sqlite3
+from collections import deque
 from pathlib import Path
 from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
-from eventsourcing.persistence import Mapper, PersistenceError, Recording, Transcoder
+from eventsourcing.persistence import (
+    Mapper,
+    Notification,
+    PersistenceError,
+    Recording,
+    Transcoder,
+)
 from eventsourcing.utils import Environment, EnvType, register_topic
 
+import domain.hooks  # noqa: F401 -- registers the hook events' topics, so the log decodes
 from domain.stack import Stack
 from domain.stack_memento import StackSnapshot
 from infrastructure.errors import ReadOnlyDatabase
@@ -19,6 +27,7 @@ from infrastructure.sqlite import BUSY_TIMEOUT_SECONDS, CHOOSE_ANOTHER, Database
 
 _SQLITE_READONLY = 8
 
+RECORDED_KEPT = 10_000
 SNAPSHOT_INTERVAL = 100
 """Take a library-level snapshot of a stack every this many events."""
 
@@ -33,6 +42,10 @@ class StackStore(Application[UUID]):
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Stack: SNAPSHOT_INTERVAL}
     database: DatabaseFile | None = None
     """The file the store is on, to name it when a write is refused."""
+    recorded: deque[Notification] | None = None
+    """The latest events this process recorded, in order, for delivering them to hooks right
+    after the command that wrote them (None until the first write). Bounded: the hooks'
+    own tracking, not this, is what makes sure every event is delivered."""
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         """Only the given settings: eventsourcing would also read the process environment,
@@ -59,6 +72,9 @@ class StackStore(Application[UUID]):
             if not _is_read_only(exc):
                 raise
             raise self._refused_write(exc) from None
+        if self.recorded is None:
+            self.recorded = deque(maxlen=RECORDED_KEPT)
+        self.recorded.extend(recording.notification for recording in recordings)
         cache = self.repository.cache
         if cache is not None:
             for aggregate_id, aggregate in processing_event.aggregates.items():
