@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
@@ -45,23 +46,27 @@ def _signal_group(process: subprocess.Popen[bytes], number: int) -> None:
 
 def run_command(command: str | Sequence[str], *, should_stop: Callable[[], str | None],
                 timeout: float | None = None, env: Mapping[str, str] | None = None,
-                workdir: str | None = None,
+                workdir: str | None = None, input: bytes | None = None,
                 clock: Callable[[], float] = time.monotonic) -> CommandResult:
     """Run a command (a string through /bin/sh, a list without a shell) and collect its output.
 
-    A command that cannot start gives exit code 127 and the reason on stderr. Raises
-    CommandStopped when `should_stop()` said why the task must stop.
+    `input` is written to its stdin (otherwise it reads nothing). A command that cannot
+    start gives exit code 127 and the reason on stderr. Raises CommandStopped when
+    `should_stop()` said why the task must stop.
     """
     started = clock()
     program = command if isinstance(command, str) else command[0]
     try:
         process = subprocess.Popen(
             command, shell=isinstance(command, str), cwd=workdir,
-            env={**os.environ, **env} if env else None, stdin=subprocess.DEVNULL,
+            env={**os.environ, **env} if env else None,
+            stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     except OSError as error:
         return CommandResult(success=False, stdout="", exit_code=127, duration=clock() - started,
                              stderr=f"cannot run '{program}': {error.strerror or error}")
+    if input is not None:
+        _feed(process, input)
     own_deadline = started + timeout if timeout is not None else None
     stop_message: str | None = None
     timed_out = False
@@ -99,6 +104,28 @@ def run_command(command: str | Sequence[str], *, should_stop: Callable[[], str |
                          stderr=err.decode("utf-8", "replace"),
                          exit_code=128 - code if code < 0 else code, duration=duration,
                          timed_out=timed_out)
+
+
+def _feed(process: subprocess.Popen[bytes], data: bytes) -> None:
+    """Write `data` to the command's stdin from a thread of its own, then close it.
+
+    `communicate()` is called again and again (to check whether to stop), and it does not
+    go on writing input after its first call times out; a command that reads slowly, or
+    not at all, must not hold the caller either. A command that exits without reading
+    closes the pipe: that is not an error.
+    """
+    stdin = process.stdin
+    process.stdin = None
+
+    def write() -> None:
+        assert stdin is not None
+        with suppress(OSError):
+            try:
+                stdin.write(data)
+            finally:
+                stdin.close()
+
+    threading.Thread(target=write, name="command-stdin", daemon=True).start()
 
 
 def _abandon(process: subprocess.Popen[bytes]) -> None:
