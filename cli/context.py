@@ -84,18 +84,25 @@ class CliState:
         return self.runtime().service()
 
     def written(self) -> None:
-        """After a write: bring the read models up to date before printing."""
-        self.runtime().catch_up()
+        """After a write: bring the read models up to date before printing, and deliver the
+        new events to the hooks that want them."""
+        runtime = self.runtime()
+        runtime.catch_up()
+        runtime.deliver_to_hooks()
 
     def finish(self, outcome: Any, json_flag: bool, message: str) -> None:
-        """After a write: catch the read models up, then print the outcome or the message."""
+        """After a write: catch the read models up, print the outcome or the message, then
+        deliver the new events to hooks (a slow hook does not hold the answer back)."""
         from cli import output
 
-        self.written()
+        runtime = self.runtime()
+        runtime.catch_up()
         if self.wants_json(json_flag):
             output.emit_json(outcome.to_json())
         else:
             output.say(message)
+        sys.stdout.flush()
+        runtime.deliver_to_hooks()
 
     def known_stack(self, name: str) -> str:
         """The id of a stack that exists or existed (destroyed ones included); else exit 4."""
@@ -130,8 +137,11 @@ class CliState:
 
     def close(self) -> None:
         if self._runtime is not None:
-            self._runtime.close()
-            self._runtime = None
+            try:
+                self._runtime.deliver_to_hooks()  # events of a command that stopped half-way
+            finally:
+                self._runtime.close()
+                self._runtime = None
 
 
 def state(ctx: typer.Context) -> CliState:

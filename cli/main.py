@@ -13,7 +13,8 @@ from cli.lazy import lazy_group
 app = Typer(
     name="sloth-runner",
     cls=type("Root", (EntryPoint, lazy_group(stack="cli.stack", events="cli.events",
-                                             projections="cli.projections")), {}),
+                                             projections="cli.projections",
+                                             hooks="cli.hooks")), {}),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
