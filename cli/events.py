@@ -110,7 +110,7 @@ def _follow(st: CliState, wanted_stack: str | None, type_pattern: str | None, as
     import sys
 
     from domain.hooks import glob_matcher
-    from infrastructure.hooks.delivery import StackNames
+    from infrastructure.hooks.definitions import StackNames
     from projections.export import event_document
     from projections.projectors.audit import summarize
     from projections.queries.stacks import stack_names

@@ -14,7 +14,7 @@ from domain.values import INT64_MAX
 
 if TYPE_CHECKING:
     from infrastructure.hooks.actions import AttemptResult
-    from infrastructure.hooks.delivery import HookDefinition
+    from infrastructure.hooks.definitions import HookDefinition
     from infrastructure.hooks.tracking import Outcome
 
 app = Typer(no_args_is_help=True,
@@ -125,7 +125,7 @@ def _action_text(spec: Any) -> str:
 def list_hooks(ctx: typer.Context, json_output: JsonFlag = False) -> None:
     """List every hook: added ones and those the config file declares."""
     from infrastructure.hooks import tracking
-    from infrastructure.hooks.delivery import hook_definitions
+    from infrastructure.hooks.definitions import hook_definitions
 
     st = state(ctx)
     connection = st.reader()
@@ -178,7 +178,7 @@ def show(ctx: typer.Context, name: NameArg, json_output: JsonFlag = False) -> No
     """Show a hook: its definition, where it stands in the log and its deliveries."""
     from infrastructure.eventlog import head_position
     from infrastructure.hooks import tracking
-    from infrastructure.hooks.delivery import find_definition
+    from infrastructure.hooks.definitions import find_definition
     from projections.queries.hooks import find_hook
 
     st = state(ctx)
@@ -295,7 +295,8 @@ def test(
     from domain.hooks import glob_matcher
     from domain.names import validate_stack_name
     from infrastructure.hooks.actions import build_action
-    from infrastructure.hooks.delivery import LogEvent, find_definition
+    from infrastructure.hooks.definitions import find_definition
+    from infrastructure.hooks.delivery import LogEvent
 
     st = state(ctx)
     hook = find_definition(st.reader(), st.settings().hooks, name)
@@ -382,7 +383,7 @@ def deliveries(
 ) -> None:
     """What happened to a hook's deliveries, newest first."""
     from infrastructure.hooks import tracking
-    from infrastructure.hooks.delivery import known_hook
+    from infrastructure.hooks.definitions import known_hook
 
     st = state(ctx)
     connection = st.reader()
@@ -428,7 +429,7 @@ def retry(
     """Send deliveries again now, one attempt each; exit 1 if any fails again."""
     from domain.errors import Conflict, NotFound
     from infrastructure.hooks import tracking
-    from infrastructure.hooks.delivery import find_definition
+    from infrastructure.hooks.definitions import find_definition
 
     st = state(ctx)
     if (delivery_id is None) == (not all_failed):
@@ -471,7 +472,8 @@ def _send_again(st: CliState, hook: HookDefinition, chosen: list[Outcome]) -> li
     from infrastructure.clock import now
     from infrastructure.hooks import tracking
     from infrastructure.hooks.actions import build_action
-    from infrastructure.hooks.delivery import LogEvent, StackNames, deliver_once
+    from infrastructure.hooks.definitions import StackNames
+    from infrastructure.hooks.delivery import LogEvent, deliver_once
     from infrastructure.sqlite import immediate
     from projections.queries.stacks import stack_names
 

@@ -8,21 +8,21 @@ on every attempt, so a receiver can compare and de-duplicate.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from domain.durations import format_duration
 from domain.errors import InvalidInput
 from domain.hooks import ActionKind, HookAction, HookSpec
+
+if TYPE_CHECKING:  # urllib.request costs milliseconds to import: only webhooks need it
+    import urllib.error
+    import urllib.request
 
 SIGNATURE_HEADER = "X-Sloth-Signature"
 MAX_ERROR = 300
@@ -138,15 +138,22 @@ def _seconds(seconds: float) -> str:
 
 def signature(secret: bytes, body: bytes) -> str:
     """The `X-Sloth-Signature` header's value: `sha256=` and the HMAC of the body, in hex."""
+    import hashlib
+    import hmac
+
     return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A webhook's answer is its status: a redirect is not followed (it would turn the POST
-    into a GET), it is reported."""
+def _opener() -> urllib.request.OpenerDirector:
+    """An opener that does not follow redirects: a webhook's answer is its status, and a
+    redirect (which would turn the POST into a GET) is reported as it is."""
+    import urllib.request
 
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
+    class NoRedirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    return urllib.request.build_opener(NoRedirects())
 
 
 class WebhookAction:
@@ -156,9 +163,11 @@ class WebhookAction:
         self.url = action.url
         self.secret_env = action.secret_env
         self.timeout = timeout
-        self.opener = urllib.request.build_opener(_NoRedirects())
+        self.opener = _opener()
 
     def deliver(self, delivery: Delivery, should_stop: StopCheck) -> AttemptResult:
+        import urllib.error
+        import urllib.request
         from importlib.metadata import PackageNotFoundError, version
 
         started = time.monotonic()

@@ -14,24 +14,14 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from domain.hooks import ActionKind
-from infrastructure.hooks import tracking
-from infrastructure.hooks.actions import Action, build_action
-from infrastructure.hooks.delivery import (
-    HookDefinition,
-    LogEvent,
-    StackNames,
-    Tracker,
-    attempt_outcome,
-    default_backoff,
-    deliver_once,
-    hook_definitions,
-)
+from infrastructure.hooks.definitions import HookDefinition, StackNames, hook_definitions
 
 if TYPE_CHECKING:
     from eventsourcing.persistence import Notification
 
     from infrastructure.eventlog import EventLog
+    from infrastructure.hooks import tracking
+    from infrastructure.hooks.delivery import Tracker
     from infrastructure.runtime import Runtime
 
 BACKLOG = 1000
@@ -52,7 +42,10 @@ def deliver_recorded(runtime: Runtime, recorded: Sequence[Notification], warn: W
     hooks = [hook for hook in hook_definitions(connection, runtime.settings.hooks)
              if hook.active and _wants_any(hook, recorded, names)]
     if not hooks:
-        return 0
+        return 0  # what no hook wants costs no more than this
+    from infrastructure.hooks import tracking
+    from infrastructure.hooks.delivery import Tracker
+
     first, last = min(n.id for n in recorded), max(n.id for n in recorded)
     tracker = Tracker(connection, tracking.new_owner(), now, LEASE)
     log = runtime.event_log()
@@ -77,6 +70,14 @@ def _wants_any(hook: HookDefinition, recorded: Sequence[Notification],
 
 def _deliver(hook: HookDefinition, position: int, last: int, log: EventLog, names: StackNames,
              tracker: Tracker, warn: Warn) -> int:
+    from infrastructure.hooks import tracking
+    from infrastructure.hooks.delivery import (
+        LogEvent,
+        attempt_outcome,
+        default_backoff,
+        deliver_once,
+    )
+
     if last - position > BACKLOG:
         warn(f"hook '{hook.name}' is {last - position} events behind; "
              "'sloth-runner events process' delivers them")
@@ -85,8 +86,11 @@ def _deliver(hook: HookDefinition, position: int, last: int, log: EventLog, name
     if retry is not None and retry.next_attempt_at and (
             retry.next_attempt_at > tracking.text_of(tracker.clock())):
         return 0  # it waits before its next attempt; not this command's to hurry
+    from domain.hooks import ActionKind
+    from infrastructure.hooks.actions import build_action
+
     wants = hook.matcher()
-    action: Action = build_action(hook.spec)
+    action = build_action(hook.spec)
     in_process = hook.spec.action.kind is ActionKind.LUA
     kept: list[tracking.Outcome] = []
     count = 0
@@ -121,6 +125,8 @@ def _deliver(hook: HookDefinition, position: int, last: int, log: EventLog, name
 
 
 def _warn_failed(outcome: tracking.Outcome, warn: Warn) -> None:
+    from infrastructure.hooks import tracking
+
     identity = tracking.delivery_id(outcome.hook, outcome.position)
     then = ("'sloth-runner events process' will try again" if not outcome.final
             else "recorded as failed ('sloth-runner hooks retry' sends it again)")

@@ -36,16 +36,14 @@ from typing import TYPE_CHECKING, Protocol
 from domain.hooks import ActionKind
 from infrastructure.hooks import tracking
 from infrastructure.hooks.actions import Action, build_action
+from infrastructure.hooks.definitions import HookDefinition, StackNames, hook_definitions
 from infrastructure.hooks.delivery import (
     Backoff,
-    HookDefinition,
     LogEvent,
-    StackNames,
     Tracker,
     attempt_outcome,
     default_backoff,
     deliver_once,
-    hook_definitions,
 )
 
 if TYPE_CHECKING:
@@ -80,11 +78,13 @@ class Summary:
     """Hooks another process was delivering to."""
     peak_in_hand: int = 0
     """The most events held at once (never more than the queue size)."""
+    workers: int = 0
+    """Worker threads started (as many as there was work for, up to the pool's size)."""
 
     def to_json(self) -> dict[str, object]:
         return {"hooks": self.hooks, "delivered": self.delivered, "failed": self.failed,
                 "retried": self.retried, "skipped": self.skipped,
-                "peak_in_hand": self.peak_in_hand}
+                "peak_in_hand": self.peak_in_hand, "workers": self.workers}
 
 
 @dataclass(slots=True)
@@ -149,6 +149,10 @@ class Processor:
         self._lanes: dict[str, _Lane] = {}
         self._ready: queue.SimpleQueue[_Lane | None] = queue.SimpleQueue()
         self._outstanding = 0
+        self._threads: list[threading.Thread] = []
+        self._idle_workers = 0
+        """Workers waiting for a lane, less lanes handed out that none has taken yet."""
+        self._short_of_room = False
         self._stopping = False
         self._stop: StopSignal = threading.Event()
         self._hard_stop: StopSignal = threading.Event()
@@ -163,10 +167,7 @@ class Processor:
         self._stop = stop or threading.Event()
         self._hard_stop = hard_stop or threading.Event()
         log = self.runtime.event_log()
-        threads = [threading.Thread(target=self._work, name=f"hook-worker-{index}", daemon=True)
-                   for index in range(self.workers)]
-        for thread in threads:
-            thread.start()
+        threads = self._threads
         try:
             next_refresh = next_poll = 0.0
             renew_every = min(self.poll_interval, self.lease.total_seconds() / 3)
@@ -279,6 +280,7 @@ class Processor:
             live = [lane for lane in self._lanes.values() if not lane.retired]
             if not live:
                 return 0, True
+            self._short_of_room = room < READ_BATCH
             if room <= 0:
                 return 0, False
             after = min(lane.dispatched for lane in live)
@@ -314,16 +316,30 @@ class Processor:
                 self._schedule(lane)
 
     def _schedule(self, lane: _Lane) -> None:
-        """Give the lane to a worker if it has events ready (called holding the condition)."""
+        """Give the lane to a worker if it has events ready (called holding the condition).
+
+        Workers are started as they are needed, up to `workers`: a processor with three
+        hooks runs three threads, however large the pool may grow.
+        """
         if (not lane.busy and lane.pending and lane.ready_at is None and not lane.retired
                 and not self._stopping):
             lane.busy = True
             self._ready.put(lane)
+            self._idle_workers -= 1
+            if self._idle_workers < 0 and len(self._threads) < self.workers:
+                thread = threading.Thread(target=self._work, daemon=True,
+                                          name=f"hook-worker-{len(self._threads)}")
+                self._threads.append(thread)
+                self._idle_workers += 1
+                thread.start()
 
     def _let_go(self, pending: _Pending) -> None:
         pending.remaining -= 1
         if pending.remaining == 0:
             self._outstanding -= 1
+            if self._short_of_room and self._outstanding <= self.queue_size // 2:
+                self._short_of_room = False
+                self._cond.notify_all()  # the reader can hand out more
 
     def _wake_due(self) -> None:
         now = self.monotonic()
@@ -373,13 +389,22 @@ class Processor:
             if lane is None:
                 return
             self._serve(lane)
+            with self._cond:
+                self._idle_workers += 1
 
     def _serve(self, lane: _Lane) -> None:
+        """Deliver the lane's ready events, run after run; give the lane back when it has
+        none ready, or when other lanes wait for a worker."""
+        while self._serve_run(lane):
+            pass
+
+    def _serve_run(self, lane: _Lane) -> bool:
+        """One run of deliveries and its record; True when the lane stays with this worker."""
         with self._cond:
             if self._stopping or lane.retired:
                 lane.busy = False
                 self._cond.notify_all()
-                return
+                return False
             run = list(itertools.islice(lane.pending, lane.run_length))
             hook, retry = lane.hook, lane.retry
         if lane.action is None:
@@ -413,15 +438,21 @@ class Processor:
             self.log(f"hook '{hook.name}': cannot record deliveries ({exc}); they will be "
                      "sent again")
         with self._cond:
-            lane.busy = False
             if lost:
                 lane.retired = True
             elif failed:
                 lane.ready_at = self.monotonic() + IDLE_WAIT * 4
             else:
                 self._apply(lane, outcomes, wait)
+            keep = (bool(lane.pending) and lane.ready_at is None and not lane.retired
+                    and not self._stopping and self._ready.empty())
+            if keep:
+                return True
+            lane.busy = False
             self._schedule(lane)
+            # The main thread waits for room, for lanes to settle, or for a retry to come due.
             self._cond.notify_all()
+            return False
 
     def _apply(self, lane: _Lane, outcomes: list[tracking.Outcome], wait: float | None) -> None:
         for outcome in outcomes:
@@ -465,6 +496,7 @@ class Processor:
             while any(lane.busy for lane in self._lanes.values()):
                 self._cond.wait(IDLE_WAIT)
         self._advance_idle()
+        self.summary.workers = len(threads)
         for _ in threads:
             self._ready.put(None)
         for thread in threads:

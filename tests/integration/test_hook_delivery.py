@@ -294,6 +294,19 @@ def _append(runtime: Runtime, name: str, events: int) -> None:
     runtime.catch_up()
 
 
+def test_the_worker_pool_grows_with_the_work_and_never_past_its_size(runtime: Runtime,
+                                                                    tmp_path: Path) -> None:
+    runtime.service().create_stack(CreateStack(stack="app"), invocation())
+    outputs = [tmp_path / f"out{index}.jsonl" for index in range(6)]
+    for index, out in enumerate(outputs):
+        add_hook(runtime, f"h{index}", append_to(out), ("state.set",))
+    write(runtime, "app", 4)
+    assert process(runtime, workers=3).workers == 3
+    assert all(len(lines(out)) == 4 for out in outputs)
+    write(runtime, "app", 1)
+    assert process(runtime, workers=100).workers <= 6
+
+
 def test_a_processor_holding_a_hook_keeps_inline_delivery_away(db_path: Path,
                                                                tmp_path: Path) -> None:
     out = tmp_path / "events.jsonl"
