@@ -134,8 +134,10 @@ def _follow(st: CliState, wanted_stack: str | None, type_pattern: str | None, as
                 output.emit_json_lines([event_document(notification,
                                                        {str(notification.originator_id): name})])
             else:
-                event = store.mapper.to_domain_event(notification)
-                _, message = summarize(event)  # type: ignore[arg-type]
+                try:
+                    _, message = summarize(store.mapper.to_domain_event(notification))  # type: ignore[arg-type]
+                except Exception:  # a type this release does not know (a plug-in's)
+                    message = notification.topic
                 document = event_document(notification, {})
                 output.say("  ".join((str(notification.id),
                                       output.short_time(document["timestamp"]), name or "-",
