@@ -84,11 +84,10 @@ class CliState:
         return self.runtime().service()
 
     def written(self) -> None:
-        """After a write: bring the read models up to date before printing, and deliver the
-        new events to the hooks that want them."""
-        runtime = self.runtime()
-        runtime.catch_up()
-        runtime.deliver_to_hooks()
+        """After a write: bring the read models up to date before printing. The new events
+        go to hooks when the command ends (`close`), after it has printed; a long-running
+        command may call `runtime().deliver_to_hooks()` to deliver as it goes."""
+        self.runtime().catch_up()
 
     def finish(self, outcome: Any, json_flag: bool, message: str) -> None:
         """After a write: catch the read models up, print the outcome or the message, then
@@ -138,7 +137,7 @@ class CliState:
     def close(self) -> None:
         if self._runtime is not None:
             try:
-                self._runtime.deliver_to_hooks()  # events of a command that stopped half-way
+                self._runtime.deliver_to_hooks()  # what the command wrote, now it has printed
             finally:
                 self._runtime.close()
                 self._runtime = None
