@@ -321,7 +321,7 @@ def test(
                 "synthetic": True}
     test_event = LogEvent(0, kind, target, document)
     delivery = test_event.delivery(name, 1, identity=f"{name}:test")
-    action = build_action(hook.spec, log=lambda level, text: _warn(f"[{level}] {text}"))
+    action = build_action(hook.spec, log=_lua_log(name))
     try:
         result = action.deliver(delivery, lambda: None)
     finally:
@@ -337,6 +337,15 @@ def test(
                    f"{result.duration_ms}ms: {output.printable(result.error)}")
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _lua_log(hook: str) -> Any:
+    """A Lua hook's `log.*` lines on stderr (debug lines left out)."""
+    def log(level: str, text: str) -> None:
+        if level != "debug":
+            sys.stderr.write(f"hook '{hook}' [{level}]: {output.printable(text)}\n")
+
+    return log
 
 
 def _first_type(globs: list[str], known: list[str]) -> str:
@@ -483,7 +492,7 @@ def _send_again(st: CliState, hook: HookDefinition, chosen: list[Outcome]) -> li
     log = runtime.event_log()
     connection = runtime.connection()
     names = StackNames(lambda: stack_names(connection))
-    action = build_action(hook.spec, log=lambda level, text: _warn(f"[{level}] {text}"))
+    action = build_action(hook.spec, log=_lua_log(hook.name))
     results = []
     try:
         for row in chosen:

@@ -485,7 +485,11 @@ class Processor:
                      "recorded as failed (sloth-runner hooks retry sends it again)")
 
     def _lua_log(self, hook: str) -> Callable[[str, str], None]:
-        return lambda level, message: self.log(f"hook '{hook}' [{level}]: {message}")
+        def log(level: str, message: str) -> None:
+            if level != "debug":
+                self.log(f"hook '{hook}' [{level}]: {message}")
+
+        return log
 
     # ---- stopping --------------------------------------------------------------------------
 
