@@ -213,3 +213,22 @@ def test_the_secret_itself_is_never_recorded(cli: CliRun) -> None:
     assert result.exit_code == 0, result.stderr
     assert "do-not-store" not in cli("events", "export").stdout
     assert '"secret_env":"HOOK_SECRET"' in cli("events", "export").stdout
+
+
+@pytest.mark.parametrize(("section", "fragment"), [
+    ("  workers: 0\n", "hooks.workers"),
+    ("  poll_interval: 1ms\n", "hooks.poll_interval: must be from 10ms to 1h"),
+    ("  definitions:\n    x:\n      on: '*'\n", "give exactly one of run, url and lua"),
+    ("  definitions:\n    x:\n      on: '*'\n      url: ftp://h/x\n", "http:// or https://"),
+    ("  definitions:\n    -bad:\n      on: '*'\n      run: 'true'\n", "invalid hook name"),
+    ("  definitions:\n    x:\n      on: '*'\n      run: 'true'\n      colour: red\n",
+     "hooks.definitions.x.colour: unknown key"),
+])
+def test_a_bad_hooks_section_is_a_config_error(cli: CliRun, tmp_path: Path, section: str,
+                                               fragment: str) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("hooks:\n" + section)
+    result = cli("--config", str(config), "hooks", "list")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: config {config}")
+    assert fragment in result.stderr
