@@ -76,6 +76,13 @@ def first_line(text: str) -> str:
     return ""
 
 
+def last_line(text: str) -> str:
+    for line in reversed(text.strip().splitlines()):
+        if line.strip():
+            return line.strip()[:MAX_ERROR]
+    return ""
+
+
 def _elapsed_ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
@@ -94,23 +101,32 @@ def build_action(spec: HookSpec, log: Log | None = None) -> Action:
 # ---- command -------------------------------------------------------------------------------
 
 class CommandAction:
-    """Runs the command with the event as JSON on stdin; exit status 0 is success."""
+    """Runs the command with the event as JSON on stdin; exit status 0 is success.
+
+    Its stdout is discarded; the last line of its stderr is what a failure records.
+    """
 
     def __init__(self, action: HookAction, timeout: float) -> None:
         self.command: str | list[str] = action.argv[0] if action.shell else list(action.argv)
         self.timeout = timeout
+        # Encoded once: encoding the environment again costs more than spawning `true`.
+        self.environment = {os.fsencode(name): os.fsencode(value)
+                            for name, value in os.environ.items()}
 
     def deliver(self, delivery: Delivery, should_stop: StopCheck) -> AttemptResult:
         from infrastructure.lua.process import CommandStopped, run_command
 
-        environment = {"SLOTH_EVENT_ID": str(delivery.position),
-                       "SLOTH_EVENT_TYPE": delivery.event_type, "SLOTH_STACK": delivery.stack,
-                       "SLOTH_DELIVERY_ID": delivery.delivery_id, "SLOTH_HOOK": delivery.hook,
-                       "SLOTH_DELIVERY_ATTEMPT": str(delivery.attempt)}
+        variables = {"SLOTH_EVENT_ID": str(delivery.position),
+                     "SLOTH_EVENT_TYPE": delivery.event_type, "SLOTH_STACK": delivery.stack,
+                     "SLOTH_DELIVERY_ID": delivery.delivery_id, "SLOTH_HOOK": delivery.hook,
+                     "SLOTH_DELIVERY_ATTEMPT": str(delivery.attempt)}
+        environment = {**self.environment, **{os.fsencode(name): os.fsencode(value)
+                                               for name, value in variables.items()}}
         started = time.monotonic()
         try:
             result = run_command(self.command, should_stop=should_stop, timeout=self.timeout,
-                                 env=environment, input=delivery.body)
+                                 whole_env=environment, input=delivery.body,
+                                 keep_stdout=False)
         except CommandStopped as stop:
             return AttemptResult(ok=False, duration_ms=_elapsed_ms(started),
                                  error=f"stopped: {stop}")
@@ -120,7 +136,7 @@ class CommandAction:
                                  error=f"timed out after {_seconds(self.timeout)}")
         if result.success:
             return AttemptResult(ok=True, duration_ms=duration, exit_code=0)
-        said = first_line(result.stderr) or first_line(result.stdout)
+        said = last_line(result.stderr)
         return AttemptResult(ok=False, duration_ms=duration, exit_code=result.exit_code,
                              error=f"exit {result.exit_code}" + (f": {said}" if said else ""))
 

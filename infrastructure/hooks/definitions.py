@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import orjson
 
@@ -27,8 +26,7 @@ file."""
 
 # ---- the hooks in force -----------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class HookDefinition:
+class HookDefinition(NamedTuple):
     """A hook as the deliverers see it, wherever it is defined."""
 
     name: str

@@ -141,7 +141,7 @@ class Tracker:
                advance_to: dict[str, int] | None = None) -> None:
         if not outcomes and not advance_to:
             return
-        now, _ = self._times()
+        now = tracking.text_of(self.clock())
         with self._transaction() as cursor:
             tracking.record(cursor, self.owner, outcomes, now, advance_to)
 

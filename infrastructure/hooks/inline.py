@@ -35,10 +35,15 @@ def deliver_recorded(runtime: Runtime, recorded: Sequence[Notification], warn: W
     """Deliver what this process just recorded to the hooks that want it; returns how many
     deliveries were made."""
     from infrastructure.clock import now
-    from projections.queries.stacks import stack_names
 
     connection = runtime.connection()
-    names = StackNames(lambda: stack_names(connection))
+
+    def load_names() -> dict[str, str]:
+        from projections.queries.stacks import stack_names
+
+        return stack_names(connection)
+
+    names = StackNames(load_names)
     hooks = [hook for hook in hook_definitions(connection, runtime.settings.hooks)
              if hook.active and _wants_any(hook, recorded, names)]
     if not hooks:

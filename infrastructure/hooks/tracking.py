@@ -246,15 +246,22 @@ def record(cursor: sqlite3.Cursor, owner: str, outcomes: Sequence[Outcome], now:
     for outcome in outcomes:
         if outcome.final:
             positions[outcome.hook] = max(positions.get(outcome.hook, 0), outcome.position)
-    hooks = sorted({outcome.hook for outcome in outcomes} | set(positions))
-    held = set(_held(cursor, owner, hooks))
-    if held != set(hooks):
-        raise LeaseLost(", ".join(sorted(set(hooks) - held)))
-    cursor.executemany(_UPSERT, [_row(outcome) for outcome in outcomes])
-    cursor.executemany(
-        "UPDATE hook_tracking SET position = ?, updated_at = ?"
-        " WHERE hook = ? AND owner = ? AND position < ?",
-        [(position, now, hook, owner, position) for hook, position in positions.items()])
+    moved = set()
+    for hook, position in positions.items():
+        cursor.execute("UPDATE hook_tracking SET position = ?, updated_at = ?"
+                       " WHERE hook = ? AND owner = ? AND position < ?",
+                       (position, now, hook, owner, position))
+        if cursor.rowcount:
+            moved.add(hook)
+    unsure = sorted(({outcome.hook for outcome in outcomes} | set(positions)) - moved)
+    if unsure:  # not moved: already past (a repeat), or no longer ours
+        lost = set(unsure) - set(_held(cursor, owner, unsure))
+        if lost:
+            raise LeaseLost(", ".join(sorted(lost)))
+    if len(outcomes) == 1:
+        cursor.execute(_UPSERT, _row(outcomes[0]))
+    elif outcomes:
+        cursor.executemany(_UPSERT, [_row(outcome) for outcome in outcomes])
 
 
 def record_redelivery(cursor: sqlite3.Cursor, outcome: Outcome) -> None:

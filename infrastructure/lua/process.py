@@ -8,6 +8,7 @@ gets SIGTERM, then SIGKILL if it is still there `KILL_GRACE` seconds later.
 from __future__ import annotations
 
 import os
+import select
 import selectors
 import signal
 import subprocess
@@ -48,21 +49,28 @@ def _signal_group(process: subprocess.Popen[bytes], number: int) -> None:
 def run_command(command: str | Sequence[str], *, should_stop: Callable[[], str | None],
                 timeout: float | None = None, env: Mapping[str, str] | None = None,
                 workdir: str | None = None, input: bytes | None = None,
+                whole_env: Mapping[bytes, bytes] | None = None, keep_stdout: bool = True,
                 clock: Callable[[], float] = time.monotonic) -> CommandResult:
     """Run a command (a string through /bin/sh, a list without a shell) and collect its output.
 
-    `input` is written to its stdin (otherwise it reads nothing). A command that cannot
-    start gives exit code 127 and the reason on stderr. Raises CommandStopped when
-    `should_stop()` said why the task must stop.
+    `env` is added to this process's environment; `whole_env` is the command's whole
+    environment instead, already encoded (a caller running many commands encodes it once).
+    `input` is written to its stdin (otherwise it reads nothing). Without `keep_stdout`, its
+    stdout goes to /dev/null (only stderr is kept). A command that cannot start gives exit
+    code 127 and the reason on stderr. Raises CommandStopped when `should_stop()` said why
+    the task must stop.
     """
     started = clock()
     program = command if isinstance(command, str) else command[0]
+    environment: Mapping[bytes, bytes] | Mapping[str, str] | None = whole_env
+    if environment is None and env:
+        environment = {**os.environ, **env}
     try:
         process = subprocess.Popen(
-            command, shell=isinstance(command, str), cwd=workdir,
-            env={**os.environ, **env} if env else None,
+            command, shell=isinstance(command, str), cwd=workdir, env=environment,
             stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+            stdout=subprocess.PIPE if keep_stdout else subprocess.DEVNULL,
+            stderr=subprocess.PIPE, start_new_session=True)
     except OSError as error:
         return CommandResult(success=False, stdout="", exit_code=127, duration=clock() - started,
                              stderr=f"cannot run '{program}': {error.strerror or error}")
@@ -109,54 +117,62 @@ def run_command(command: str | Sequence[str], *, should_stop: Callable[[], str |
 class _Output:
     """Reads a command's stdout and stderr as they come, and notices when it exits.
 
-    `Popen.communicate(timeout=...)` would do the reading, but once the pipes close it
-    waits for the exit by sleeping and polling (half a millisecond and more), which is most
-    of the cost of a short command. Here the exit is a readable pidfd where Linux has them,
-    so a short command costs what spawning it costs.
+    `Popen.communicate(timeout=...)` would do the reading, but once the pipes close it waits
+    for the exit by sleeping and polling (half a millisecond and more), which is most of
+    the cost of a short command. Here, once the pipes are closed, the exit is awaited on a
+    pidfd where Linux has them (readable when the process ends), so a short command costs
+    what spawning it costs.
     """
 
     def __init__(self, process: subprocess.Popen[bytes]) -> None:
         self.process = process
-        self.selector = selectors.DefaultSelector()
+        self.selector = selectors.PollSelector() if hasattr(selectors, "PollSelector") else (
+            selectors.DefaultSelector())
         self.chunks: dict[object, list[bytes]] = {}
         for stream in (process.stdout, process.stderr):
             if stream is not None:
                 self.chunks[stream] = []
                 self.selector.register(stream, selectors.EVENT_READ)
         self.exit_watch: int | None = None
-        pidfd_open = getattr(os, "pidfd_open", None)
-        if pidfd_open is not None:
-            with suppress(OSError):
-                self.exit_watch = pidfd_open(process.pid)
-                self.selector.register(self.exit_watch, selectors.EVENT_READ)
 
     def done(self) -> bool:
-        streams_open = any(key.fileobj in self.chunks for key in self.selector.get_map().values())
-        return not streams_open and self.process.poll() is not None
+        return not self.selector.get_map() and self.process.poll() is not None
 
     def collect(self, wait: float) -> None:
         """Read what is there (waiting up to `wait` seconds for something to happen)."""
         if not self.selector.get_map():
-            with suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=wait)  # pipes closed, still running: rare
+            self._await_exit(wait)
             return
         for key, _ in self.selector.select(wait):
-            if key.fileobj is self.exit_watch:
-                self.selector.unregister(key.fileobj)
-                self.process.poll()
-                continue
             data = os.read(key.fd, 65536)
             if data:
                 self.chunks[key.fileobj].append(data)
             else:
                 self.selector.unregister(key.fileobj)
 
+    def _await_exit(self, wait: float) -> None:
+        """The pipes are closed; the process is ending (or went on without them)."""
+        if self.process.poll() is not None:
+            return
+        if self.exit_watch is None:
+            pidfd_open = getattr(os, "pidfd_open", None)
+            try:
+                self.exit_watch = pidfd_open(self.process.pid) if pidfd_open else -1
+            except OSError:
+                self.exit_watch = -1
+        if self.exit_watch >= 0:
+            select.select([self.exit_watch], [], [], wait)
+            self.process.poll()
+            return
+        with suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=wait)
+
     def text(self, stream: object) -> str:
         return b"".join(self.chunks.get(stream, [])).decode("utf-8", "replace")
 
     def close(self) -> None:
         self.selector.close()
-        if self.exit_watch is not None:
+        if self.exit_watch is not None and self.exit_watch >= 0:
             os.close(self.exit_watch)
         for stream in self.chunks:
             with suppress(OSError):

@@ -51,7 +51,7 @@ def _add(runtime: Any, name: str, action: Any, on: str = "state.set") -> None:
 def _drain(runtime: Any) -> tuple[int, float]:
     from infrastructure.hooks.processor import Processor
 
-    processor = Processor(runtime, workers=100, queue_size=1000, poll_interval=0.05,
+    processor = Processor(runtime, workers=100, queue_size=1000, poll_interval=1.0,
                           log=lambda message: None)
     started = time.perf_counter()
     summary = processor.run(follow=False)
