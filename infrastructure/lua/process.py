@@ -23,6 +23,8 @@ KILL_GRACE = 2.0
 ABANDON_AFTER = 1.0
 """Seconds after SIGKILL to stop waiting for output (a process that left the group may hold the
 pipes open)."""
+GROUP_GONE_WITHIN = 0.5
+"""Seconds to wait, after a command's group was signalled, for its last members to go."""
 POLL = 0.05
 """How often a running command checks whether the task must stop (seconds)."""
 
@@ -102,6 +104,8 @@ def run_command(command: str | Sequence[str], *, should_stop: Callable[[], str |
             if terminated_at is None and own_deadline is not None:
                 wait = min(wait, max(own_deadline - now, 0.0))
             output.collect(max(wait, 0.001))
+        if terminated_at is not None:
+            _await_group(process, GROUP_GONE_WITHIN)
     finally:
         output.close()
     duration = clock() - started
@@ -177,6 +181,19 @@ class _Output:
         for stream in self.chunks:
             with suppress(OSError):
                 stream.close()  # type: ignore[attr-defined]
+
+
+def _await_group(process: subprocess.Popen[bytes], seconds: float) -> None:
+    """After signalling a command's group: give what is left of it (a shell's background
+    jobs, killed with it) a moment to be gone, so that a stopped command is over when this
+    returns. Members that linger as zombies end the wait at its limit."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.005)
 
 
 def _feed(process: subprocess.Popen[bytes], data: bytes) -> None:
