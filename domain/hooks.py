@@ -208,10 +208,10 @@ class HookAction(BaseModel):
                                "no spaces or control characters", field="url")
         try:
             parts = urlsplit(url)
-            port = parts.port
+            if parts.port == 0:  # reading the port checks its range too
+                raise ValueError("port 0")
         except ValueError as exc:
             raise InvalidInput(f"invalid URL '{_shown(url)}': {exc}", field="url") from None
-        del port
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidInput(f"invalid URL '{_shown(url)}': a webhook URL starts with "
                                "http:// or https:// and names a host", field="url")

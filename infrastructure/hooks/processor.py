@@ -49,6 +49,7 @@ from infrastructure.hooks.delivery import (
 if TYPE_CHECKING:
     from eventsourcing.persistence import Notification
 
+    from infrastructure.eventlog import EventLog
     from infrastructure.runtime import Runtime
 
 LUA_RUN = 256
@@ -270,11 +271,8 @@ class Processor:
 
     # ---- reading the log -------------------------------------------------------------------
 
-    def _read(self, log: object) -> tuple[int, bool]:
+    def _read(self, log: EventLog) -> tuple[int, bool]:
         """Hand the next events to the lanes that want them; (events read, log exhausted)."""
-        from infrastructure.eventlog import EventLog
-
-        assert isinstance(log, EventLog)
         with self._cond:
             room = self.queue_size - self._outstanding
             live = [lane for lane in self._lanes.values() if not lane.retired]

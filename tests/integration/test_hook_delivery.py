@@ -381,6 +381,26 @@ def test_rebuilding_the_read_models_keeps_the_processors_state(runtime: Runtime,
     assert process(runtime).delivered == 0
 
 
+def test_the_hooks_read_model_rebuilt_from_zero_equals_the_incremental_one(
+        runtime: Runtime, db_path: Path) -> None:
+    from tests.conftest import read_model_dump
+
+    add_hook(runtime, "a", HookAction.command(["true"]))
+    add_hook(runtime, "b", HookAction.webhook("https://example.com/x", "SECRET"), ("lock.*",))
+    service = runtime.hook_service()
+    service.disable("a", invocation())
+    service.remove("b", invocation())
+    add_hook(runtime, "b", HookAction.command(["false"]), ("state.*",), from_start=True)
+    service.enable("a", invocation())
+    runtime.catch_up()
+    incremental = read_model_dump(db_path)
+    runtime.projections().rebuild()
+    assert read_model_dump(db_path) == incremental
+    rows = {row[1]: row for row in incremental["hooks"]}
+    assert (rows["a"][2], rows["a"][3]) == (1, 1)  # incarnation, enabled
+    assert (rows["b"][2], rows["b"][4], rows["b"][6]) == (2, None, 1)  # again, not removed
+
+
 def test_the_tracking_tables_are_created_with_the_read_models(db_path: Path,
                                                               runtime: Runtime) -> None:
     runtime.connection()
