@@ -84,18 +84,24 @@ class CliState:
         return self.runtime().service()
 
     def written(self) -> None:
-        """After a write: bring the read models up to date before printing."""
+        """After a write: bring the read models up to date before printing. The new events
+        go to hooks when the command ends (`close`), after it has printed; a long-running
+        command may call `runtime().deliver_to_hooks()` to deliver as it goes."""
         self.runtime().catch_up()
 
     def finish(self, outcome: Any, json_flag: bool, message: str) -> None:
-        """After a write: catch the read models up, then print the outcome or the message."""
+        """After a write: catch the read models up, print the outcome or the message, then
+        deliver the new events to hooks (a slow hook does not hold the answer back)."""
         from cli import output
 
-        self.written()
+        runtime = self.runtime()
+        runtime.catch_up()
         if self.wants_json(json_flag):
             output.emit_json(outcome.to_json())
         else:
             output.say(message)
+        sys.stdout.flush()
+        runtime.deliver_to_hooks()
 
     def known_stack(self, name: str) -> str:
         """The id of a stack that exists or existed (destroyed ones included); else exit 4."""
@@ -130,8 +136,11 @@ class CliState:
 
     def close(self) -> None:
         if self._runtime is not None:
-            self._runtime.close()
-            self._runtime = None
+            try:
+                self._runtime.deliver_to_hooks()  # what the command wrote, now it has printed
+            finally:
+                self._runtime.close()
+                self._runtime = None
 
 
 def state(ctx: typer.Context) -> CliState:

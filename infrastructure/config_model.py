@@ -6,8 +6,10 @@ default `--ttl`), so a config file can never make every later command fail.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Annotated, Any
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -15,13 +17,26 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from domain.durations import coerce_duration
 from domain.errors import InvalidInput
+from domain.hooks import (
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
+    HookAction,
+    HookSpec,
+    split_lua_target,
+    validate_hook_name,
+    validate_timeout,
+)
 from domain.locks import validate_ttl
+from infrastructure.settings import DeclaredHook, HookSettings
 
 
 def _duration(value: Any) -> timedelta:
@@ -52,15 +67,126 @@ class StacksSection(BaseModel):
     max_concurrent_executions: int = Field(default=10, ge=1, le=10_000)
 
 
+T = TypeVar("T")
+
+
+def _hook_timeout(value: timedelta) -> timedelta:
+    return _domain_rule(validate_timeout, value)
+
+
+def _poll_interval(value: timedelta) -> timedelta:
+    if not timedelta(milliseconds=10) <= value <= timedelta(hours=1):
+        raise ValueError("must be from 10ms to 1h")
+    return value
+
+
+def _domain_rule(rule: Callable[[Any], T], value: Any) -> T:
+    try:
+        return rule(value)
+    except InvalidInput as exc:
+        raise ValueError(str(exc)) from None
+
+
+HookTimeout = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_hook_timeout)]
+PollInterval = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_poll_interval)]
+Globs = Annotated[list[str], BeforeValidator(lambda value: [value] if isinstance(value, str)
+                                             else value)]
+
+
+class HookDefinition(BaseModel):
+    """A hook declared in the config file: `on` (and `stacks`) and one of `run`, `url`, `lua`."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    on: Globs
+    stacks: Globs = []
+    run: str | list[str] | None = None
+    shell: bool = False
+    url: str | None = None
+    secret_env: str | None = None
+    lua: str | None = None
+    timeout: HookTimeout = DEFAULT_TIMEOUT
+    retries: int = DEFAULT_RETRIES
+    enabled: bool = True
+    from_start: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on(cls, value: Any) -> Any:
+        """YAML 1.1 reads an unquoted `on:` key as the boolean true; it means `on`."""
+        if isinstance(value, dict) and True in value and "on" not in value:
+            value = {("on" if key is True else key): item for key, item in value.items()}
+        return value
+
+    _spec: HookSpec | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _one_action(self, info: ValidationInfo) -> HookDefinition:
+        given = [key for key in ("run", "url", "lua") if getattr(self, key) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of run, url and lua")
+        if self.secret_env is not None and self.url is None:
+            raise ValueError("secret_env goes with url")
+        if self.shell and self.run is None:
+            raise ValueError("shell goes with run")
+        base = (info.context or {}).get("base", Path.cwd())
+        self._spec = _domain_rule(lambda _: self._build(base), None)
+        return self
+
+    @property
+    def spec(self) -> HookSpec:
+        assert self._spec is not None  # set by validation
+        return self._spec
+
+    def _build(self, base: Path) -> HookSpec:
+        """The definition as the domain holds it (a Lua file relative to the config file)."""
+        if self.run is not None:
+            action = (HookAction.command_line(self.run, shell=self.shell)
+                      if isinstance(self.run, str) else HookAction.command(self.run))
+        elif self.url is not None:
+            action = HookAction.webhook(self.url, self.secret_env or "")
+        else:
+            file, function = split_lua_target(self.lua or "")
+            action = HookAction.lua(str((base / Path(file).expanduser()).resolve()) if file
+                                    else "", function)
+        return HookSpec.build(on=self.on, stacks=self.stacks, action=action,
+                              timeout=self.timeout, retries=self.retries)
+
+
+class HooksSection(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    inline: bool = True
+    workers: int = Field(default=100, ge=1, le=1000)
+    queue_size: int = Field(default=1000, ge=1, le=1_000_000)
+    poll_interval: PollInterval = timedelta(seconds=1)
+    definitions: dict[str, HookDefinition] = {}
+
+    @field_validator("definitions")
+    @classmethod
+    def _names(cls, value: dict[str, HookDefinition]) -> dict[str, HookDefinition]:
+        for name in value:
+            _domain_rule(validate_hook_name, name)
+        return value
+
+    def settings(self) -> HookSettings:
+        declared = tuple(DeclaredHook(name, definition.spec, definition.enabled,
+                                      definition.from_start)
+                         for name, definition in self.definitions.items())
+        return HookSettings(inline=self.inline, workers=self.workers, queue_size=self.queue_size,
+                            poll_interval=self.poll_interval, declared=declared)
+
+
 class ConfigFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     stacks: StacksSection = StacksSection()
+    hooks: HooksSection = HooksSection()
 
-    @field_validator("stacks", mode="before")
+    @field_validator("stacks", "hooks", mode="before")
     @classmethod
     def _empty_section(cls, value: Any) -> Any:
-        """`stacks:` with every setting commented out is an empty section, not an error."""
+        """A section with every setting commented out is an empty section, not an error."""
         return {} if value is None else value
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections import deque
 from collections.abc import Iterable, Sequence
 from itertools import groupby
 from pathlib import Path
@@ -16,10 +17,18 @@ from eventsourcing.application import (
     Repository,
 )
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import Mapper, PersistenceError, Recording, StoredEvent, Transcoder
+from eventsourcing.persistence import (
+    Mapper,
+    Notification,
+    PersistenceError,
+    Recording,
+    StoredEvent,
+    Transcoder,
+)
 from eventsourcing.sqlite import SQLiteDatastore
 from eventsourcing.utils import Environment, EnvType, register_topic
 
+import domain.hooks  # noqa: F401 -- registers the hook events' topics, so the log decodes
 from domain.stack import Stack
 from domain.stack_memento import StackSnapshot
 from domain.tokens import ApiToken
@@ -29,6 +38,7 @@ from infrastructure.sqlite import BUSY_TIMEOUT_SECONDS, CHOOSE_ANOTHER, Database
 
 _SQLITE_READONLY = 8
 
+RECORDED_KEPT = 10_000
 SNAPSHOT_INTERVAL = 100
 """Take a library-level snapshot of a stack every this many events."""
 
@@ -69,6 +79,10 @@ class StackStore(Application[UUID]):
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Stack: SNAPSHOT_INTERVAL}
     database: DatabaseFile | None = None
     """The file the store is on, to name it when a write is refused."""
+    recorded: deque[Notification] | None = None
+    """The latest events this process recorded, in order, for delivering them to hooks right
+    after the command that wrote them (None until the first write). Bounded: the hooks'
+    own tracking, not this, is what makes sure every event is delivered."""
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         """Only the given settings: eventsourcing would also read the process environment,
@@ -163,6 +177,9 @@ class StackStore(Application[UUID]):
             if not _is_read_only(exc):
                 raise
             raise self._refused_write(exc) from None
+        if self.recorded is None:
+            self.recorded = deque(maxlen=RECORDED_KEPT)
+        self.recorded.extend(recording.notification for recording in recordings)
         cache = self.repository.cache
         if cache is not None:
             for aggregate_id, aggregate in processing_event.aggregates.items():

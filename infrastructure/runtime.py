@@ -17,6 +17,7 @@ from infrastructure.settings import Settings
 from infrastructure.sqlite import DatabaseFile
 
 if TYPE_CHECKING:
+    from commands.hooks import HookService
     from commands.service import StackService
     from commands.tokens import TokenService
     from commands.validation import Validator
@@ -152,6 +153,30 @@ class Runtime:
         """Bring every projection up to the head of the log (after a write)."""
         return self.projections().catch_up()
 
+    def deliver_to_hooks(self) -> None:
+        """After a write: deliver the events this process recorded to the hooks that want
+        them (`hooks.inline`). Costs one small query when no hook is on; a failure here is
+        a warning, never the command's: the events stay for `events process`."""
+        recorded = self._store.recorded if self._store is not None else None
+        if not recorded:
+            return
+        notifications = list(recorded)
+        recorded.clear()
+        hooks = self.settings.hooks
+        if not hooks.inline:
+            return
+        from projections.queries.hooks import any_enabled
+
+        if not hooks.declared and not any_enabled(self.connection()):
+            return
+        from infrastructure.hooks.inline import deliver_recorded
+
+        try:
+            deliver_recorded(self, notifications, self._warn)
+        except Exception as exc:
+            self._warn(f"delivering this command's events to hooks failed ({exc}); "
+                       "'sloth-runner events process' delivers them")
+
     # ---- the write side -----------------------------------------------------------------
 
     def service(self) -> StackService:
@@ -184,6 +209,17 @@ class Runtime:
         from infrastructure.clock import now
 
         return TokenService(self.store(), now)
+
+    def hook_service(self) -> HookService:
+        """The write side of hooks (names the config file declares are taken)."""
+        from commands.hooks import HookService
+        from infrastructure.clock import now
+        from infrastructure.hooks.actions import check_action
+
+        where = str(self.settings.config_path or "the config file")
+        declared = {hook.name for hook in self.settings.hooks.declared}
+        return HookService(self.store(), now, check_action=check_action,
+                           declared_elsewhere=lambda name: where if name in declared else None)
 
     def paths_back(self, stack: str, dependencies: Sequence[str]) -> dict[str, list[str]]:
         """The service's view of the dependency graph: the read model, caught up now."""

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from infrastructure.errors import SettingsError
+
+if TYPE_CHECKING:
+    from domain.hooks import HookSpec
 
 DB_ENV = "SLOTH_RUNNER_DB"
 DB_PATH_ENV = "SLOTH_RUNNER_DB_PATH"
@@ -26,12 +29,33 @@ class StackSettings(NamedTuple):
     max_concurrent_executions: int = 10
 
 
+class DeclaredHook(NamedTuple):
+    """A hook declared in the config file (not an event: the file is its only record)."""
+
+    name: str
+    spec: HookSpec
+    enabled: bool = True
+    from_start: bool = False
+
+
+class HookSettings(NamedTuple):
+    """The `hooks:` section of the config file."""
+
+    inline: bool = True
+    """Deliver a command's events to the hooks that want them right after it commits."""
+    workers: int = 100
+    queue_size: int = 1000
+    poll_interval: timedelta = timedelta(seconds=1)
+    declared: tuple[DeclaredHook, ...] = ()
+
+
 class Settings(NamedTuple):
     """Everything a run of the tool is configured with."""
 
     db_path: Path
     config_path: Path | None = None
     stacks: StackSettings = StackSettings()
+    hooks: HookSettings = HookSettings()
     db_is_default: bool = False
     """No flag, variable or config file named the database: its directory may be created."""
 
@@ -75,11 +99,12 @@ def resolve_settings(db_flag: str | None = None, config_flag: str | None = None)
     else:
         config_path = default_config_path()
 
-    stacks = load_config(config_path) if config_path else StackSettings()
+    stacks, hooks = load_settings_file(config_path) if config_path else (StackSettings(),
+                                                                         HookSettings())
 
     named = named_db_path(db_flag) or stacks.database_path
     return Settings(db_path=named or default_db_path(), config_path=config_path, stacks=stacks,
-                    db_is_default=named is None)
+                    hooks=hooks, db_is_default=named is None)
 
 
 def named_db_path(db_flag: str | None) -> Path | None:
@@ -95,22 +120,27 @@ def named_db_path(db_flag: str | None) -> Path | None:
 
 def load_config(path: Path) -> StackSettings:
     """Read and validate a config file; errors name the file, the key and the reason."""
+    return load_settings_file(path)[0]
+
+
+def load_settings_file(path: Path) -> tuple[StackSettings, HookSettings]:
+    """Read and validate a config file: its `stacks:` and `hooks:` sections."""
     from infrastructure.config_model import ConfigFile, describe_errors
     from infrastructure.yaml_files import read_yaml
 
     _, document = read_yaml(path, SettingsError, prefix="config ")
     if document is None:
-        return StackSettings()
+        return StackSettings(), HookSettings()
     if not isinstance(document, dict):
         raise SettingsError(f"config {path}: expected a mapping with a 'stacks' section")
     from pydantic import ValidationError
 
     try:
-        config = ConfigFile.model_validate(document)
+        config = ConfigFile.model_validate(document, context={"base": path.parent})
     except ValidationError as exc:
         raise SettingsError(f"config {path}: {describe_errors(exc)}") from None
     section = config.stacks
-    return StackSettings(
+    stacks = StackSettings(
         database_path=Path(section.database_path).expanduser() if section.database_path else None,
         auto_lock=section.auto_lock,
         auto_snapshot=section.auto_snapshot,
@@ -118,6 +148,7 @@ def load_config(path: Path) -> StackSettings:
         snapshot_retention=section.snapshot_retention,
         max_concurrent_executions=section.max_concurrent_executions,
     )
+    return stacks, config.hooks.settings()
 
 
 def _shortened(text: str) -> str:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from infrastructure.eventlog import EventLog
+
+if TYPE_CHECKING:
+    from eventsourcing.persistence import Notification
 
 _ENVELOPE = ("timestamp", "actor", "source", "correlation_id")
 
@@ -19,18 +22,23 @@ def export_events(log: EventLog, names: Mapping[str, str],
     `names` maps stack ids to names; `stack_id` keeps only that stack's events.
     """
     for notification in log.notifications():
-        stack = str(notification.originator_id)
-        if stack_id is not None and stack != stack_id:
+        if stack_id is not None and str(notification.originator_id) != stack_id:
             continue
-        data = orjson.loads(notification.state)
-        document = {
-            "position": notification.id,
-            "stack_id": stack,
-            "stack": names.get(stack, ""),
-            "stack_version": notification.originator_version,
-            "type": notification.topic,
-        }
-        for field in _ENVELOPE:
-            document[field] = data.pop(field, None)
-        document["data"] = data
-        yield document
+        yield event_document(notification, names)
+
+
+def event_document(notification: Notification, names: Mapping[str, str]) -> dict[str, Any]:
+    """One stored event as the export writes it (and hooks receive it)."""
+    stack = str(notification.originator_id)
+    data = orjson.loads(notification.state)
+    document = {
+        "position": notification.id,
+        "stack_id": stack,
+        "stack": names.get(stack, ""),
+        "stack_version": notification.originator_version,
+        "type": notification.topic,
+    }
+    for field in _ENVELOPE:
+        document[field] = data.pop(field, None)
+    document["data"] = data
+    return document

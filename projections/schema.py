@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 from infrastructure.ownership import require_ours
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 """Bumped whenever a projection's tables or logic change; a mismatch triggers a migration."""
 
 POSITIONS_DDL = (
@@ -282,8 +282,33 @@ TOKENS = ProjectionSpec(
     ),
 )
 
+HOOKS = ProjectionSpec(
+    name="hooks",
+    version=1,
+    tables=("hooks",),
+    ddl=(
+        # One row per hook name ever added; a removed hook keeps its row (`removed_at`), so
+        # its deliveries stay readable. `spec` is the definition as JSON (filter and action);
+        # `added_position` is the log position of the `hook.added` event of this incarnation.
+        """CREATE TABLE IF NOT EXISTS hooks (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            incarnation INTEGER NOT NULL,
+            enabled INTEGER NOT NULL,
+            removed_at TEXT,
+            spec TEXT NOT NULL,
+            from_start INTEGER NOT NULL,
+            added_position INTEGER NOT NULL,
+            added_at TEXT NOT NULL,
+            added_by TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            updated_by TEXT NOT NULL,
+            event_version INTEGER NOT NULL)""",
+    ),
+)
+
 PROJECTIONS: tuple[ProjectionSpec, ...] = (STACKS, AUDIT, LOCKS, VERSIONS, DEPENDENCIES,
-                                            VALIDATIONS, RESOURCES, EXECUTIONS, TOKENS)
+                                            VALIDATIONS, RESOURCES, EXECUTIONS, TOKENS, HOOKS)
 
 
 def _is_index(statement: str) -> bool:
@@ -338,5 +363,10 @@ def migrate(cursor: sqlite3.Cursor) -> list[str]:
             reset_position(cursor, spec)
             reset.append(spec.name)
         create_tables(cursor, spec)
+    # The hook processor's own state lives beside the read models but is not one of them:
+    # it is created here and never dropped (see infrastructure/hooks/tracking.py).
+    from infrastructure.hooks.tracking import create_tables as create_processor_tables
+
+    create_processor_tables(cursor)
     cursor.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     return reset

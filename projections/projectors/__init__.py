@@ -86,6 +86,7 @@ def all_projectors(store: Application[UUID]) -> list[Projector]:
     from projections.projectors.audit import AuditProjector
     from projections.projectors.dependencies import DependencyProjector
     from projections.projectors.executions import ExecutionProjector
+    from projections.projectors.hooks import HookProjector
     from projections.projectors.locks import LockProjector
     from projections.projectors.resources import ResourceProjector
     from projections.projectors.stacks import StackProjector
@@ -95,4 +96,4 @@ def all_projectors(store: Application[UUID]) -> list[Projector]:
 
     return [StackProjector(), AuditProjector(), LockProjector(), VersionProjector(store),
             DependencyProjector(), ValidationProjector(), ResourceProjector(),
-            ExecutionProjector(), TokenProjector()]
+            ExecutionProjector(), TokenProjector(), HookProjector()]

@@ -13,6 +13,7 @@ import orjson
 from domain.drift import DriftStatus, FixMode
 from domain.durations import format_duration
 from domain.events import DomainEvent
+from domain.hooks import Hook
 from domain.stack import Stack
 from domain.timestamps import to_text
 from domain.tokens import ApiToken
@@ -263,6 +264,31 @@ def _(event: ApiToken.Revoked) -> tuple[str, str]:
 def _bytes(size: int) -> str:
     return f"{size} bytes" if size < 1024 else (
         f"{size / 1024:.1f} KiB" if size < 1024 * 1024 else f"{size / 1024 / 1024:.1f} MiB")
+
+
+@summarize.register
+def _(event: Hook.Added) -> tuple[str, str]:
+    spec = event.spec
+    stacks = f" on stacks {listed(spec.stacks)}" if spec.stacks else ""
+    replay = ", replaying the whole log" if event.from_start else ""
+    return INFO, (f"hook '{event.name}' added: {spec.action.kind.value} "
+                  f"{shortened(spec.action.describe(), 60)} for {listed(spec.on)}{stacks}"
+                  f"{replay}")
+
+
+@summarize.register
+def _(event: Hook.Removed) -> tuple[str, str]:
+    return INFO, f"hook '{event.name}' removed"
+
+
+@summarize.register
+def _(event: Hook.Enabled) -> tuple[str, str]:
+    return INFO, f"hook '{event.name}' enabled: deliveries resume where they stopped"
+
+
+@summarize.register
+def _(event: Hook.Disabled) -> tuple[str, str]:
+    return WARNING, f"hook '{event.name}' disabled: deliveries pause"
 
 
 def _ms(milliseconds: int) -> str:

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from typer.core import TyperGroup
 from typer.testing import CliRunner
 
+from cli.events import _Stop
 from cli.main import app
 from tests.conftest import event_count
 
@@ -139,10 +140,19 @@ def fuzz_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     # `serve` runs until it is stopped: its options, checks and database are driven, but it
     # does not listen.
     monkeypatch.setattr("server.run.serve", lambda options, listen: 0)
+    monkeypatch.setattr(_Stop, "is_set", _stopped_after_two_looks)
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "fuzz.db"
     _seed(path)
     return path
+
+
+def _stopped_after_two_looks(self: _Stop) -> bool:
+    """Commands that run until stopped (`events follow`, `events process --follow`) stop
+    after looking at the log twice."""
+    looks = getattr(self, "looks", 0) + 1
+    self.looks = looks  # type: ignore[attr-defined]
+    return looks > 2
 
 
 def _seed(path: Path) -> None:

@@ -274,7 +274,8 @@ def test_projectors_are_offered_only_the_events_they_handle(runtime: Runtime) ->
     assert offered == {"StackProjector": True, "AuditProjector": True, "LockProjector": False,
                        "VersionProjector": False, "DependencyProjector": False,
                        "ValidationProjector": False, "ResourceProjector": False,
-                       "ExecutionProjector": False, "TokenProjector": False}
+                       "ExecutionProjector": False, "TokenProjector": False,
+                       "HookProjector": False}
     locks = [type(p).__name__ for p in all_projectors(runtime.store())
              if p.handles(Stack.LockAcquired)]
     assert locks == ["StackProjector", "AuditProjector", "LockProjector"]

@@ -82,8 +82,8 @@ def test_read_commands_do_not_import_heavy_modules_at_start_up() -> None:
     import subprocess
 
     code = ("import sys, cli.main; heavy = [m for m in ('networkx', 'eventsourcing.application',"
-            " 'domain.stack', 'yaml', 'lupa', 'psycopg',"
-            " 'matplotlib', 'starlette', 'uvicorn') if m in sys.modules]; print(heavy)")
+            " 'domain.stack', 'yaml', 'lupa', 'psycopg', 'matplotlib', 'starlette', 'uvicorn',"
+            " 'infrastructure.hooks', 'cli.hooks') if m in sys.modules]; print(heavy)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True, cwd=ROOT)
     assert result.stdout.strip() == "[]"
@@ -98,3 +98,43 @@ def test_resource_and_drift_commands_start_without_pydantic_or_yaml() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True, cwd=ROOT)
     assert result.stdout.strip() == "[]"
+
+
+def test_a_write_with_no_hook_on_does_not_load_the_hook_machinery(tmp_path: Path) -> None:
+    import subprocess
+
+    database = tmp_path / "stacks.db"
+    code = ("import sys; from cli.main import app\n"
+            "def run(*args):\n"
+            f"    app(['--db', {str(database)!r}, *args], standalone_mode=False)\n"
+            "run('stack', 'create', 'app')\n"
+            "loaded = [m for m in sys.modules if m.startswith('infrastructure.hooks.')"
+            " and m != 'infrastructure.hooks.tracking']\n"
+            "run('stack', 'state', 'set', 'app', 'a=1')\n"
+            "print([m for m in sys.modules if m.startswith('infrastructure.hooks.')"
+            " and m != 'infrastructure.hooks.tracking'], loaded)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, cwd=ROOT, env={**__import__("os").environ,
+                                                       "SLOTH_RUNNER_ACTOR": "t@t"})
+    assert result.stdout.strip().splitlines()[-1] == "[] []"
+
+
+def test_a_write_no_hook_wants_loads_only_the_light_part_of_the_hook_machinery(
+        tmp_path: Path) -> None:
+    import subprocess
+
+    database = tmp_path / "stacks.db"
+    code = ("import sys; from cli.main import app\n"
+            "def run(*args):\n"
+            f"    app(['--db', {str(database)!r}, *args], standalone_mode=False)\n"
+            "run('stack', 'create', 'app')\n"
+            "run('hooks', 'add', 'locks', '--on', 'lock.*', '--run', 'true')\n"
+            "for name in [m for m in sys.modules if m.startswith('infrastructure.hooks.')]:\n"
+            "    del sys.modules[name]\n"
+            "run('stack', 'state', 'set', 'app', 'a=1')\n"
+            "print(sorted(m for m in sys.modules if m.startswith('infrastructure.hooks.')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, cwd=ROOT, env={**__import__("os").environ,
+                                                       "SLOTH_RUNNER_ACTOR": "t@t"})
+    assert result.stdout.strip().splitlines()[-1] == str(
+        ["infrastructure.hooks.definitions", "infrastructure.hooks.inline"])

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from domain.events import DomainEvent
+from domain.hooks import Hook
 from domain.stack import Stack
 from projections.projectors.audit import summarize
 
-EVENT_TYPES = [cls for cls in vars(Stack).values()
+EVENT_TYPES = [cls for aggregate in (Stack, Hook) for cls in vars(aggregate).values()
                if isinstance(cls, type) and issubclass(cls, DomainEvent) and "TOPIC" in vars(cls)]
 
 
 def test_every_event_type_has_its_own_summary() -> None:
     fallback = summarize.dispatch(DomainEvent)
-    assert len(EVENT_TYPES) >= 25
+    assert len(EVENT_TYPES) >= 29
     missing = [cls.TOPIC for cls in EVENT_TYPES if summarize.dispatch(cls) is fallback]
     assert missing == []
 
