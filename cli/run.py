@@ -90,8 +90,8 @@ def run(
 
     quiet = st.wants_json(json_output)
     if stack is not None:
-        report = runs.run(request(stack), invocation,
-                          None if quiet else Progress(st.color()))
+        report = runs.run(request(stack), invocation, None if quiet else Progress(st.color()),
+                          recorded=st.runtime().deliver_to_hooks)
         st.written()
         if quiet:
             output.emit_json(report.to_json())

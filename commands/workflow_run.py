@@ -213,12 +213,15 @@ class WorkflowRuns:
 
     def run(self, request: RunRequest, invocation: Invocation,
             progress: RunProgress | None = None, *,
-            started: Callable[[WorkflowEngine], None] | None = None) -> RunReport:
+            started: Callable[[WorkflowEngine], None] | None = None,
+            recorded: Callable[[], None] | None = None) -> RunReport:
         """Run the workflow once against the stack; returns how it went.
 
         A stack that does not exist, is destroyed, fails validation or is locked by someone
         else refuses the run before anything is recorded (except the validation itself).
-        `started` receives the engine once tasks are about to run (to cancel it from elsewhere).
+        `started` receives the engine once tasks are about to run (to cancel it from elsewhere);
+        `recorded` is called, in this thread, once the run's start is recorded (the front door
+        may hand the events written so far to hooks).
         """
         listener = progress or RunProgress()
         workflow = request.workflow
@@ -251,6 +254,8 @@ class WorkflowRuns:
                 listener.snapshot_taken(request.stack, snapshot_version)
             self._start(request, inv, spec, execution_id, snapshot_version)
             listener.run_started(request.stack, execution_id, spec.name)
+            if recorded is not None:
+                recorded()
             host = StackHost(self.service, request.stack, inv)
             engine = WorkflowEngine(spec, workflow.runner(host),
                                     default_parallel=self.default_parallel, listener=listener,

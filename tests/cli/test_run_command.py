@@ -422,3 +422,22 @@ def test_each_example_runs_through_the_command(cli: CliRun, tmp_path: Path, name
     assert report["lock_id"]
     shown = json.loads(cli("stack", "show", "production-stack", "--json").stdout)
     assert shown["lock_status"] == "UNLOCKED" and shown["values"]
+
+
+def test_hooks_hear_a_run_start_while_it_runs(cli: CliRun, tmp_path: Path) -> None:
+    seen = tmp_path / "seen.jsonl"
+    hook = tmp_path / "hook.sh"
+    hook.write_text(f"#!/bin/sh\ncat >> {seen}\necho >> {seen}\n")
+    hook.chmod(0o755)
+    cli("stack", "create", "app")
+    added = cli("hooks", "add", "watch", "--on", "stack.execution.*", "--run", str(hook))
+    assert added.exit_code == 0, added.stderr
+    workflow = write(tmp_path, f"""
+workflow.define("look", {{ tasks = {{ task("peek"):command(function()
+    local seen = exec.run({{"cat", "{seen}"}})
+    return seen.stdout:find("stack.execution.started", 1, true) ~= nil, "start was delivered"
+end):build() }} }})
+""")
+    result = cli("run", "--file", str(workflow), "--stack", "app", "--json")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert '"stack.execution.completed"' in seen.read_text()
