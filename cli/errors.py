@@ -193,10 +193,16 @@ class Typer(typer.Typer):
     """A typer.Typer whose commands all report errors through `handled`."""
 
     def __init__(self, **options: Any) -> None:
+        from cli.help import DocumentedGroup
+
         options.setdefault("add_completion", False)
+        options.setdefault("cls", DocumentedGroup)
         super().__init__(**options)
 
     def command(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
+        from cli.help import DocumentedCommand
+
+        kwargs.setdefault("cls", DocumentedCommand)
         register = super().command(*args, **kwargs)
 
         def decorator(function: F) -> F:
@@ -231,6 +237,10 @@ def json_requested(args: Sequence[str]) -> bool:
     return "--json" in options
 
 
+COMPLETE_VARIABLE = "_SLOTH_RUNNER_COMPLETE"
+"""The environment variable a completion script sets to ask for completions."""
+
+
 class EntryPoint(TyperGroup):
     """The root group: parses and runs a command line, and turns what the argument parser
     refuses into one line (or one JSON object) and exit 2, a closed stdout into a quiet exit."""
@@ -238,9 +248,23 @@ class EntryPoint(TyperGroup):
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True,
              windows_expand_args: bool = True, **extra: Any) -> Any:
-        del complete_var, windows_expand_args  # no shell completion; POSIX shells expand
-        code = self.run(list(sys.argv[1:] if args is None else args),
-                        prog_name or "sloth-runner", extra)
+        del windows_expand_args  # POSIX shells expand
+        import os
+
+        name = prog_name or "sloth-runner"
+        variable = complete_var or COMPLETE_VARIABLE
+        instruction = os.environ.get(variable)
+        if instruction:  # the shell asks what may come next (see `sloth-runner completion`)
+            # typer.completion is a public module; these two are its re-exports.
+            from typer.completion import (  # type: ignore[attr-defined]
+                completion_init,
+                shell_complete,
+            )
+
+            completion_init()
+            code = shell_complete(self, extra, name, variable, instruction)
+        else:
+            code = self.run(list(sys.argv[1:] if args is None else args), name, extra)
         if standalone_mode:
             sys.exit(code)
         return code

@@ -11,10 +11,11 @@ import importlib
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
+
+from cli.help import DocumentedGroup
 
 
-class LazyGroup(TyperGroup):
+class LazyGroup(DocumentedGroup):
     """A TyperGroup with extra sub-groups named in `LAZY` as `name -> module`."""
 
     LAZY: dict[str, str] = {}

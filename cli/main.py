@@ -61,6 +61,22 @@ def root(
     ctx.call_on_close(cli_state.close)
 
 
+@app.command("completion")
+def completion(
+    shell: Annotated[str, typer.Argument(metavar="bash|zsh|fish",
+                                         help="The shell to complete in.", show_default=False)],
+) -> None:
+    """Print a shell completion script (source it, or save it where the shell looks)."""
+    from typer.completion import get_completion_script  # type: ignore[attr-defined]
+
+    from cli.errors import COMPLETE_VARIABLE, UsageProblem
+
+    if shell not in ("bash", "zsh", "fish"):
+        raise UsageProblem(f"no completion for shell '{shell}': use bash, zsh or fish")
+    print(get_completion_script(prog_name="sloth-runner", complete_var=COMPLETE_VARIABLE,
+                                shell=shell))
+
+
 def main() -> None:
     """Console-script entry point (errors and exit codes: see cli.errors.EntryPoint)."""
     app(prog_name="sloth-runner")
