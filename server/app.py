@@ -131,6 +131,15 @@ class Call:
             raise StackNotFound(stack)
         return stack
 
+    def visible_stack_ids(self) -> tuple[str, ...] | None:
+        """For a token limited to some stacks: the ids of those it may see (None: every one)."""
+        from projections.queries.stacks import stack_names
+
+        if not self.caller.stacks:
+            return None
+        return tuple(identity for identity, name in stack_names(self.runtime.reader()).items()
+                     if self.caller.may_see(name))
+
     def json(self) -> Any:
         """The body as JSON (an empty body is an empty object)."""
         from commands.models import parse_json_value
@@ -213,9 +222,6 @@ def _handle(request: Request, body: bytes, handler: Handler, source: Source,
 def authenticate(request: Request, runtime: Runtime) -> Caller:
     """The token presented as `Authorization: Bearer SECRET`, or as the password of basic
     auth (Terraform's `username`/`password`); 401 without a live one."""
-    from commands.tokens import digest_of
-    from projections.queries.tokens import token_by_digest
-
     header = request.headers.get("authorization", "")
     scheme, _, credentials = header.partition(" ")
     secret = ""
@@ -231,6 +237,14 @@ def authenticate(request: Request, runtime: Runtime) -> Caller:
         raise Unauthenticated("a token is needed: 'Authorization: Bearer TOKEN', or the token "
                               "as the password of basic auth (make one with: sloth-runner "
                               "tokens create NAME)")
+    return caller_of(secret, runtime)
+
+
+def caller_of(secret: str, runtime: Runtime) -> Caller:
+    """The live token with this secret (401 when none has it: unknown, or revoked)."""
+    from commands.tokens import digest_of
+    from projections.queries.tokens import token_by_digest
+
     token = token_by_digest(runtime.reader(), digest_of(secret))
     if token is None:
         raise Unauthenticated("the token is not known, or was revoked")
