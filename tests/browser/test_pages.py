@@ -208,6 +208,11 @@ def test_the_stack_page_shows_the_holder_the_runs_and_a_diff(site: Site, admin: 
     replicas = diff.get_by_role("row").filter(has_text="replicas").inner_text()
     assert re.search(r'changed\s+replicas\s+"3"\s+"5"', replicas)
     site.shot(admin, "stack")
+    admin.locator("#snapshots-title").scroll_into_view_if_needed()
+    admin.evaluate("window.scrollBy(0, -120)")
+    site.shot(admin, "stack-diff", full_page=False)
+    admin.evaluate("window.scrollTo(0, 0)")
+    site.shot(admin, "stack-lock", full_page=False)
     _no_problems(admin)
 
 
