@@ -75,12 +75,12 @@ class Site:
         assert result.returncode == 0, f"{args}: {result.stderr}"
         return result.stdout
 
-    def browser(self, token: str) -> Page:
+    def browser(self, token: str, *, javascript: bool = True) -> Page:
         """A fresh browser profile, signed in through the login form with this token."""
         profile = self.profiles / f"profile-{len(self.contexts)}"
         context = self.playwright.chromium.launch_persistent_context(
             str(profile), executable_path=str(CHROMIUM), headless=True, args=FLAGS,
-            viewport={"width": 1280, "height": 900}, offline=False)
+            viewport={"width": 1280, "height": 900}, java_script_enabled=javascript)
         self.contexts.append(context)
         page = context.pages[0] if context.pages else context.new_page()
         problems: list[str] = []
@@ -270,6 +270,37 @@ def test_the_graph_highlights_the_cycle(site: Site, admin: Page) -> None:
     admin.locator('svg a:has(g[data-stack="database"])').click()
     admin.wait_for_url(site.url + "/stacks/database")
     _no_problems(admin)
+
+
+def test_the_keyboard_reaches_the_content_first(site: Site, admin: Page) -> None:
+    admin.goto(site.url + "/")
+    admin.keyboard.press("Tab")
+    assert admin.evaluate("document.activeElement.textContent") == "Skip to content"
+    admin.keyboard.press("Enter")
+    admin.keyboard.press("Tab")
+    assert admin.evaluate("document.activeElement.id") == "q"  # the filter, not the menu
+    labels = admin.locator("input:not([type=hidden]), select").evaluate_all(
+        "fields => fields.filter(f => !f.labels || f.labels.length === 0).map(f => f.name)")
+    assert labels == []
+
+
+def test_without_javascript_everything_but_the_live_parts_works(site: Site) -> None:
+    page = site.browser("viewer", javascript=False)
+    page.goto(site.url + "/stacks/app")
+    page.get_by_label("Compare").select_option("v1")
+    page.get_by_label("with").select_option("v2")
+    page.get_by_role("button", name="Compare").click()
+    assert "v1 → v2: 2 differences" in page.locator("#diff h3").inner_text()
+    page.get_by_label("Or as of a moment").fill("2001-01-01")
+    page.locator("form.at").get_by_role("button", name="Show").click()
+    assert "did not exist yet" in page.locator("#as-of").inner_text()
+    page.goto(site.url + "/stacks/app?version=1")
+    assert "As of change 1 of" in page.locator("#as-of").inner_text()
+    page.goto(site.url + "/events?type=lock.*")
+    page.locator("#event-rows summary").first.click()
+    assert page.locator("#event-rows pre.document").first.is_visible()
+    page.goto(site.url + "/graph")
+    assert page.locator("svg path.edge.cycle").count() == 2
 
 
 def test_a_read_only_token_sees_no_buttons_and_its_posts_are_refused(site: Site) -> None:
