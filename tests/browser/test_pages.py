@@ -68,6 +68,9 @@ class Site:
     playwright: Playwright
     profiles: Path
     contexts: list[BrowserContext] = field(default_factory=list)
+    artifacts: Path | None = None
+    """Where screenshots are copied too: $SLOTH_RUNNER_ARTIFACTS/web-pages, if it names a
+    directory (read before each test's isolated environment drops SLOTH_RUNNER_*)."""
 
     def cli(self, *args: str) -> str:
         result = subprocess.run([SCRIPT, *args], env=self.env, capture_output=True, text=True,
@@ -90,6 +93,8 @@ class Site:
         page.problems = problems  # type: ignore[attr-defined]
         page.goto(self.url + "/")
         assert page.url.startswith(self.url + "/login")
+        if not (self.shots / "login.png").exists():
+            self.shot(page, "login", full_page=False)
         page.get_by_label("Token").fill(self.tokens[token])
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_url(self.url + "/")
@@ -98,10 +103,9 @@ class Site:
     def shot(self, page: Page, name: str, *, full_page: bool = True) -> None:
         path = self.shots / f"{name}.png"
         page.screenshot(path=str(path), full_page=full_page)
-        target = os.environ.get("SLOTH_RUNNER_ARTIFACTS")
-        if target and Path(target).is_dir():
-            (Path(target) / "web-pages").mkdir(exist_ok=True)
-            shutil.copy(path, Path(target) / "web-pages" / path.name)
+        if self.artifacts is not None:
+            self.artifacts.mkdir(exist_ok=True)
+            shutil.copy(path, self.artifacts / path.name)
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +127,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     shots = root / "screenshots"
     shots.mkdir()
     site = Site("", env, {}, shots, None, root)  # type: ignore[arg-type]
+    target = os.environ.get("SLOTH_RUNNER_ARTIFACTS")
+    if target and Path(target).is_dir():
+        site.artifacts = Path(target) / "web-pages"
     _fill(site, root)
     port = free_port()
     log = root / "serve.log"
