@@ -237,6 +237,8 @@ def _handle(request: Request, body: bytes, handler: PageHandler, correlation_id:
 
 def _to_login(request: Request, revoked: bool) -> Response:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method not in READ_METHODS:
+        target = "/"  # a form sent without a session is not sent again after signing in
     query = {"next": target} if target != "/" else {}
     if revoked:
         query["expired"] = "1"

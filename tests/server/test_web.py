@@ -70,6 +70,8 @@ def test_without_a_token_only_the_login_page_is_shown(world: Runtime, client: Cl
     assert page.url.path == "/login"
     assert "Sign in" in page.text and "app" not in text_of(page.text).split("Sign in", 1)[1]
     assert 'name="next" value="/stacks/app"' in page.text
+    posted = browser.post("/stacks/app/lock/release", follow_redirects=False)
+    assert posted.status_code == 303 and posted.headers["location"] == "/login"
 
 
 def _login(browser: TestClient, token: str, next_page: str = "/") -> object:
@@ -198,6 +200,24 @@ def test_a_token_limited_to_some_stacks_sees_only_those(
     assert "'db' created" not in events and "stack 'app' created" in events
     graph = limited.get("/graph").text
     assert 'data-stack="db"' not in graph and 'data-stack="app"' in graph
+
+
+def test_a_drift_report_shows_as_a_badge_and_on_the_stack_page(
+        world: Runtime, writer: TestClient, cli: Callable[..., object], tmp_path: Path) -> None:
+    target = tmp_path / "motd"
+    target.write_text("changed by hand\n")
+    (tmp_path / "resources.yaml").write_text(
+        f"resources:\n  - name: motd\n    type: file\n    path: {target}\n"
+        "    content: \"hello\\n\"\n")
+    applied = cli("stack", "resources", "apply", "db", "-f", str(tmp_path / "resources.yaml"))
+    assert applied.exit_code == 0, applied.output  # type: ignore[attr-defined]
+    cli("stack", "drift", "detect", "db")
+    row = text_of(writer.get("/").text.split('href="/stacks/db"', 1)[1].split("</tr>", 1)[0])
+    assert "drifted (1)" in row
+    page = text_of(writer.get("/stacks/db").text)
+    assert "1 resource, 0 in sync, 1 drifted, 0 unknown" in page
+    assert "motd file content" in page
+    assert _names(writer.get("/?sort=drift").text)[0] == "db"
 
 
 # ---- one stack ----------------------------------------------------------------------------
