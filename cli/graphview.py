@@ -170,24 +170,15 @@ def to_tree(graph: Graph) -> str:
 
 # ---- pictures -------------------------------------------------------------------------------
 
-def _layers(graph: Graph) -> dict[str, int]:
-    """Each stack's row: what it depends on below it; a cycle's members share a row."""
-    condensed = nx.condensation(graph)
-    rows: dict[str, int] = {}
-    for row, members in enumerate(nx.topological_generations(condensed.reverse(copy=False))):
-        for component in members:
-            for name in condensed.nodes[component]["members"]:
-                rows[name] = row
-    return rows
-
-
 def write_picture(graph: Graph, path: Path, image_format: str, title: str) -> None:
     """Draw the graph into a PNG or SVG file."""
     import matplotlib
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
-    rows = _layers(graph)
+    from projections.graph import layers
+
+    rows = layers(graph)
     placed: nx.DiGraph[str] = nx.DiGraph()
     for name in sorted(graph.nodes):
         placed.add_node(name, row=rows[name])

@@ -63,6 +63,7 @@ def root(
 
 @app.command("completion")
 def completion(
+    ctx: typer.Context,
     shell: Annotated[str, typer.Argument(metavar="bash|zsh|fish",
                                          help="The shell to complete in.", show_default=False)],
 ) -> None:

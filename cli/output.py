@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
-import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import typer
+
+from domain import wording
 
 _STATUS_COLOURS = {
     "completed": "green",
@@ -29,30 +30,9 @@ _STATUS_COLOURS = {
 }
 
 
-# Characters that would move the cursor, reorder the line (bidi overrides such as U+202E),
-# hide text or end the line if printed as they are, and code points with no character yet.
-ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp", "Cn"})
-_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+printable = wording.printable
+"""Escapes control and bidi characters (one function for the terminal and the web pages)."""
 KEYS_LISTED = 3
-
-
-def printable(text: str) -> str:
-    """The text as it can be shown on one line of a terminal: every control, format (bidi)
-    and separator character escaped as `\\n`, `\\x00`, `\\u202e`; everything else as typed."""
-    if text.isprintable():
-        return text
-    return "".join(_escaped(character) for character in text)
-
-
-def _escaped(character: str) -> str:
-    if unicodedata.category(character) not in ESCAPED_CATEGORIES:
-        return character
-    if character in _SHORT_ESCAPES:
-        return _SHORT_ESCAPES[character]
-    code = ord(character)
-    if code <= 0xFF:
-        return f"\\x{code:02x}"
-    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def key_list(keys: Sequence[str], *, listed: int = KEYS_LISTED) -> str:

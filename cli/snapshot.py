@@ -14,7 +14,7 @@ from domain.values import INT64_MAX
 from domain.wording import listed
 
 if TYPE_CHECKING:
-    from domain.versions import StackState, StateDiff
+    from domain.versions import StateDiff
 
 app = Typer(no_args_is_help=True, help="Versioned snapshots of a stack: restore, compare, prune.")
 
@@ -153,13 +153,6 @@ def _document(summary: dict[str, Any] | None) -> str:
             f"sha256 {str(summary['sha256'])[:12]})")
 
 
-def _count(diff: StateDiff) -> int:
-    return (int(diff.description is not None) + int(diff.status is not None)
-            + int(diff.terraform is not None)
-            + sum(len(s.added) + len(s.removed) + len(s.changed)
-                  for s in (diff.values, diff.outputs, diff.dependencies, diff.resources)))
-
-
 @app.command("restore")
 def restore(
     ctx: typer.Context,
@@ -190,7 +183,7 @@ def restore(
     outcome = st.service().restore_snapshot(command, st.invocation(lock_id=lock_id))
     backup, diff = outcome.detail["backup"], outcome.detail["diff"]
     st.finish(outcome, json_output, f"{output.tick()} Stack '{stack}' restored to "
-              f"v{record.version} ({_count(diff)} changes; backup taken first as v{backup.version})")
+              f"v{record.version} ({diff.count} changes; backup taken first as v{backup.version})")
 
 
 @app.command("delete")
@@ -219,24 +212,15 @@ def delete(
 def compare(ctx: typer.Context, stack: StackArg, first: VersionArg, second: VersionArg,
             json_output: JsonFlag = False) -> None:
     """What changed from one version to another (`current` is the live state)."""
-    from domain.versions import StackState, diff_states
+    from projections.versions import compare_versions
 
     st = state(ctx)
-
-    def state_of(text: str) -> tuple[str, StackState]:
-        if text.strip().lower() == "current":
-            st.known_stack(stack)
-            return "current", st.service().load(stack).user_state()
-        record = _live_version(st, stack, text)
-        return f"v{record.version}", StackState.model_validate(record.state)
-
-    (label_a, state_a), (label_b, state_b) = state_of(first), state_of(second)
-    diff = diff_states(state_a, state_b)
+    compared = compare_versions(st.runtime().store(), st.reader(), stack, first, second)
+    diff = compared.diff
     if st.wants_json(json_output):
-        output.emit_json({"stack": stack, "from": label_a, "to": label_b,
-                          "empty": diff.is_empty, **diff.model_dump(mode="json")})
+        output.emit_json(compared.to_json())
         return
-    output.say(f"Comparing {label_a} -> {label_b} of stack: {stack}")
+    output.say(f"Comparing {compared.before} -> {compared.after} of stack: {stack}")
     output.say()
     if diff.is_empty:
         output.say("  No differences.")
@@ -244,7 +228,7 @@ def compare(ctx: typer.Context, stack: StackArg, first: VersionArg, second: Vers
     for line in _diff_lines(diff):
         output.say(line)
     output.say()
-    output.say(f"{_count(diff)} difference{'s' if _count(diff) != 1 else ''}")
+    output.say(f"{diff.count} difference{'s' if diff.count != 1 else ''}")
 
 
 @app.command("prune")

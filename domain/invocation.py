@@ -17,6 +17,8 @@ class Source(StrEnum):
     API = "api"
     TERRAFORM = "terraform"
     """Terraform's http backend (`sloth-runner serve`)."""
+    WEB = "web"
+    """The web pages of `sloth-runner serve`."""
     IMPORT = "import"
     SYSTEM = "system"
 

@@ -113,6 +113,14 @@ class StateDiff(BaseModel):
                 and self.outputs.is_empty and self.dependencies.is_empty
                 and self.resources.is_empty and self.terraform is None)
 
+    @property
+    def count(self) -> int:
+        """How many differences: each changed field, and each key added, removed or changed."""
+        return (int(self.description is not None) + int(self.status is not None)
+                + int(self.terraform is not None)
+                + sum(len(s.added) + len(s.removed) + len(s.changed)
+                      for s in (self.values, self.outputs, self.dependencies, self.resources)))
+
 
 def same_json(a: Any, b: Any) -> bool:
     """JSON equality that tells 1 from 1.0 from True."""

@@ -234,6 +234,18 @@ class DependencyGraph:
         return self._is_dag
 
 
+def layers(graph: nx.DiGraph[str]) -> dict[str, int]:
+    """Each stack's row in a picture: row 0 holds the stacks that depend on nothing, and a
+    stack's row comes after the rows of everything it depends on; a cycle's members share one."""
+    condensed = nx.condensation(graph)
+    rows: dict[str, int] = {}
+    for row, members in enumerate(nx.topological_generations(condensed.reverse(copy=False))):
+        for component in members:
+            for name in condensed.nodes[component]["members"]:
+                rows[name] = row
+    return rows
+
+
 @dataclass(frozen=True)
 class DependencyCheck:
     """A stack's dependencies, transitively, and the cycles among them."""

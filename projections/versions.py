@@ -1,12 +1,35 @@
-"""A stack's live snapshot version, as every front door looks one up."""
+"""A stack's live snapshot versions as every front door looks one up, and compares two."""
 
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+from domain.errors import StackNotFound
+from domain.names import stack_id, validate_stack_name
 from domain.timestamps import from_text
-from domain.versions import SnapshotDeleted, SnapshotNotFound, VersionMark, parse_version
+from domain.versions import (
+    SnapshotDeleted,
+    SnapshotNotFound,
+    StackState,
+    StateDiff,
+    VersionMark,
+    diff_states,
+    parse_version,
+)
+from projections.queries.stacks import is_known_stack
 from projections.queries.versions import VersionRecord, find_version
+
+if TYPE_CHECKING:
+    from uuid import UUID
+
+    from eventsourcing.application import Application
+
+    from domain.stack import Stack
+
+CURRENT = "current"
+"""Names the stack's live state where a version is expected."""
 
 
 def live_version(connection: sqlite3.Connection, stack: str, stack_id: str,
@@ -22,3 +45,38 @@ def live_version(connection: sqlite3.Connection, stack: str, stack_id: str,
             description=record.description, created_at=from_text(record.created_at),
             deleted_at=from_text(record.deleted_at), deleted_by=record.deleted_by))
     return record
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two states of a stack (`vN` or `current`) and what changed from the first to the second."""
+
+    stack: str
+    before: str
+    after: str
+    diff: StateDiff
+
+    def to_json(self) -> dict[str, Any]:
+        return {"stack": self.stack, "from": self.before, "to": self.after,
+                "empty": self.diff.is_empty, **self.diff.model_dump(mode="json")}
+
+
+def compare_versions(store: Application[UUID], connection: sqlite3.Connection, stack: str,
+                     first: str, second: str) -> Comparison:
+    """What changed from `first` to `second`: each a live version (`v5`, `5`) or `current`.
+
+    `snapshot compare`, the API and the web pages all compare through here.
+    """
+    identity = stack_id(validate_stack_name(stack))
+    if not is_known_stack(connection, str(identity)):
+        raise StackNotFound(stack)
+
+    def state_of(text: str) -> tuple[str, StackState]:
+        if text.strip().lower() == CURRENT:
+            live: Stack = store.repository.get(identity)
+            return CURRENT, live.user_state()
+        record = live_version(connection, stack, str(identity), text)
+        return f"v{record.version}", StackState.model_validate(record.state)
+
+    (before, state_a), (after, state_b) = state_of(first), state_of(second)
+    return Comparison(stack, before, after, diff_states(state_a, state_b))

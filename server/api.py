@@ -364,23 +364,15 @@ def delete_snapshot(call: Call) -> Response:
 
 def compare_snapshots(call: Call) -> Response:
     """What changed from `from` to `to` (a version, or `current`)."""
-    from domain.versions import StackState, diff_states
+    from projections.versions import compare_versions
 
     name, _ = _known(call)
-
-    def state_of(parameter: str) -> tuple[str, StackState]:
-        text = call.params.get(parameter)
+    first, second = call.params.get("from"), call.params.get("to")
+    for parameter, text in (("from", first), ("to", second)):
         if not text:
             raise InvalidInput(f"give {parameter}: a version (v5 or 5) or current")
-        if text.strip().lower() == "current":
-            return "current", call.runtime.service().load(name).user_state()
-        record = _version(call, text)
-        return f"v{record.version}", StackState.model_validate(record.state)
-
-    (label_a, state_a), (label_b, state_b) = state_of("from"), state_of("to")
-    diff = diff_states(state_a, state_b)
-    return json_response({"stack": name, "from": label_a, "to": label_b,
-                          "empty": diff.is_empty, **diff.model_dump(mode="json")})
+    compared = compare_versions(call.runtime.store(), call.runtime.reader(), name, first, second)
+    return json_response(compared.to_json())
 
 
 def restore_snapshot(call: Call) -> Response:
@@ -400,16 +392,6 @@ def restore_snapshot(call: Call) -> Response:
 
 # ---- events ---------------------------------------------------------------------------
 
-def _visible_stack_ids(call: Call) -> tuple[str, ...] | None:
-    """For a token limited to some stacks: the ids of those it may see (None: every one)."""
-    from projections.queries.stacks import stack_names
-
-    if not call.caller.stacks:
-        return None
-    return tuple(identity for identity, name in stack_names(call.runtime.reader()).items()
-                 if call.caller.may_see(name))
-
-
 def list_events(call: Call) -> Response:
     """The audit log with the CLI's filters; `after` pages forward (`next_after`)."""
     from domain.timestamps import parse_timestamp, to_text
@@ -426,7 +408,7 @@ def list_events(call: Call) -> Response:
         actor=params.get("actor"),
         since=to_text(parse_timestamp(since, what="since")) if since else None,
         until=to_text(parse_timestamp(until, what="until")) if until else None,
-        limit=limit, after=after, stack_ids=_visible_stack_ids(call)))
+        limit=limit, after=after, stack_ids=call.visible_stack_ids()))
     more = after is not None and limit is not None and len(records) == limit
     return json_response({"events": [r.to_json() for r in records], "total": len(records),
                           "next_after": records[-1].id if more else None})
@@ -442,7 +424,7 @@ def export_events(call: Call) -> Response:
 
     stack = call.params.get("stack")
     only = _known(call, stack)[1] if stack else None
-    visible = _visible_stack_ids(call)
+    visible = call.visible_stack_ids()
     names = stack_names(call.runtime.reader())
     settings = call.runtime.settings
 

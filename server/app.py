@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.invocation import Invocation, Source
@@ -49,6 +49,8 @@ DEFAULT_MAX_BODY = 256 * 1024 * 1024
 """Request bodies up to this size are read (Terraform states of tens of MB fit)."""
 _CORRELATION = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 READ_METHODS = frozenset({"GET", "HEAD"})
+MACHINE_PATHS = ("/api/", "/terraform/")
+"""Where clients are programs: errors there are JSON, elsewhere (the web pages) HTML."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,15 @@ class Call:
             raise StackNotFound(stack)
         return stack
 
+    def visible_stack_ids(self) -> tuple[str, ...] | None:
+        """For a token limited to some stacks: the ids of those it may see (None: every one)."""
+        from projections.queries.stacks import stack_names
+
+        if not self.caller.stacks:
+            return None
+        return tuple(identity for identity, name in stack_names(self.runtime.reader()).items()
+                     if self.caller.may_see(name))
+
     def json(self) -> Any:
         """The body as JSON (an empty body is an empty object)."""
         from commands.models import parse_json_value
@@ -175,10 +186,10 @@ def endpoint(handler: Handler, *, source: Source = Source.API,
     """
 
     async def run(request: Request) -> Response:
-        correlation_id = _correlation_id(request)
+        correlation_id = correlation_id_of(request)
         options: ServerOptions = request.app.state.options
         try:
-            body = await _read_body(request, options.max_body)
+            body = await read_body(request, options.max_body)
             response = await run_in_threadpool(
                 _handle, request, body, handler, source, correlation_id)
         except Exception as exc:
@@ -213,9 +224,6 @@ def _handle(request: Request, body: bytes, handler: Handler, source: Source,
 def authenticate(request: Request, runtime: Runtime) -> Caller:
     """The token presented as `Authorization: Bearer SECRET`, or as the password of basic
     auth (Terraform's `username`/`password`); 401 without a live one."""
-    from commands.tokens import digest_of
-    from projections.queries.tokens import token_by_digest
-
     header = request.headers.get("authorization", "")
     scheme, _, credentials = header.partition(" ")
     secret = ""
@@ -231,6 +239,14 @@ def authenticate(request: Request, runtime: Runtime) -> Caller:
         raise Unauthenticated("a token is needed: 'Authorization: Bearer TOKEN', or the token "
                               "as the password of basic auth (make one with: sloth-runner "
                               "tokens create NAME)")
+    return caller_of(secret, runtime)
+
+
+def caller_of(secret: str, runtime: Runtime) -> Caller:
+    """The live token with this secret (401 when none has it: unknown, or revoked)."""
+    from commands.tokens import digest_of
+    from projections.queries.tokens import token_by_digest
+
     token = token_by_digest(runtime.reader(), digest_of(secret))
     if token is None:
         raise Unauthenticated("the token is not known, or was revoked")
@@ -245,12 +261,12 @@ def _lock_id(request: Request) -> str | None:
     return validate_lock_text(value, "lock_id", "lock id") if value else None
 
 
-def _correlation_id(request: Request) -> str:
+def correlation_id_of(request: Request) -> str:
     given = request.headers.get("x-correlation-id", "")
     return given if _CORRELATION.fullmatch(given) else str(uuid.uuid4())
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
@@ -306,14 +322,19 @@ async def _not_found(request: Request, exc: Exception) -> Response:
              if code == 405 else RouteNotFound(f"no such endpoint: {request.url.path}")
              if code == 404 else MalformedRequest(str(getattr(exc, "detail", "bad request"))))
     status, document = problem(error, correlation_id="")
+    if not request.url.path.startswith(MACHINE_PATHS):
+        from server.web import not_found
+
+        return not_found(request, status, document["error"]["message"])
     return json_response(document, status)
 
 
 def build_app(options: ServerOptions) -> Starlette:
-    """The application: the Terraform backend at /terraform, the REST API at /api/v1."""
-    from server import api, terraform
+    """The application: the Terraform backend at /terraform, the REST API at /api/v1, and
+    the web pages everywhere else."""
+    from server import api, terraform, web
 
-    routes: list[Route] = [*terraform.routes(), *api.routes()]
+    routes: list[BaseRoute] = [*terraform.routes(), *api.routes(), *web.routes()]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _not_found})
     app.state.options = options
     app.state.runtimes = RuntimePool(options.settings)

@@ -37,6 +37,8 @@ class EventFilter(Record):
     limit: int | None = None
     after: int | None = None
     """Cursor paging: the `limit` oldest events after this event id (instead of the newest)."""
+    before: int | None = None
+    """Cursor paging backwards: only events before this event id (the newest `limit` of them)."""
     stack_ids: tuple[str, ...] | None = None
     """Only these stacks' events (none at all when empty)."""
 
@@ -53,6 +55,9 @@ def list_events(connection: sqlite3.Connection, query: EventFilter) -> list[Even
     if query.after is not None:
         clauses.append("id > ?")
         params.append(query.after)
+    if query.before is not None:
+        clauses.append("id < ?")
+        params.append(query.before)
     if query.stack_id is not None:
         clauses.append("stack_id = ?")
         params.append(query.stack_id)
@@ -110,6 +115,16 @@ def stack_history(connection: sqlite3.Connection, stack_id: str,
         sql += " LIMIT ?"
         params.append(limit)
     return [HistoryEntry(*row) for row in connection.execute(sql, params).fetchall()]
+
+
+def stack_event(connection: sqlite3.Connection, stack_id: str,
+                version: int) -> HistoryEntry | None:
+    """The change that brought a stack to this version of its stream."""
+    row = connection.execute(
+        "SELECT id, stack_version, created_at, actor, source, event_type, message,"
+        " correlation_id FROM state_events WHERE stack_id = ? AND stack_version = ?",
+        (stack_id, version)).fetchone()
+    return HistoryEntry(*row) if row else None
 
 
 def stream_version_at(connection: sqlite3.Connection, stack_id: str, *,

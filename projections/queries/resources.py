@@ -111,3 +111,24 @@ def find_drift_report(connection: sqlite3.Connection, stack_id: str) -> DriftRep
     for index in (10, 15):
         values[index] = orjson.loads(values[index]) if values[index] is not None else None
     return DriftReportRecord(*values)
+
+
+@dataclass(frozen=True, slots=True)
+class DriftSummary(Record):
+    """The counts of a stack's last drift report, and whether a fix followed it."""
+
+    stack_id: str
+    checked_at: str | None
+    total: int
+    in_sync: int
+    drifted: int
+    unknown: int
+    fixed_at: str | None
+
+
+def drift_summaries(connection: sqlite3.Connection) -> dict[str, DriftSummary]:
+    """Every stack's last drift counts by stack id (stacks never checked or fixed are absent)."""
+    rows = connection.execute(
+        "SELECT stack_id, checked_at, total, in_sync, drifted, unknown, fixed_at"
+        " FROM drift_reports").fetchall()
+    return {row[0]: DriftSummary(*row) for row in rows}

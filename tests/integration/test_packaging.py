@@ -29,3 +29,8 @@ def test_the_wheel_contains_only_the_projects_packages(tmp_path: Path) -> None:
     assert top == PACKAGES
     assert not [name for name in names if "/tests/" in name or name.startswith("tests/")]
     assert not [name for name in names if "__pycache__" in name]
+    # The web pages' templates, styles and vendored script are package data of `server`.
+    shipped = ROOT / "server"
+    data = {str(path.relative_to(ROOT)) for folder in ("templates", "static")
+            for path in (shipped / folder).iterdir() if path.is_file()}
+    assert data and data <= set(names), sorted(data - set(names))
