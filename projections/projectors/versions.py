@@ -38,7 +38,8 @@ class VersionProjector(DispatchingProjector):
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
             (str(event.originator_id), stack.name, event.version, event.creator,
              event.description, dump(stack.user_state().model_dump(mode="json")),
-             to_text(event.timestamp), event.originator_version, position),
+             to_text(event.original_time or event.timestamp), event.originator_version,
+             position),
         )
 
     def _stack_at(self, identity: UUID, version: int) -> Stack:
