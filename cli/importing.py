@@ -151,8 +151,8 @@ def pulumi(
                                     f"resources of Pulumi stack {origin or file} already"))
         return
     verb = "Would import" if dry_run else f"{output.tick()} Imported"
-    secrets = (f" ({len(detail['secrets'])} secret, kept as <secret>: "
-               f"{', '.join(detail['secrets'])})" if detail["secrets"] else "")
+    secrets = (f" ({len(detail['secrets'])} secret: {', '.join(detail['secrets'])}, kept as "
+               "<secret>)" if detail["secrets"] else "")
     created = " (a new stack)" if "stack.created" in outcome.events else ""
     output.say(output.printable(
         f"{verb} Pulumi stack {origin or file} into stack '{stack}'{created}: "

@@ -15,7 +15,7 @@ from uuid import UUID
 from eventsourcing.domain import CanInitAggregate, CanMutateAggregate
 
 from domain.drift import FixMode, ResourceDrift, ResourceFix
-from domain.events import DomainEvent
+from domain.events import DomainEvent, imported_only
 from domain.executions import RunningExecution, TaskRecord
 from domain.locks import LockInfo
 from domain.resources import Resource
@@ -46,7 +46,7 @@ class Created(StackEvent, CanInitAggregate[UUID]):
     originator_topic: str
     name: str
     description: str = ""
-    original_time: datetime | None = None
+    original_time: datetime | None = imported_only()
     """When the tool it was imported from created it (an imported stack only)."""
 
     def mutate(self, aggregate: Any) -> Any:
@@ -147,8 +147,8 @@ class LockAcquired(StackEvent):
     metadata: dict[str, str] = {}
     expires_at: datetime
     generation: int
-    original_time: datetime | None = None
-    original_actor: str | None = None
+    original_time: datetime | None = imported_only()
+    original_actor: str | None = imported_only()
     """An imported lock: when, and by whom, it was taken in the tool it came from."""
 
     def apply(self, aggregate: Any) -> None:
@@ -215,7 +215,7 @@ class SnapshotCreated(StackEvent):
     version: int
     creator: str
     description: str = ""
-    original_time: datetime | None = None
+    original_time: datetime | None = imported_only()
     """An imported version: when the tool it came from took it."""
 
     def apply(self, aggregate: Any) -> None:
@@ -444,7 +444,7 @@ class ExecutionStarted(StackEvent):
     """Until when its lease keeps the run alive (the lock's expiry, when it holds one)."""
     snapshot_version: int | None = None
     """The snapshot taken before the run, when its workflow asks for one."""
-    original_time: datetime | None = None
+    original_time: datetime | None = imported_only()
     """An imported run: when it started in the tool it came from."""
 
     def apply(self, aggregate: Any) -> None:
@@ -474,7 +474,7 @@ class ExecutionEnded(StackEvent):
     duration_ms: int
     tasks: list[TaskRecord] = []
     message: str = ""
-    original_time: datetime | None = None
+    original_time: datetime | None = imported_only()
     """An imported run: when it ended in the tool it came from."""
 
     def apply(self, aggregate: Any) -> None:
@@ -568,7 +568,7 @@ class HistoryImported(StackEvent):
     kind: str
     message: str = ""
     severity: str = "info"
-    original_time: datetime | None = None
+    original_time: datetime | None = imported_only()
     original_actor: str
     original_source: str = ""
     data: dict[str, Any] = {}

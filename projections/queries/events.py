@@ -24,9 +24,9 @@ class EventRecord(Record):
     actor: str
     correlation_id: str
     timestamp: str
+    """When it happened: for a line of another tool's history (`history.imported`), when it
+    happened there (as `actor` is who did it there)."""
     data: dict[str, Any]
-    imported: bool = False
-    """A line of another tool's history: `timestamp` and `actor` are its own, from there."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +73,7 @@ def list_events(connection: sqlite3.Connection, query: EventFilter) -> list[Even
     where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
     sql = (
         "SELECT id, stack_id, stack_name, stack_version, event_type, severity, message, source,"
-        f" {_ACTOR}, correlation_id, {_TIME}, data, original_time IS NOT NULL"
-        f" OR original_actor IS NOT NULL FROM state_events {where}"
+        f" {_ACTOR}, correlation_id, {_TIME}, data FROM state_events {where}"
         f" ORDER BY id {'ASC' if query.after is not None else 'DESC'}"
     )
     if query.limit is not None:
@@ -86,7 +85,7 @@ def list_events(connection: sqlite3.Connection, query: EventFilter) -> list[Even
     return [EventRecord(
         id=row[0], stack_id=row[1], stack=row[2], stack_version=row[3], type=row[4],
         severity=row[5], message=row[6], source=row[7], actor=row[8], correlation_id=row[9],
-        timestamp=row[10], data=orjson.loads(row[11]), imported=bool(row[12])) for row in rows]
+        timestamp=row[10], data=orjson.loads(row[11])) for row in rows]
 
 
 _TIME = "COALESCE(original_time, created_at)"
