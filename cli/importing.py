@@ -229,8 +229,10 @@ def _target(st: CliState, dry_run: bool) -> Iterator[Runtime]:
 
 
 def _print_go(report: GoImportReport) -> None:
+    from commands.go_import import ALREADY_IMPORTED, SKIPPED
+
     imported, skipped = report.imported, report.skipped
-    already = [s for s in report.stacks if s.result == "imported already"]
+    already = [s for s in report.stacks if s.result == ALREADY_IMPORTED]
     totals = (f"{plural(report.total('versions'), 'version')}, "
               f"{plural(report.total('runs'), 'execution')}, "
               f"{entries(report.total('history'))}, "
@@ -245,7 +247,7 @@ def _print_go(report: GoImportReport) -> None:
                                     f"{plural(len(already), 'stack')} imported already"))
     else:
         output.say(output.printable(f"Nothing imported from {report.file}"))
-    shown = [s for s in report.stacks if s.result != "skipped"]
+    shown = [s for s in report.stacks if s.result != SKIPPED]
     if shown:
         output.say()
         for line in output.table(

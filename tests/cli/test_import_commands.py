@@ -282,6 +282,10 @@ def test_files_that_are_not_what_the_command_expects(cli: CliRun, go_db: Path, d
         f"error: cannot read {missing}: No such file or directory")
     assert "no `stacks` table" in refused(cli, db_path, "import", "go", str(
         _sqlite_with_table(tmp_path / "other.db")))
+    assert refused(cli, db_path, "import", "pulumi", str(tmp_path), "--stack", "web") == (
+        f"error: cannot read {tmp_path}: Is a directory")
+    assert refused(cli, db_path, "import", "go", str(tmp_path)) == (
+        f"error: {tmp_path} is a directory, not a database file")
     assert not db_path.exists()
 
 

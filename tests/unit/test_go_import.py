@@ -196,3 +196,13 @@ def test_pulumi_resources_of_one_name_get_names_of_their_own() -> None:
     assert names[0] == "assets" and names[1].startswith("assets.") and len(names) == 2
     policy = next(r for r in deployment.resources if r.name != "assets")
     assert policy.depends_on == ("assets",)
+
+
+def test_a_library_snapshot_keeps_what_was_imported() -> None:
+    from domain.stack_memento import StackSnapshot
+
+    imported = ImportedStack(name="app", tool="go", file="go.db", import_id="digest",
+                             state=StackState(values={"a": 1}))
+    stack = Stack.import_stack(imported, invocation())
+    restored = StackSnapshot.take(stack).mutate(None)
+    assert restored.imports == ("digest",) and restored.values == {"a": 1}
