@@ -122,3 +122,35 @@ def test_a_damaged_file_is_refused(tmp_path: Path) -> None:
     path.write_bytes(bytes(data))
     with pytest.raises(DatabaseUnusable):
         read_go_database(path)
+
+
+def test_import_events_as_first_stored_still_load(runtime: Runtime, db_path: Path) -> None:
+    """Events an import stored (a Go stack and a Pulumi export), read back: each topic as its
+    own class, the stack as it was imported, and read models that rebuild the same."""
+    from domain.names import stack_id
+    from projections.queries import events, stacks
+    from tests.integration.test_event_store import STACK_EVENT_TYPES, load_fixture
+
+    stored = load_fixture("events-imports-v1.jsonl")
+    store = runtime.store()
+    store.recorder.insert_events(stored)
+    for record in stored:
+        assert type(store.mapper.to_domain_event(record)) is STACK_EVENT_TYPES[record.topic]
+    legacy = runtime.service().load("legacy")
+    assert sorted(legacy.versions) == [1, 4] and legacy.imports
+    assert legacy.versions[4].created_at == datetime(2024, 1, 20, tzinfo=UTC)
+    assert legacy.lock is not None and legacy.lock.acquired_by_actor == "ops@old"
+    assert runtime.service().load("web-dev").outputs["dbPassword"] == "<secret>"
+    first = legacy.versions[1].position
+    assert store.repository.get(stack_id("legacy"), version=first).values == {"a": 1}
+    connection = runtime.reader()
+    shown = stacks.find_stack(connection, "legacy")
+    assert shown is not None
+    assert (shown.created_at, shown.execution_count, shown.last_duration_ms, shown.status) == (
+        "2024-01-02T03:04:05.000000Z", 5, 2500, "failed")
+    (line,) = events.list_events(connection, events.EventFilter(type_pattern="history.*"))
+    assert (line.timestamp, line.actor, line.message) == (
+        "2024-02-01T00:00:01.000000Z", "ops", "imported deploy: deployed")
+    incremental = read_model_dump(db_path)
+    runtime.projections().rebuild()
+    assert read_model_dump(db_path) == incremental
