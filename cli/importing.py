@@ -57,13 +57,15 @@ def go(
     source = Path(path).expanduser()
     _refuse_the_target(st, source)
     database = read_go_database(source)
+    # Planned before the database to import into is opened: what cannot be imported at all
+    # (a --stack the Go database does not hold) leaves no new file behind.
+    plan = plan_go_import(
+        database.tables, file=path, only=list(dict.fromkeys(stacks or [])),
+        providers=st.runtime().providers(), lock_ttl=st.settings().stacks.lock_timeout,
+        at=now())
+    plan.notes.extend(f"table {name} ({plural(count, 'row')}) is not imported"
+                      for name, count in sorted(database.others.items()))
     with _target(st, dry_run) as runtime:
-        plan = plan_go_import(
-            database.tables, file=path, only=list(dict.fromkeys(stacks or [])),
-            providers=runtime.providers(), lock_ttl=st.settings().stacks.lock_timeout,
-            at=now())
-        plan.notes.extend(f"table {name} ({plural(count, 'row')}) is not imported"
-                          for name, count in sorted(database.others.items()))
         report = Importer(runtime.service()).import_go(plan, _invocation(st), dry_run=dry_run)
         if not dry_run:
             runtime.catch_up()
