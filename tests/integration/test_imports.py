@@ -154,3 +154,18 @@ def test_import_events_as_first_stored_still_load(runtime: Runtime, db_path: Pat
     incremental = read_model_dump(db_path)
     runtime.projections().rebuild()
     assert read_model_dump(db_path) == incremental
+
+
+def test_the_go_database_is_opened_read_only(monkeypatch: pytest.MonkeyPatch,
+                                            tmp_path: Path) -> None:
+    opened: list[str] = []
+    connect = sqlite3.connect
+
+    def spy(database: str, *args: object, **kwargs: object) -> sqlite3.Connection:
+        opened.append(database)
+        return connect(database, *args, **kwargs)  # type: ignore[arg-type]
+
+    path = build_go_database(tmp_path / "go.db")
+    monkeypatch.setattr(sqlite3, "connect", spy)
+    read_go_database(path)
+    assert opened and all("mode=ro" in uri and "immutable=1" in uri for uri in opened)
