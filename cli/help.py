@@ -94,6 +94,10 @@ EXAMPLES: dict[str, str] = {
     "hooks test": "sloth-runner hooks test notify --event lock.acquired",
     "hooks deliveries": "sloth-runner hooks deliveries notify --failed --limit 20",
     "hooks retry": "sloth-runner hooks retry notify --all-failed",
+    "import": "sloth-runner import go /etc/sloth-runner/stacks.db --dry-run",
+    "import go": "sloth-runner --db ~/stacks.db import go /etc/sloth-runner/stacks.db --dry-run",
+    "import tfstate": "sloth-runner import tfstate terraform.tfstate --stack network",
+    "import pulumi": "sloth-runner import pulumi stack.json --stack web-prod",
     "completion": "sloth-runner completion bash > ~/.local/share/bash-completion/completions/"
                   "sloth-runner",
 }

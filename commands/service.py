@@ -382,6 +382,20 @@ class StackService:
 
         return self._run(name, invocation, attempt)
 
+    def preview(self, name: str, invocation: Invocation, decide: Decision, *,
+                create_missing: bool = False) -> Outcome:
+        """What `change` would do, decided on a copy of the stack that is never saved."""
+        inv = invocation.model_copy(update={"at": self.clock()})
+        try:
+            stack = self.load(name)
+        except StackNotFound:
+            if not create_missing:
+                raise
+            stack = Stack.create(name, "", inv)
+        detail = decide(stack, inv)
+        pending = [getattr(type(event), "TOPIC", "") for event in stack.pending_events]
+        return Outcome(name, str(stack.id), stack.version, pending, detail)
+
     def _run(
         self,
         name: str,

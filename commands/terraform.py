@@ -115,8 +115,10 @@ class TerraformBackend:
                                   f"{state.serial}) is not stored")
         return document
 
-    def push(self, name: str, data: bytes, document: Any, invocation: Invocation) -> Outcome:
-        """Hold a new state document (checked against the lock and the serial it follows)."""
+    def push(self, name: str, data: bytes, document: Any, invocation: Invocation, *,
+             dry_run: bool = False) -> Outcome:
+        """Hold a new state document (checked against the lock and the serial it follows);
+        `dry_run`: decide, and store and record nothing."""
         parsed = read_document(document)
         sha256 = hashlib.sha256(data).hexdigest()
         state = TerraformState(sha256=sha256, serial=parsed.serial, lineage=parsed.lineage,
@@ -125,10 +127,12 @@ class TerraformBackend:
 
         def record(stack: Stack, inv: Invocation) -> dict[str, Any]:
             recorded = stack.record_terraform_state(inv, state, parsed)
-            if recorded:  # stored before the event that names it is saved
+            if recorded and not dry_run:  # stored before the event that names it is saved
                 self.documents.put(data, sha256=sha256)
             return {"recorded": recorded, "state": state}
 
+        if dry_run:
+            return self.service.preview(name, invocation, record, create_missing=self.auto_create)
         return self.service.change(name, invocation, record, create_missing=self.auto_create)
 
     def delete(self, name: str, invocation: Invocation) -> Outcome:

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import CanMutateAggregate
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain.invocation import Invocation, Source
 
@@ -33,6 +33,16 @@ class DomainEvent(BaseModel, CanMutateAggregate[UUID]):
 
 
 _COMMON_FIELDS: set[str] = set(DomainEvent.model_fields)
+
+
+def _unset(value: Any) -> bool:
+    return value is None
+
+
+def imported_only() -> Any:
+    """A field only an import sets (`original_time`, ...): an event without it is stored,
+    and shown, as if the field did not exist."""
+    return Field(default=None, exclude_if=_unset)
 
 
 def stamp(invocation: Invocation) -> dict[str, Any]:

@@ -26,6 +26,14 @@ from domain.executions import (
     RunningExecution,
     TaskRecord,
 )
+from domain.imports import (
+    IMPORTED_FROM,
+    IMPORTED_TYPE,
+    ImportedStack,
+    ImportedVersionOutOfOrder,
+    ImportRecord,
+    is_imported_from,
+)
 from domain.invocation import Invocation
 from domain.locks import (
     LockInfo,
@@ -51,7 +59,9 @@ from domain.resources import (
 from domain.stack_events import StackStatus
 from domain.stack_memento import StackSnapshot
 from domain.terraform import TERRAFORM_TYPE, SerialWentBackwards, StateDocument, TerraformState
+from domain.timestamps import has_passed
 from domain.validation import CheckResult, passed
+from domain.values import check_json_value
 from domain.versions import (
     SYSTEM_CREATOR,
     SnapshotDeleted,
@@ -98,6 +108,7 @@ class Stack(BaseAggregate[UUID]):
         resources: dict[str, Resource]
         running: dict[str, RunningExecution]
         terraform: TerraformState | None
+        imports: tuple[str, ...]
 
     # ---- events (domain/stack_events.py), bound here so the event store registers them ----
 
@@ -134,6 +145,8 @@ class Stack(BaseAggregate[UUID]):
     ExecutionSkipped: TypeAlias = events.ExecutionSkipped
     TerraformStatePushed: TypeAlias = events.TerraformStatePushed
     TerraformStateDeleted: TypeAlias = events.TerraformStateDeleted
+    Imported: TypeAlias = events.Imported
+    HistoryImported: TypeAlias = events.HistoryImported
 
     # ---- construction -------------------------------------------------------------------
 
@@ -508,8 +521,8 @@ class Stack(BaseAggregate[UUID]):
         for name in wanted:
             if self.resources[name].record_only:
                 raise InvalidInput(f"resource '{name}' of stack '{self.name}' is a record of "
-                                   f"what {self.resources[name].type} manages; nothing observes "
-                                   "it", resource=name)
+                                   f"{_managed_by(self.resources[name])}; nothing observes it",
+                                   resource=name)
         return [self.resources[name] for name in dependency_order(self.resources)
                 if (not wanted or name in wanted) and not self.resources[name].record_only]
 
@@ -598,6 +611,142 @@ class Stack(BaseAggregate[UUID]):
         validate_declarations([*others, *resources])
         current = {name: r for name, r in self.resources.items() if r.type == TERRAFORM_TYPE}
         plan = plan_declarations(current, resources)
+        for resource in plan.added:
+            self.trigger_event(self.ResourceDeclared, **_resource_fields(resource), **fields)
+        for update in plan.changed:
+            self.trigger_event(self.ResourceUpdated, **_resource_fields(update.resource),
+                               changed=list(update.changed), **fields)
+        for name in plan.removed:
+            self.trigger_event(self.ResourceRemoved, name=name, **fields)
+
+    # ---- imports --------------------------------------------------------------------------
+
+    @classmethod
+    def import_stack(cls, imported: ImportedStack, invocation: Invocation) -> Stack:
+        """A stack brought in whole from another tool, in one write.
+
+        It is created, then each of its versions is recorded under its own number (the events
+        that bring the state to what the version held, then `snapshot.created`), then its
+        runs, its last state, its history and its lock, and `stack.imported` says what the
+        import read. Every event is the importer's, at the time of the import; the original
+        times and actors travel in the events.
+        """
+        validate_stack_name(imported.name)
+        stack = cls._create(cls.Created, id=stack_id(imported.name), name=imported.name,
+                            description=_validate_description(imported.description),
+                            original_time=imported.created_at, **stamp(invocation))
+        fields = stack._stamp(invocation)
+        for version in sorted(imported.versions, key=lambda v: v.version):
+            if version.version <= stack.last_version:
+                raise ImportedVersionOutOfOrder(stack.name, version.version, stack.last_version)
+            stack._become(version.state, fields)
+            stack.trigger_event(
+                cls.SnapshotCreated, version=version.version,
+                creator=validate_lock_text(version.creator, "creator", "snapshot creator"),
+                description=_validate_description(version.description),
+                original_time=version.created_at, **fields)
+        for run in imported.runs:
+            # The run starts and ends in this write: its lease only has to outlast the write.
+            stack.trigger_event(cls.ExecutionStarted, execution_id=run.execution_id,
+                                workflow=run.workflow, file=run.file,
+                                alive_until=fields["timestamp"] + _IMPORTED_RUN_LEASE,
+                                original_time=run.started_at, **fields)
+            ended = {"execution_id": run.execution_id, "duration_ms": run.duration_ms,
+                     "message": run.message, "original_time": run.finished_at, **fields}
+            if run.succeeded:
+                stack.trigger_event(cls.ExecutionCompleted, **ended)
+            else:
+                stack.trigger_event(cls.ExecutionFailed, reason=run.reason, **ended)
+        stack._become(imported.state, fields)
+        for entry in imported.history:
+            stack.trigger_event(cls.HistoryImported, tool=imported.tool, origin=entry.origin,
+                                kind=entry.kind, message=entry.message, severity=entry.severity,
+                                original_time=entry.time, original_actor=entry.actor,
+                                original_source=entry.source, data=entry.data, **fields)
+        lock = imported.lock
+        locked = lock is not None and not has_passed(lock.expires_at, invocation.at)
+        if lock is not None and locked:
+            stack.trigger_event(
+                cls.LockAcquired, lock_id=lock.lock_id,
+                locked_by=validate_lock_text(lock.locked_by, "locked_by", "lock holder"),
+                operation=validate_lock_text(lock.operation, "operation", "operation"),
+                reason=validate_lock_text(lock.reason, "reason", "reason"),
+                metadata=validate_metadata(dict(lock.metadata)), expires_at=lock.expires_at,
+                generation=stack.lock_generation + 1, original_time=lock.locked_at,
+                original_actor=lock.locked_by, **fields)
+        stack.trigger_event(
+            cls.Imported, tool=imported.tool, file=imported.file, source_id=imported.source_id,
+            import_id=imported.import_id, versions=len(imported.versions),
+            runs=len(imported.runs), history=len(imported.history),
+            outputs=len(imported.state.outputs), resources=len(imported.state.resources),
+            locked=locked, executions=imported.executions, last_run=imported.last_run,
+            last_duration_ms=imported.last_duration_ms, notes=list(imported.notes), **fields)
+        return stack
+
+    def follow_import(self, invocation: Invocation, record: ImportRecord, *,
+                      outputs: Mapping[str, Any], resources: Sequence[Resource]) -> bool:
+        """Take in what an import read into this stack: its outputs, and the records of its
+        resources (type `imported`, from the same tool; other resources stay as they are).
+
+        Returns False when that changes nothing; nothing is recorded then.
+        """
+        self._ensure_mutable(invocation)
+        for key, value in outputs.items():
+            validate_key(key, "output key")
+            check_json_value(key, value)
+        changed = [key for key, value in outputs.items()
+                   if key not in self.outputs or not same_json(self.outputs[key], value)]
+
+        def from_tool(resource: Resource) -> bool:
+            return (resource.type == IMPORTED_TYPE
+                    and is_imported_from(resource.attributes, record.tool))
+
+        others = [r for r in self.resources.values() if not from_tool(r)]
+        validate_declarations([*others, *resources])
+        plan = plan_declarations({name: r for name, r in self.resources.items() if from_tool(r)},
+                                 resources)
+        if not changed and plan.is_empty:
+            return False
+        fields = self._stamp(invocation)
+        for key in changed:
+            self.trigger_event(self.OutputSet, key=key, value=outputs[key], **fields)
+        self._follow_plan(plan, fields)
+        self.trigger_event(self.Imported, tool=record.tool, file=record.file,
+                           source_id=record.source_id, import_id=record.import_id,
+                           outputs=len(outputs), resources=len(resources),
+                           secrets=list(record.secrets), notes=list(record.notes), **fields)
+        return True
+
+    def _become(self, state: StackState, fields: dict[str, Any]) -> None:
+        """Bring the recorded state to `state`, with the events that say what changed."""
+        status = StackStatus(state.status)
+        if status in (StackStatus.RUNNING, StackStatus.DESTROYED):
+            raise InvalidInput(f"stack '{self.name}': an imported state cannot be {status}")
+        description = (_validate_description(state.description)
+                       if state.description != self.description else None)
+        if description is not None or status is not self.status:
+            self.trigger_event(self.Updated, description=description,
+                               status=status if status is not self.status else None, **fields)
+        for wanted, current, set_event, deleted_event, kind in (
+                (state.values, self.values, self.StateSet, self.StateDeleted, "state key"),
+                (state.outputs, self.outputs, self.OutputSet, self.OutputDeleted, "output key")):
+            for key, value in wanted.items():
+                validate_key(key, kind)
+                check_json_value(key, value)
+                if key not in current or not same_json(current[key], value):
+                    self.trigger_event(set_event, key=key, value=value, **fields)
+            for key in [key for key in current if key not in wanted]:
+                self.trigger_event(deleted_event, key=key, **fields)
+        dependencies = validate_dependencies(self.name, state.dependencies)
+        for name in [name for name in self.dependencies if name not in dependencies]:
+            self.trigger_event(self.DependencyRemoved, depends_on=name, **fields)
+        for name in [name for name in dependencies if name not in self.dependencies]:
+            self.trigger_event(self.DependencyAdded, depends_on=name, **fields)
+        resources = list(state.resources.values())
+        validate_declarations(resources)
+        self._follow_plan(plan_declarations(self.resources, resources), fields)
+
+    def _follow_plan(self, plan: ResourcePlan, fields: dict[str, Any]) -> None:
         for resource in plan.added:
             self.trigger_event(self.ResourceDeclared, **_resource_fields(resource), **fields)
         for update in plan.changed:
@@ -760,12 +909,20 @@ class Stack(BaseAggregate[UUID]):
 
 
 
+def _managed_by(resource: Resource) -> str:
+    if resource.type == IMPORTED_TYPE:
+        return f"what an import from {resource.attributes.get(IMPORTED_FROM, 'elsewhere')} found"
+    return f"what {resource.type} manages"
+
+
 def _resource_fields(resource: Resource) -> dict[str, Any]:
     return {"name": resource.name, "type": resource.type, "attributes": resource.attributes,
             "depends_on": list(resource.depends_on), "record_only": resource.record_only}
 
 
 _STAMP = ("timestamp", "actor", "source", "correlation_id")
+
+_IMPORTED_RUN_LEASE = timedelta(seconds=1)
 
 
 def _milliseconds(delta: timedelta) -> int:

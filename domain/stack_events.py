@@ -15,7 +15,7 @@ from uuid import UUID
 from eventsourcing.domain import CanInitAggregate, CanMutateAggregate
 
 from domain.drift import FixMode, ResourceDrift, ResourceFix
-from domain.events import DomainEvent
+from domain.events import DomainEvent, imported_only
 from domain.executions import RunningExecution, TaskRecord
 from domain.locks import LockInfo
 from domain.resources import Resource
@@ -46,6 +46,8 @@ class Created(StackEvent, CanInitAggregate[UUID]):
     originator_topic: str
     name: str
     description: str = ""
+    original_time: datetime | None = imported_only()
+    """When the tool it was imported from created it (an imported stack only)."""
 
     def mutate(self, aggregate: Any) -> Any:
         if aggregate is None:
@@ -58,7 +60,7 @@ class Created(StackEvent, CanInitAggregate[UUID]):
         stack.description = self.description
         stack.status = StackStatus.CREATED
         stack.incarnation = getattr(stack, "incarnation", 0) + 1
-        stack.created_at = self.timestamp
+        stack.created_at = self.original_time or self.timestamp
         stack.destroyed_at = None
         stack.values = {}
         stack.outputs = {}
@@ -74,6 +76,7 @@ class Created(StackEvent, CanInitAggregate[UUID]):
         # A run that was going on when the stack was destroyed still ends on its record.
         stack.running = getattr(stack, "running", {})
         stack.terraform = None
+        stack.imports = getattr(stack, "imports", ())
 
 
 class Updated(StackEvent):
@@ -144,11 +147,16 @@ class LockAcquired(StackEvent):
     metadata: dict[str, str] = {}
     expires_at: datetime
     generation: int
+    original_time: datetime | None = imported_only()
+    original_actor: str | None = imported_only()
+    """An imported lock: when, and by whom, it was taken in the tool it came from."""
 
     def apply(self, aggregate: Any) -> None:
         aggregate.lock = LockInfo(
-            lock_id=self.lock_id, locked_by=self.locked_by, acquired_by_actor=self.actor,
-            locked_at=self.timestamp, expires_at=self.expires_at, operation=self.operation,
+            lock_id=self.lock_id, locked_by=self.locked_by,
+            acquired_by_actor=self.original_actor or self.actor,
+            locked_at=self.original_time or self.timestamp, expires_at=self.expires_at,
+            operation=self.operation,
             reason=self.reason, metadata=self.metadata, generation=self.generation,
         )
         aggregate.lock_generation = self.generation
@@ -207,11 +215,13 @@ class SnapshotCreated(StackEvent):
     version: int
     creator: str
     description: str = ""
+    original_time: datetime | None = imported_only()
+    """An imported version: when the tool it came from took it."""
 
     def apply(self, aggregate: Any) -> None:
         aggregate.versions = {**aggregate.versions, self.version: VersionMark(
             version=self.version, position=self.originator_version, creator=self.creator,
-            description=self.description, created_at=self.timestamp)}
+            description=self.description, created_at=self.original_time or self.timestamp)}
         aggregate.last_version = self.version
 
 
@@ -434,6 +444,8 @@ class ExecutionStarted(StackEvent):
     """Until when its lease keeps the run alive (the lock's expiry, when it holds one)."""
     snapshot_version: int | None = None
     """The snapshot taken before the run, when its workflow asks for one."""
+    original_time: datetime | None = imported_only()
+    """An imported run: when it started in the tool it came from."""
 
     def apply(self, aggregate: Any) -> None:
         aggregate.running = {**aggregate.running, self.execution_id: RunningExecution(
@@ -462,6 +474,8 @@ class ExecutionEnded(StackEvent):
     duration_ms: int
     tasks: list[TaskRecord] = []
     message: str = ""
+    original_time: datetime | None = imported_only()
+    """An imported run: when it ended in the tool it came from."""
 
     def apply(self, aggregate: Any) -> None:
         running = dict(aggregate.running)
@@ -509,6 +523,58 @@ class ExecutionSkipped(StackEvent):
 
     def apply(self, aggregate: Any) -> None:
         """Nothing ran: the stack's state and status stay as they were."""
+
+
+# ---- import events --------------------------------------------------------------------
+
+class Imported(StackEvent):
+    """What an import read into the stack, from where (recorded after what it brought)."""
+
+    TOPIC: ClassVar[str] = "stack.imported"
+    tool: str
+    """`go` (the original Go sloth-runner), `pulumi`."""
+    file: str
+    """The file it was read from."""
+    source_id: str = ""
+    """The stack's id, or name, in that tool."""
+    import_id: str
+    """A digest of what was read: the same source is recognised when imported again."""
+    versions: int = 0
+    runs: int = 0
+    history: int = 0
+    outputs: int = 0
+    resources: int = 0
+    locked: bool = False
+    secrets: list[str] = []
+    """Outputs whose values were secret: recorded as a marker, never as the value."""
+    executions: int | None = None
+    """How many runs the source counted, and its last run: what `stack list` shows."""
+    last_run: datetime | None = None
+    last_duration_ms: int | None = None
+    notes: list[str] = []
+    """What was adjusted or left out, and why."""
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.imports = (*getattr(aggregate, "imports", ()), self.import_id)
+
+
+class HistoryImported(StackEvent):
+    """A line of the history another tool kept about the stack, with its own time and actor."""
+
+    TOPIC: ClassVar[str] = "history.imported"
+    tool: str
+    origin: str
+    """Where that tool kept it (the Go tool: `state_events`, `state_activity`)."""
+    kind: str
+    message: str = ""
+    severity: str = "info"
+    original_time: datetime | None = imported_only()
+    original_actor: str
+    original_source: str = ""
+    data: dict[str, Any] = {}
+
+    def apply(self, aggregate: Any) -> None:
+        """A record of the past; the stack's state does not change."""
 
 
 def _lease_of_runs(stack: Any, lock_id: str, until: datetime) -> None:

@@ -47,6 +47,7 @@ class StackMemento(BaseModel):
     resources: dict[str, Resource] = {}
     running: dict[str, RunningExecution] = {}
     terraform: TerraformState | None = None
+    imports: tuple[str, ...] = ()
 
 
 _STATE = tuple(name for name in StackMemento.model_fields

@@ -17,6 +17,11 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
+def entries(count: int, what: str = "history") -> str:
+    """`1 history entry`, `3 history entries`."""
+    return f"{count} {what} {'entry' if count == 1 else 'entries'}"
+
+
 def listed(names: Sequence[str], limit: int = 5) -> str:
     """`a, b, c` -- or, past `limit`, `a, b, c, d, e and 7 more`."""
     shown = ", ".join(names[:limit])

@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 from infrastructure.ownership import require_ours
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 """Bumped whenever a projection's tables or logic change; a mismatch triggers a migration."""
 
 POSITIONS_DDL = (
@@ -72,9 +72,11 @@ STACKS = ProjectionSpec(
 
 AUDIT = ProjectionSpec(
     name="audit",
-    version=2,
+    version=3,
     tables=("state_events",),
     ddl=(
+        # `original_time`, `original_actor`: for a line of another tool's history
+        # (`history.imported`), when and by whom it happened there; the log shows those.
         """CREATE TABLE IF NOT EXISTS state_events (
             id INTEGER PRIMARY KEY,
             stack_id TEXT NOT NULL,
@@ -87,7 +89,9 @@ AUDIT = ProjectionSpec(
             actor TEXT NOT NULL,
             correlation_id TEXT NOT NULL,
             created_at TEXT NOT NULL,
-            data TEXT NOT NULL)""",
+            data TEXT NOT NULL,
+            original_time TEXT,
+            original_actor TEXT)""",
         "CREATE INDEX IF NOT EXISTS state_events_by_stack ON state_events (stack_id, id)",
         "CREATE INDEX IF NOT EXISTS state_events_by_type ON state_events (event_type, id)",
         "CREATE INDEX IF NOT EXISTS state_events_by_time ON state_events (created_at)",

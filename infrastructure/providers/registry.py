@@ -20,10 +20,10 @@ declarations again and again: the event store's cache hands out the same resourc
 def builtin_types() -> dict[str, ResourceType[Any]]:
     from infrastructure.providers.command import CommandType
     from infrastructure.providers.files import DirectoryType, FileType
-    from infrastructure.providers.records import TerraformType
+    from infrastructure.providers.records import ImportedType, TerraformType
 
     return {"file": FileType(), "directory": DirectoryType(), "command": CommandType(),
-            "terraform": TerraformType()}
+            "terraform": TerraformType(), "imported": ImportedType()}
 
 
 def describe_errors(error: ValidationError) -> str:

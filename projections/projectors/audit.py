@@ -18,7 +18,7 @@ from domain.stack import Stack
 from domain.timestamps import to_text
 from domain.tokens import ApiToken
 from domain.validation import CheckStatus
-from domain.wording import listed, plural, shortened
+from domain.wording import entries, listed, plural, shortened
 from projections import schema
 from projections.projectors import Projector, dump
 
@@ -215,10 +215,16 @@ def _(event: Stack.ExecutionRenewed) -> tuple[str, str]:
                   f"{to_text(event.alive_until)[:19]}Z")
 
 
+def _tasks(event: Stack.ExecutionCompleted | Stack.ExecutionFailed) -> str:
+    if event.original_time is not None:
+        # An imported run: its tool counted tasks without naming them.
+        return f"imported: {shortened(event.message, 80)}" if event.message else "imported"
+    return plural(len(event.tasks), "task")
+
+
 @summarize.register
 def _(event: Stack.ExecutionCompleted) -> tuple[str, str]:
-    return INFO, (f"run {event.execution_id[:8]} completed in {_ms(event.duration_ms)} "
-                  f"({plural(len(event.tasks), 'task')})")
+    return INFO, f"run {event.execution_id[:8]} completed in {_ms(event.duration_ms)} ({_tasks(event)})"
 
 
 @summarize.register
@@ -226,13 +232,40 @@ def _(event: Stack.ExecutionFailed) -> tuple[str, str]:
     failed = [t.name for t in event.tasks if t.status in ("failed", "timed_out")]
     which = f": {listed(failed)}" if failed else ""
     back = f"; restored to v{event.rolled_back_to}" if event.rolled_back_to else ""
+    imported = f" ({_tasks(event)})" if event.original_time is not None else ""
     return ERROR, (f"run {event.execution_id[:8]} failed ({event.reason}) after "
-                   f"{_ms(event.duration_ms)}{which}{back}")
+                   f"{_ms(event.duration_ms)}{which}{back}{imported}")
 
 
 @summarize.register
 def _(event: Stack.ExecutionSkipped) -> tuple[str, str]:
     return WARNING, f"run of workflow '{event.workflow}' not started ({event.reason})"
+
+
+@summarize.register
+def _(event: Stack.Imported) -> tuple[str, str]:
+    tool = TOOLS.get(event.tool, event.tool)
+    counts = [plural(count, noun) for count, noun in (
+        (event.versions, "version"), (event.runs, "run"), (event.outputs, "output"),
+        (event.resources, "resource")) if count]
+    if event.history:
+        counts.insert(2, entries(event.history))
+    if event.locked:
+        counts.append("a held lock")
+    if event.secrets:
+        counts.append(f"secrets kept as markers ({listed(event.secrets)})")
+    what = f": {', '.join(counts)}" if counts else ""
+    return INFO, f"imported from {tool} ({shortened(event.file, 60)}){what}"
+
+
+@summarize.register
+def _(event: Stack.HistoryImported) -> tuple[str, str]:
+    said = f": {shortened(event.message, 120)}" if event.message else ""
+    severity = event.severity if event.severity in (INFO, WARNING, ERROR) else INFO
+    return severity, f"imported {event.kind}{said}"
+
+
+TOOLS = {"go": "the Go sloth-runner", "pulumi": "Pulumi"}
 
 
 @summarize.register
@@ -316,18 +349,23 @@ class AuditProjector(Projector):
             row = cursor.execute("SELECT name FROM stacks WHERE id = ?", (stack_id,)).fetchone()
             name = self._names[stack_id] = row[0] if row else ""
         severity, message = summarize(event)
+        original_time = original_actor = None
+        if isinstance(event, Stack.HistoryImported):
+            original_actor = event.original_actor
+            original_time = to_text(event.original_time) if event.original_time else None
         # Rows are kept for one statement per batch (`flush`): nothing reads them before.
         self._rows.append(
             (position, stack_id, name, event.originator_version, type(event).TOPIC, severity,
              message, event.source.value, event.actor, event.correlation_id,
-             to_text(event.timestamp), dump(event.payload())))
+             to_text(event.timestamp), dump(event.payload()), original_time, original_actor))
 
     def flush(self, cursor: sqlite3.Cursor) -> None:
         rows, self._rows = self._rows, []
         cursor.executemany(
             "INSERT OR REPLACE INTO state_events (id, stack_id, stack_name, stack_version,"
-            " event_type, severity, message, source, actor, correlation_id, created_at, data)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            " event_type, severity, message, source, actor, correlation_id, created_at, data,"
+            " original_time, original_actor)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     def discard(self) -> None:
         self._rows = []

@@ -34,7 +34,8 @@ class ExecutionProjector(DispatchingProjector):
             " VALUES (?, ?, ?, ?, ?, ?, ?, 'running', NULL, '', ?, ?, ?, NULL, NULL, ?, ?, ?,"
             " NULL, ?, ?, '[]', ?, NULL) ON CONFLICT (id) DO NOTHING",
             (event.execution_id, stack_id, name, event.workflow, event.version, event.file,
-             event.file_sha256, to_text(event.timestamp), event.actor, event.correlation_id,
+             event.file_sha256, to_text(event.original_time or event.timestamp), event.actor,
+             event.correlation_id,
              event.lock_id, to_text(event.alive_until), event.snapshot_version,
              dump(event.tasks), dump(event.parameters), position))
 
@@ -69,7 +70,8 @@ class ExecutionProjector(DispatchingProjector):
         cursor.execute(
             "UPDATE stack_executions SET status = ?, reason = ?, message = ?, finished_at = ?,"
             " duration_ms = ?, rolled_back_to = ?, tasks = ?, finished_event = ? WHERE id = ?",
-            (event.outcome().value, reason, event.message, to_text(event.timestamp),
+            (event.outcome().value, reason, event.message,
+             to_text(event.original_time or event.timestamp),
              event.duration_ms, rolled_back_to,
              dump([task.model_dump(mode="json") for task in event.tasks]), position,
              event.execution_id))

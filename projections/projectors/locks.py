@@ -29,8 +29,9 @@ class LockProjector(DispatchingProjector):
             "INSERT OR REPLACE INTO state_locks (stack_id, stack_name, lock_id, locked_by,"
             " acquired_by_actor, locked_at, expires_at, operation, reason, metadata, generation,"
             " renewed_at, event_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
-            (stack_id, name[0] if name else "", event.lock_id, event.locked_by, event.actor,
-             to_text(event.timestamp), to_text(event.expires_at), event.operation, event.reason,
+            (stack_id, name[0] if name else "", event.lock_id, event.locked_by,
+             event.original_actor or event.actor, to_text(event.original_time or event.timestamp),
+             to_text(event.expires_at), event.operation, event.reason,
              dump(event.metadata), event.generation, event.originator_version),
         )
 

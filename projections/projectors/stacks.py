@@ -67,6 +67,7 @@ class StackProjector(Projector):
     def _created(self, event: Stack.Created, cursor: sqlite3.Cursor, position: int) -> None:
         stack_id = str(event.originator_id)
         at = to_text(event.timestamp)
+        created = to_text(event.original_time) if event.original_time else at
         cursor.execute(
             "INSERT INTO stacks (id, name, description, status, created_at, updated_at,"
             " event_version, incarnation, created_by, updated_by)"
@@ -77,7 +78,7 @@ class StackProjector(Projector):
             " incarnation = stacks.incarnation + 1, destroyed_at = NULL,"
             " created_by = excluded.created_by, updated_by = excluded.updated_by,"
             " value_count = 0, output_count = 0",
-            (stack_id, event.name, event.description, at, at, event.originator_version,
+            (stack_id, event.name, event.description, created, at, event.originator_version,
              event.actor, event.actor),
         )
         self._pending.pop(stack_id, None)  # all gone, as far as the new incarnation knows
@@ -139,7 +140,17 @@ class StackProjector(Projector):
             "UPDATE stacks SET status = 'running', last_execution = ?, last_duration_ms = NULL,"
             " execution_count = execution_count + 1,"
             " running_executions = running_executions + 1 WHERE id = ?",
-            (to_text(event.timestamp), str(event.originator_id)))
+            (to_text(event.original_time or event.timestamp), str(event.originator_id)))
+
+    @handle.register
+    def _imported(self, event: Stack.Imported, cursor: sqlite3.Cursor, position: int) -> None:
+        # What the tool it came from showed for its runs, which may count more than it kept.
+        if event.executions is not None:
+            cursor.execute(
+                "UPDATE stacks SET execution_count = ?, last_execution = ?,"
+                " last_duration_ms = ? WHERE id = ?",
+                (event.executions, to_text(event.last_run) if event.last_run else None,
+                 event.last_duration_ms, str(event.originator_id)))
 
     @handle.register(Stack.ExecutionCompleted)
     @handle.register(Stack.ExecutionFailed)

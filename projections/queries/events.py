@@ -24,6 +24,8 @@ class EventRecord(Record):
     actor: str
     correlation_id: str
     timestamp: str
+    """When it happened: for a line of another tool's history (`history.imported`), when it
+    happened there (as `actor` is who did it there)."""
     data: dict[str, Any]
 
 
@@ -65,18 +67,18 @@ def list_events(connection: sqlite3.Connection, query: EventFilter) -> list[Even
         clauses.append("event_type GLOB ?")
         params.append(query.type_pattern)
     if query.actor:
-        clauses.append("actor = ?")
+        clauses.append(f"{_ACTOR} = ?")
         params.append(query.actor)
     if query.since:
-        clauses.append("created_at >= ?")
+        clauses.append(f"{_TIME} >= ?")
         params.append(query.since)
     if query.until:
-        clauses.append("created_at <= ?")
+        clauses.append(f"{_TIME} <= ?")
         params.append(query.until)
     where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
     sql = (
         "SELECT id, stack_id, stack_name, stack_version, event_type, severity, message, source,"
-        f" actor, correlation_id, created_at, data FROM state_events {where}"
+        f" {_ACTOR}, correlation_id, {_TIME}, data FROM state_events {where}"
         f" ORDER BY id {'ASC' if query.after is not None else 'DESC'}"
     )
     if query.limit is not None:
@@ -89,6 +91,12 @@ def list_events(connection: sqlite3.Connection, query: EventFilter) -> list[Even
         id=row[0], stack_id=row[1], stack=row[2], stack_version=row[3], type=row[4],
         severity=row[5], message=row[6], source=row[7], actor=row[8], correlation_id=row[9],
         timestamp=row[10], data=orjson.loads(row[11])) for row in rows]
+
+
+_TIME = "COALESCE(original_time, created_at)"
+_ACTOR = "COALESCE(original_actor, actor)"
+"""An event's time and actor as the log shows them: a line of another tool's history
+(`history.imported`) by its own, the rest as recorded."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +116,7 @@ class HistoryEntry(Record):
 def stack_history(connection: sqlite3.Connection, stack_id: str,
                   limit: int | None = None) -> list[HistoryEntry]:
     """Every change to a stack, newest first."""
-    sql = ("SELECT id, stack_version, created_at, actor, source, event_type, message,"
+    sql = (f"SELECT id, stack_version, {_TIME}, {_ACTOR}, source, event_type, message,"
            " correlation_id FROM state_events WHERE stack_id = ? ORDER BY id DESC")
     params: list[Any] = [stack_id]
     if limit is not None:
