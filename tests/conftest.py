@@ -19,6 +19,8 @@ from domain.invocation import Invocation, Source
 from infrastructure.runtime import Runtime
 from infrastructure.settings import Settings
 
+pytest_plugins = ("tests.support.unprivileged",)
+
 ACTOR = "tester@test"
 SCRIPT = str(Path(sys.executable).with_name("sloth-runner"))
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -21,6 +20,7 @@ from tests.fixtures.go_database import (
     VERSIONS_OF_PRODUCTION,
     build_go_database,
 )
+from tests.support.unprivileged import Unprivileged
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TFSTATE = FIXTURES / "network.tfstate.json"
@@ -289,14 +289,15 @@ def test_files_that_are_not_what_the_command_expects(cli: CliRun, go_db: Path, d
     assert not db_path.exists()
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_an_unreadable_file_is_named(cli: CliRun, go_db: Path, db_path: Path) -> None:
-    go_db.chmod(0)
-    try:
-        assert refused(cli, db_path, "import", "go", str(go_db)) == (
-            f"error: cannot read {go_db}: Permission denied")
-    finally:
-        go_db.chmod(0o600)
+def test_an_unreadable_file_is_named(go_db: Path, unprivileged: Unprivileged) -> None:
+    source = unprivileged.root / "go.db"
+    shutil.copy(go_db, source)
+    source.chmod(0)
+    target = unprivileged.root / "stacks.db"
+    result = unprivileged(target, "import", "go", str(source))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == f"error: cannot read {source}: Permission denied"
+    assert not target.exists()
 
 
 def test_the_go_database_cannot_be_the_one_imported_into(cli: CliRun, go_db: Path,
