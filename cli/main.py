@@ -13,7 +13,8 @@ from cli.lazy import lazy_group
 app = Typer(
     name="sloth-runner",
     cls=type("Root", (EntryPoint, lazy_group(stack="cli.stack", events="cli.events",
-                                             projections="cli.projections", run="cli.run")), {}),
+                                             projections="cli.projections", run="cli.run",
+                                             db="cli.db")), {}),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -40,6 +41,12 @@ def root(
         typer.Option("--db", metavar="PATH", parser=path_text,
                      help="SQLite database (env SLOTH_RUNNER_DB)."),
     ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option("--database-url", metavar="URL",
+                     help="PostgreSQL database, postgresql://user@host:port/db "
+                          "(env SLOTH_RUNNER_DATABASE_URL)."),
+    ] = None,
     config: Annotated[
         str | None,
         typer.Option("--config", metavar="PATH", parser=path_text,
@@ -54,7 +61,8 @@ def root(
     ] = False,
 ) -> None:
     """Stack state management: locks, snapshots, drift, dependencies and a full audit log."""
-    cli_state = CliState(db=db, config=config, json=json_output, no_color=no_color, debug=debug)
+    cli_state = CliState(db=db, config=config, json=json_output, no_color=no_color, debug=debug,
+                         database_url=database_url)
     ctx.obj = cli_state
     ctx.call_on_close(cli_state.close)
 

@@ -214,10 +214,22 @@ def _target(values: Mapping[str, str], timeout: str | None, extra: dict[str, str
 # ---- connecting, and what a failure means ---------------------------------------------------
 
 
+def quiet_driver_logs() -> None:
+    """Keep psycopg's and its pool's log records off stderr: a failure is reported once, as
+    one line, by the CLI (Python prints warnings of loggers without a handler)."""
+    import logging
+
+    driver = logging.getLogger("psycopg")
+    if not driver.handlers:
+        driver.addHandler(logging.NullHandler())
+        driver.propagate = False
+
+
 def check_connection(arguments: Mapping[str, Any]) -> None:
     """Connect once and disconnect; a failure is raised as what it means for the user."""
     import psycopg
 
+    quiet_driver_logs()
     try:
         psycopg.connect(**arguments, autocommit=True).close()
     except psycopg.Error as exc:

@@ -25,6 +25,9 @@ from infrastructure.settings import Settings
 from tests.conftest import ACTOR, SCRIPT, ProcRun, event_count, invocation
 from tests.fixtures.go_database import build_go_database
 
+pytestmark = pytest.mark.sqlite_only(
+    reason="database files: their kinds, modes, owners, directories and side files")
+
 SIDE_FILES = ("-journal", "-wal", "-shm")
 
 Fingerprint = tuple[str, int, int, tuple[str, ...]]

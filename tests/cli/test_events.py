@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from freezegun import freeze_time
 
-from tests.conftest import CliRun, event_count
+from tests.conftest import CliRun, Database, event_count
 
 
 def build_history(cli: CliRun) -> None:
@@ -52,7 +51,7 @@ def test_human_listing_has_one_line_summaries(cli: CliRun) -> None:
     assert lines[-1] == "Total: 2 events"
 
 
-def test_bad_filters(cli: CliRun, db_path: Path) -> None:
+def test_bad_filters(cli: CliRun, db_path: Database) -> None:
     build_history(cli)
     before = event_count(db_path)
     for args, code in ((["--since", "yesterday"], 2), (["--limit", "0"], 2),
@@ -63,7 +62,7 @@ def test_bad_filters(cli: CliRun, db_path: Path) -> None:
     assert event_count(db_path) == before
 
 
-def test_export_is_json_lines_of_every_stored_field_in_log_order(cli: CliRun, db_path: Path) -> None:
+def test_export_is_json_lines_of_every_stored_field_in_log_order(cli: CliRun, db_path: Database) -> None:
     build_history(cli)
     result = cli("events", "export")
     assert result.exit_code == 0

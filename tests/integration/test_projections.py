@@ -35,11 +35,10 @@ from domain.invocation import Invocation
 from domain.resources import Resource
 from domain.validation import CheckResult, CheckStatus
 from infrastructure.runtime import Runtime
-from infrastructure.settings import Settings
 from projections import schema
 from projections.projectors.stacks import StackProjector
 from projections.queries import positions, stacks
-from tests.conftest import event_count, invocation, read_model_dump
+from tests.conftest import Database, event_count, invocation, read_model_dump, settings
 
 
 def random_resources(rng: random.Random, world: Path) -> list[Resource]:
@@ -124,7 +123,7 @@ def random_history(runtime: Runtime, steps: int, seed: int) -> None:
     runtime.catch_up()
 
 
-def test_rebuild_from_zero_equals_incremental(runtime: Runtime, db_path: Path) -> None:
+def test_rebuild_from_zero_equals_incremental(runtime: Runtime, db_path: Database) -> None:
     random_history(runtime, steps=400, seed=7)
     assert event_count(db_path) > 200
     incremental = read_model_dump(db_path)
@@ -139,7 +138,7 @@ def test_rebuild_from_zero_equals_incremental(runtime: Runtime, db_path: Path) -
     assert read_model_dump(db_path) == incremental
 
 
-def test_reprocessing_an_event_changes_nothing(runtime: Runtime, db_path: Path) -> None:
+def test_reprocessing_an_event_changes_nothing(runtime: Runtime, db_path: Database) -> None:
     random_history(runtime, steps=60, seed=3)
     before = read_model_dump(db_path)
     connection = runtime.connection()
@@ -148,7 +147,7 @@ def test_reprocessing_an_event_changes_nothing(runtime: Runtime, db_path: Path) 
     assert read_model_dump(db_path) == before
 
 
-def test_a_crash_between_event_write_and_projection_is_healed(runtime: Runtime, db_path: Path,
+def test_a_crash_between_event_write_and_projection_is_healed(runtime: Runtime, db_path: Database,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     service = runtime.service()
     service.create_stack(CreateStack(stack="app"), invocation())
@@ -166,21 +165,21 @@ def test_a_crash_between_event_write_and_projection_is_healed(runtime: Runtime, 
     assert stacks.find_stack(runtime.connection(), "app").values == {}  # type: ignore[union-attr]
     assert positions.lag(runtime.connection()) == 2
     # The next reader heals it.
-    other = Runtime(Settings(db_path=db_path))
+    other = Runtime(settings(db_path))
     try:
         assert stacks.find_stack(other.reader(), "app").values == {"a": 1, "b": 2}  # type: ignore[union-attr]
     finally:
         other.close()
 
 
-def test_a_changed_projection_is_rebuilt_on_open(runtime: Runtime, db_path: Path) -> None:
+def test_a_changed_projection_is_rebuilt_on_open(runtime: Runtime, db_path: Database) -> None:
     random_history(runtime, steps=50, seed=11)
     expected = read_model_dump(db_path)
     with sqlite3.connect(db_path) as connection:
         connection.execute("UPDATE projection_positions SET version = 0 WHERE name = 'stacks'")
         connection.execute("DELETE FROM state_values")
         connection.execute("PRAGMA user_version = 0")
-    reopened = Runtime(Settings(db_path=db_path))
+    reopened = Runtime(settings(db_path))
     try:
         reopened.reader()
     finally:
@@ -200,7 +199,7 @@ def test_projection_status_reports_lag(runtime: Runtime) -> None:
     assert set(status) == {spec.name for spec in schema.PROJECTIONS}
 
 
-def test_batched_projection_equals_one_event_at_a_time(runtime: Runtime, db_path: Path,
+def test_batched_projection_equals_one_event_at_a_time(runtime: Runtime, db_path: Database,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """Projectors keep rows back until the end of a batch (values, stamps, audit rows): the
     read models are the same as when every event is its own batch."""
@@ -214,7 +213,7 @@ def test_batched_projection_equals_one_event_at_a_time(runtime: Runtime, db_path
     assert read_model_dump(db_path) == one_by_one
 
 
-def test_values_changed_again_and_again_in_one_batch(runtime: Runtime, db_path: Path,
+def test_values_changed_again_and_again_in_one_batch(runtime: Runtime, db_path: Database,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     import projections.runner
 
@@ -245,7 +244,7 @@ def test_values_changed_again_and_again_in_one_batch(runtime: Runtime, db_path: 
 
 
 def test_a_rebuild_leaves_the_indexes_and_the_connection_as_they_were(
-        runtime: Runtime, db_path: Path) -> None:
+        runtime: Runtime, db_path: Database) -> None:
     random_history(runtime, steps=40, seed=5)
     connection = runtime.connection()
 
