@@ -98,7 +98,8 @@ def copy(ctx: typer.Context, to: ToOption, source: FromOption = None,
         total = event_count(origin.connection())
         show = _progress(total) if total >= PROGRESS_FROM and not st.wants_json(
             json_output) else None
-        copied = copy_log(origin.store(), target.connection(), progress=show)
+        copied = copy_log(origin.store(), target.connection(), progress=show,
+                          described=_where(target))
         if show is not None:
             _end_progress()
         rebuilt = target.projections().rebuild()
@@ -137,16 +138,16 @@ def _progress(total: int) -> Callable[[int], None]:
     """Report copied events on stderr: a line that updates itself on a terminal, else a line
     at every tenth."""
     terminal = sys.stderr.isatty()
-    shown = [0]
+    tenths = [0]  # the last tenth reported
 
     def show(done: int) -> None:
         percent = done * 100 // max(total, 1)
         if terminal:
             sys.stderr.write(f"\rcopying events: {done:,} of {total:,} ({percent}%)")
-        elif percent // 10 > shown[0] // 10 or done == total:
+        elif percent // 10 > tenths[0]:
+            tenths[0] = percent // 10
             sys.stderr.write(f"copying events: {done:,} of {total:,} ({percent}%)\n")
         sys.stderr.flush()
-        shown[0] = percent
 
     return show
 

@@ -67,13 +67,15 @@ class LogDigest:
 
 def copy_log(source: StackStore, target: Connection, *, until: int | None = None,
              only: Collection[int] | None = None,
-             progress: Callable[[int], None] | None = None) -> Copied:
+             progress: Callable[[int], None] | None = None,
+             described: str = "the target") -> Copied:
     """Copy the source's events (up to position `until`, or only those at the positions in
     `only`) and the library snapshots they allow into the target's empty event store.
 
     Raises Conflict when the target already holds events, CopyMismatch (and keeps nothing)
-    when reading the target back does not give what was read from the source.
-    `progress` is told how many events have been copied so far, after each batch.
+    when reading the target back does not give what was read from the source; messages
+    name the target as `described`. `progress` is told how many events have been copied so
+    far, after each batch.
     """
     dialect = target.dialect
     insert_event = (f"INSERT INTO {dialect.events_table} ({dialect.position_column},"
@@ -85,7 +87,7 @@ def copy_log(source: StackStore, target: Connection, *, until: int | None = None
         dialect.lock_events(cursor)
         held = cursor.execute(f"SELECT COUNT(*) FROM {dialect.events_table}").fetchone()[0]
         if held:
-            raise Conflict(f"the target already holds {held} event"
+            raise Conflict(f"{described} already holds {held} event"
                            f"{'s' if held != 1 else ''}; copy into an empty database")
         batch: list[tuple[Any, ...]] = []
         for notification in EventLog(source.recorder).notifications(until=until, batch=BATCH):
@@ -105,9 +107,10 @@ def copy_log(source: StackStore, target: Connection, *, until: int | None = None
                 batch = []
                 if progress is not None:
                     progress(source_digest.count)
-        cursor.executemany(insert_event, batch)
-        if progress is not None:
-            progress(source_digest.count)
+        if batch:
+            cursor.executemany(insert_event, batch)
+            if progress is not None:
+                progress(source_digest.count)
         if last:
             dialect.positions_written(cursor, last)
         snapshots = _copy_snapshots(source, cursor, target, versions)

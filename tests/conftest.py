@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import freezegun
 import pytest
 from typer.testing import CliRunner, Result
 
@@ -28,6 +29,10 @@ from infrastructure.settings import Settings, StackSettings
 from tests.support.pg_fixtures import own_postgres_server, postgres_server, postgres_url
 
 __all__ = ["own_postgres_server", "postgres_server", "postgres_url"]
+
+# The connection pool's scheduler measures its waits with the clock a frozen test stops: it
+# would never see its own stop request, and its thread would outlive the test.
+freezegun.configure(extend_ignore_list=["psycopg_pool"])
 
 ACTOR = "tester@test"
 SCRIPT = str(Path(sys.executable).with_name("sloth-runner"))
@@ -177,6 +182,20 @@ def rows(db: Database, sql: str, parameters: tuple[object, ...] = ()) -> list[tu
         return _postgres_rows(db, sql, parameters)
     with sqlite3.connect(db) as connection:
         return connection.execute(sql, parameters).fetchall()
+
+
+def execute(db: Database, *statements: str) -> None:
+    """Run statements on the test database directly, behind the program's back."""
+    if isinstance(db, str):
+        import psycopg
+
+        with psycopg.connect(db, autocommit=True) as connection:
+            for statement in statements:
+                connection.execute(statement.encode())
+        return
+    with sqlite3.connect(db) as connection:
+        for statement in statements:
+            connection.execute(statement)
 
 
 def _postgres_rows(url: str, sql: str, parameters: tuple[object, ...] = (), *,

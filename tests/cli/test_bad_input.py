@@ -129,6 +129,7 @@ def test_missing_config_file(cli: CliRun, tmp_path: Path, db_path: Database) -> 
     assert_refused(result, 2, db_path, 0, fragment="does not exist")
 
 
+@pytest.mark.sqlite_only(reason="where a database file may be created")
 def test_database_in_a_directory_that_cannot_be_created(cli: CliRun, tmp_path: Path,
                                                         db_path: Database) -> None:
     blocker = tmp_path / "a-file"
@@ -140,6 +141,7 @@ def test_database_in_a_directory_that_cannot_be_created(cli: CliRun, tmp_path: P
     assert_refused(result, 2, db_path, 0, fragment="cannot create the database directory")
 
 
+@pytest.mark.sqlite_only(reason="a file that is not a SQLite database")
 def test_a_file_that_is_not_a_database(cli: CliRun, tmp_path: Path, db_path: Database) -> None:
     bogus = tmp_path / "notes.txt"
     bogus.write_text("these are my notes, not a database\n" * 10)

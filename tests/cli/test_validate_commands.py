@@ -160,7 +160,7 @@ def test_a_bad_config_file_naming_the_database_is_still_exit_2(proc: ProcRun,
                                                                tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text(f"stacks:\n  database_path: {tmp_path / 'x.db'}\n  bogus: 1\n")
-    env = {"SLOTH_RUNNER_DB": ""}
+    env = {"SLOTH_RUNNER_DB": "", "SLOTH_RUNNER_DATABASE_URL": ""}
     result = proc("--config", str(config), "stack", "validate", "all", env=env)
     assert result.returncode == 2
     assert result.stderr.startswith("error: config ") and "stacks.bogus: unknown key" in result.stderr
