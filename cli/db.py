@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli import output
-from cli.context import JsonFlag, state
+from cli.context import JsonFlag, path_text, state
 from cli.errors import Typer, UsageProblem
 
 if TYPE_CHECKING:
@@ -71,10 +71,11 @@ def status(ctx: typer.Context, json_output: JsonFlag = False) -> None:
 
 
 FromOption = Annotated[str | None, typer.Option(
-    "--from", metavar="PATH_OR_URL",
+    "--from", metavar="PATH_OR_URL", parser=path_text,
     help="The database to copy (default: the one --db/--database-url names).")]
 ToOption = Annotated[str, typer.Option(
-    "--to", metavar="PATH_OR_URL", help="An empty database: a SQLite file or postgresql:// URL.")]
+    "--to", metavar="PATH_OR_URL", parser=path_text,
+    help="An empty database: a SQLite file or postgresql:// URL.")]
 
 
 @app.command("copy")
@@ -98,8 +99,10 @@ def copy(ctx: typer.Context, to: ToOption, source: FromOption = None,
         total = event_count(origin.connection())
         show = _progress(total) if total >= PROGRESS_FROM and not st.wants_json(
             json_output) else None
+        copying = time.perf_counter()
         copied = copy_log(origin.store(), target.connection(), progress=show,
                           described=_where(target))
+        copy_seconds = time.perf_counter() - copying
         if show is not None:
             _end_progress()
         rebuilt = target.projections().rebuild()
@@ -112,6 +115,7 @@ def copy(ctx: typer.Context, to: ToOption, source: FromOption = None,
         output.emit_json({"from": _where(origin), "to": _where(target), "events": copied.events,
                           "snapshots": copied.snapshots, "last_position": copied.last,
                           "digest": f"sha256:{copied.digest}", "rebuilt": rebuilt,
+                          "copy_seconds": round(copy_seconds, 3),
                           "seconds": round(elapsed, 3)})
         return
     output.say(f"{output.tick()} Copied {copied.events:,} event{'s' if copied.events != 1 else ''}"

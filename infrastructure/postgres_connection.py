@@ -20,44 +20,13 @@ from typing import Any
 import psycopg
 
 from infrastructure import postgres
-from infrastructure.sql import POSTGRES, Dialect
+from infrastructure.sql import POSTGRES, Dialect, translate
 
 READ_MODEL_LOCK_KEY = 0x5106_7E5C_4D52
 """The advisory lock a read-model write transaction holds (the counterpart of SQLite's
 write lock under BEGIN IMMEDIATE); released when the transaction ends."""
 IDLE_IN_TRANSACTION_SECONDS = 15
 """A process stopped inside a projection transaction must not hold the lock for long."""
-
-_statements: dict[str, str] = {}
-
-
-def translate(sql: str) -> str:
-    """The statement with `?` parameters as psycopg's `%s` and every literal `%` doubled.
-
-    A `?` inside quotes ('...' or "...") is text and is kept; a `%` anywhere is doubled,
-    because psycopg reads placeholders in quoted text too.
-    """
-    translated = _statements.get(sql)
-    if translated is not None:
-        return translated
-    parts: list[str] = []
-    quote = ""
-    for character in sql:
-        if character == "%":
-            parts.append("%%")
-            continue
-        if quote:
-            if character == quote:
-                quote = ""
-        elif character in "'\"":
-            quote = character
-        elif character == "?":
-            parts.append("%s")
-            continue
-        parts.append(character)
-    translated = _statements[sql] = "".join(parts)
-    return translated
-
 
 class PostgresCursor:
     """A psycopg cursor that speaks the read side's SQL (`infrastructure.sql.Cursor`)."""

@@ -180,5 +180,37 @@ class PostgresDialect(Dialect):
                        (self.events_table, self.position_column, max(last, 1)))
 
 
+_statements: dict[str, str] = {}
+
+
+def translate(sql: str) -> str:
+    """The statement with `?` parameters as psycopg's `%s` and every literal `%` doubled (for
+    PostgreSQL; cached, statements being few and repeated).
+
+    A `?` inside quotes ('...' or "...") is text and is kept; a `%` anywhere is doubled,
+    because psycopg reads placeholders in quoted text too.
+    """
+    translated = _statements.get(sql)
+    if translated is not None:
+        return translated
+    parts: list[str] = []
+    quote = ""
+    for character in sql:
+        if character == "%":
+            parts.append("%%")
+            continue
+        if quote:
+            if character == quote:
+                quote = ""
+        elif character in "'\"":
+            quote = character
+        elif character == "?":
+            parts.append("%s")
+            continue
+        parts.append(character)
+    translated = _statements[sql] = "".join(parts)
+    return translated
+
+
 SQLITE = SQLiteDialect()
 POSTGRES = PostgresDialect()

@@ -204,7 +204,7 @@ def _postgres_rows(url: str, sql: str, parameters: tuple[object, ...] = (), *,
     there yet)."""
     import psycopg
 
-    from infrastructure.postgres_connection import translate
+    from infrastructure.sql import translate
 
     with psycopg.connect(url, autocommit=True) as connection:
         try:

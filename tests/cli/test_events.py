@@ -41,6 +41,18 @@ def test_filters(cli: CliRun) -> None:
     assert types(cli, "--limit", "2") == ["output.set", "stack.destroyed"]
 
 
+def test_type_patterns_match_as_shell_globs_case_sensitively(cli: CliRun) -> None:
+    build_history(cli)
+    assert types(cli, "--type", "stack.?reated") == ["stack.created", "stack.created"]
+    assert types(cli, "--type", "[os]*.set") == ["state.set", "output.set"]
+    assert types(cli, "--type", "*.de*") == ["stack.destroyed"]
+    assert types(cli, "--type", "state.set") == ["state.set"]
+    assert types(cli, "--type", "STACK.*") == []
+    assert types(cli, "--type", "lock.*") == []
+    assert types(cli, "--type", "%") == []  # neither LIKE's wildcard nor an error
+    assert types(cli, "--type", "*", "--limit", "1") == ["stack.destroyed"]
+
+
 def test_human_listing_has_one_line_summaries(cli: CliRun) -> None:
     build_history(cli)
     result = cli("events", "list", "--stack", "db")

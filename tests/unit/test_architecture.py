@@ -84,3 +84,17 @@ def test_resource_and_drift_commands_start_without_pydantic_or_yaml() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True, cwd=ROOT)
     assert result.stdout.strip() == "[]"
+
+
+def test_a_read_command_on_sqlite_never_imports_the_postgresql_driver(tmp_path: Path) -> None:
+    import subprocess
+
+    database = tmp_path / "stacks.db"
+    code = ("import sys; from cli.main import app; "
+            f"app(['--db', {str(database)!r}, 'stack', 'list'], standalone_mode=False); "
+            "print([m for m in ('psycopg', 'psycopg_pool', 'infrastructure.postgres',"
+            " 'infrastructure.postgres_connection') if m in sys.modules], file=sys.stderr)")
+    for _ in range(2):  # the first run creates the database, the second only reads
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                check=True, cwd=ROOT)
+        assert result.stderr.strip().splitlines()[-1] == "[]"
