@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from infrastructure import sqlite
-from infrastructure.errors import DatabaseUnusable, ReadOnlyDatabase
+from infrastructure.errors import DatabaseUnusable, ReadOnlyDatabase, SettingsError
 from infrastructure.settings import Settings
 from infrastructure.sqlite import DatabaseFile
 
@@ -116,9 +116,13 @@ class Runtime:
         """Connect, check the database is ours (marking a new one), bring its tables up to
         date: the event store's first, then the read models'."""
         from infrastructure import postgres_ownership
-        from infrastructure.postgres_connection import connect
         from projections import schema
 
+        try:
+            from infrastructure.postgres_connection import connect
+        except ImportError:
+            raise SettingsError("PostgreSQL needs the postgres extra (psycopg 3): "
+                                "pip install 'sloth-runner[postgres]'") from None
         connection = connect(url)
         try:
             postgres_ownership.claim(connection, connection.describe())

@@ -142,6 +142,18 @@ def test_url_from_environment_or_config_and_a_flag_beats_both(
     assert json.loads(by_flag.stdout)["stacks"] == []
 
 
+def test_without_the_postgres_extra_a_url_says_what_to_install(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if it were not installed
+    monkeypatch.delitem(sys.modules, "infrastructure.postgres_connection", raising=False)
+    result = run("--database-url", "postgresql://u@127.0.0.1/db", "stack", "list")
+    assert result.exit_code == 2
+    assert result.stderr == ("error: PostgreSQL needs the postgres extra (psycopg 3): "
+                             "pip install 'sloth-runner[postgres]'\n")
+
+
 # ---- a server that cannot be reached ------------------------------------------------------------
 
 
