@@ -27,6 +27,8 @@ READ_MODEL_LOCK_KEY = 0x5106_7E5C_4D52
 write lock under BEGIN IMMEDIATE); released when the transaction ends."""
 IDLE_IN_TRANSACTION_SECONDS = 15
 """A process stopped inside a projection transaction must not hold the lock for long."""
+_BEGIN_WRITE = (f"BEGIN; SET LOCAL lock_timeout = '{postgres.LOCK_TIMEOUT_SECONDS}s';"
+                f" SET LOCAL synchronous_commit = off; SELECT pg_advisory_xact_lock({READ_MODEL_LOCK_KEY})")
 
 class PostgresCursor:
     """A psycopg cursor that speaks the read side's SQL (`infrastructure.sql.Cursor`)."""
@@ -50,6 +52,8 @@ class PostgresCursor:
 
     def executemany(self, sql: str, parameters: Iterable[Any], /) -> PostgresCursor:
         rows = [tuple(row) for row in parameters]
+        if len(rows) == 1:  # psycopg's executemany pipelines: worth it for more than one
+            return self.execute(sql, rows[0])
         if rows:
             try:
                 self._cursor.executemany(translate(sql), rows)
@@ -135,12 +139,14 @@ class PostgresConnection:
         for at most the lock timeout); committed without waiting for the disk, like SQLite's
         `synchronous=NORMAL`: read models are redone from the durable log after a crash."""
         cursor = self.cursor()
-        cursor.execute("BEGIN")
+        try:
+            # One round trip (no parameters: sent as one simple query).
+            self._raw_execute(_BEGIN_WRITE)
+        except BaseException:
+            self._rollback()
+            raise
         self._in_transaction = True
         try:
-            cursor.execute(f"SET LOCAL lock_timeout = '{postgres.LOCK_TIMEOUT_SECONDS}s'")
-            cursor.execute("SELECT pg_advisory_xact_lock(?)", (READ_MODEL_LOCK_KEY,))
-            cursor.execute("SET LOCAL synchronous_commit = off")
             yield cursor
         except BaseException:
             self._in_transaction = False
@@ -148,6 +154,14 @@ class PostgresConnection:
             raise
         self._in_transaction = False
         cursor.execute("COMMIT")
+
+    def _raw_execute(self, statement: str) -> None:
+        raw = self._raw
+        assert raw is not None  # connected by cursor()
+        try:
+            raw.execute(statement.encode())
+        except psycopg.Error as exc:
+            raise self.failure(exc) from exc
 
     def _rollback(self) -> None:
         raw = self._raw
