@@ -32,7 +32,7 @@ def sections() -> list[str]:
                   if m.name != "common" and not m.name.startswith("_"))
 
 
-def main() -> None:
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("sections", nargs="*", help=f"any of: {', '.join(sections())}")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
@@ -40,17 +40,21 @@ def main() -> None:
                         help="also the largest sizes, where a section has them (minutes)")
     parser.add_argument("--markdown", nargs="?", const=str(DOCUMENT), metavar="FILE",
                         help=f"write the figures and their text to FILE (default {DOCUMENT})")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.markdown in sections():
         # `--markdown core`: the section to run, not the file to write.
         args.sections.insert(0, args.markdown)
         args.markdown = str(DOCUMENT)
-    chosen = args.sections or sections()
-    unknown = set(chosen) - set(sections())
+    unknown = set(args.sections) - set(sections())
     if unknown:
         parser.error(f"unknown section(s): {', '.join(sorted(unknown))}")
+    return args
+
+
+def main() -> None:
+    args = arguments()
     measured: list[Measured] = []
-    for name in chosen:
+    for name in args.sections or sections():
         module = importlib.import_module(f"benchmarks.{name}")
         print(f"== {name}: {module.__doc__.strip().splitlines()[0]}")
         started = time.perf_counter()
