@@ -32,3 +32,9 @@ def test_one_quick_section_is_written_with_its_table_and_text(tmp_path: Path) ->
     reading = (ROOT / "scripts" / "benchmarks" / "workflow.md").read_text().split("$table")[1]
     assert reading.strip() and reading.strip() in text
     assert f"wrote {page}" in done.stdout
+
+
+def test_the_page_starts_with_the_intro_it_is_regenerated_with() -> None:
+    intro = (ROOT / "scripts" / "benchmarks" / "_intro.md").read_text(encoding="utf-8").strip()
+    page = (ROOT / "docs" / "en" / "benchmarks.md").read_text(encoding="utf-8")
+    assert page.startswith(intro + "\n\n## ")
