@@ -210,7 +210,7 @@ def test_check_drift_observes_the_real_world(cli: CliRun, tmp_path: Path) -> Non
     without = cli("stack", "validate", "app", "--json")
     assert "no drift" not in checks_of(without.stdout)
     assert checks_of(without.stdout)["resources valid"] == (
-        "pass", "1 declared resource valid for their types")
+        "pass", "1 declared resource valid for its type")
     drifted = cli("stack", "validate", "app", "--check-drift", "--json")
     assert drifted.exit_code == 1
     status, reason = checks_of(drifted.stdout)["no drift"]
@@ -219,4 +219,4 @@ def test_check_drift_observes_the_real_world(cli: CliRun, tmp_path: Path) -> Non
     motd.write_text("hello\n")
     fixed = cli("stack", "validate", "app", "--check-drift", "--json")
     assert fixed.exit_code == 0, fixed.stdout
-    assert checks_of(fixed.stdout)["no drift"] == ("pass", "1 resource(s) in sync")
+    assert checks_of(fixed.stdout)["no drift"] == ("pass", "1 resource in sync")
