@@ -221,10 +221,15 @@ def _is_read_only(error: PersistenceError) -> bool:
     return code & 0xFF == _SQLITE_READONLY
 
 
-def sqlite_environment(name: Path | str, *, create_tables: bool) -> dict[str, str]:
-    """The eventsourcing environment for a SQLite file (its path, or a URI)."""
+def sqlite_environment(name: Path | str, *, create_tables: bool,
+                       chained: bool = True) -> dict[str, str]:
+    """The eventsourcing environment for a SQLite file (its path, or a URI). `chained=False`
+    stores events without their links (`infrastructure.eventchain`): only for measuring."""
+    from infrastructure.sqlite_persistence import CHAINED
+
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "PERSISTENCE_MODULE": "infrastructure.sqlite_persistence:StackSQLiteFactory",
+        CHAINED: "y" if chained else "n",
         "SQLITE_DBNAME": str(name),
         "SQLITE_LOCK_TIMEOUT": str(BUSY_TIMEOUT_SECONDS),
         "CREATE_TABLE": "y" if create_tables else "n",
