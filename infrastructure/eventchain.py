@@ -118,6 +118,10 @@ class ChainSql:
     def any_link(self) -> str:
         return f"SELECT 1 FROM {CHAIN_TABLE} LIMIT 1"
 
+    def last_of(self) -> str:
+        return (f"SELECT MAX({self.position_column}) FROM {self.events_table}"
+                f" WHERE originator_id = {self.marker}")
+
 
 SQLITE = ChainSql()
 
@@ -128,7 +132,10 @@ EventRow = tuple[int, str, int, str, bytes]
 def hex_id(originator_id: Any) -> str:
     """The originator id as the layout has it: 32 lower-case hex digits (SQLite stores that
     text; PostgreSQL a uuid)."""
-    return originator_id if isinstance(originator_id, str) else originator_id.hex
+    if isinstance(originator_id, str):
+        return originator_id
+    hex_digits = getattr(originator_id, "hex", None)  # a UUID
+    return hex_digits if isinstance(hex_digits, str) else str(originator_id)
 
 
 def append_links(cursor: Cursor, sql: ChainSql, events: Sequence[EventRow]) -> list[Link]:
@@ -222,3 +229,19 @@ def write_seal(cursor: Cursor, sql: ChainSql, seal: Seal) -> None:
     if count != seal.events:
         raise SealMismatch("events were added or removed")
     cursor.executemany(sql.insert_links(), pending)
+
+
+class ChainRecorder(Protocol):
+    """What an event store's recorder offers for reading the chain (both backends')."""
+
+    def select_chain_events(self, after: int, limit: int) -> list[EventRow]: ...
+
+    def select_links(self, after: int, until: int | None) -> list[Link]: ...
+
+    def link_before(self, position: int) -> Link | None: ...
+
+    def is_chained(self) -> bool: ...
+
+    def plan_seal(self) -> Seal | None: ...
+
+    def last_position_of(self, originator_id: str) -> int | None: ...

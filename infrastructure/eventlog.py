@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
     from eventsourcing.persistence import ApplicationRecorder, Notification
+
+    from infrastructure.chaincheck import Entry
+    from infrastructure.eventchain import ChainRecorder, Link
 
 BATCH = 1000
 
@@ -43,6 +46,83 @@ class EventLog:
             if len(found) < batch:
                 return
             after = found[-1].id
+
+    # ---- the chain over the log (infrastructure.eventchain) -----------------------------
+
+    @property
+    def chain(self) -> ChainRecorder:
+        """The recorder's chain side (every recorder of this program's event store has one)."""
+        return cast("ChainRecorder", self.recorder)
+
+    def linked_notifications(self, after: int = 0, batch: int = BATCH
+                             ) -> Iterator[tuple[Notification, Link | None]]:
+        """Every event after a position with its link (None: not chained), oldest first."""
+        while True:
+            found = self.read(after, batch)
+            if not found:
+                return
+            links = {x.position: x for x in self.chain.select_links(after, found[-1].id)}
+            for notification in found:
+                yield notification, links.get(notification.id)
+            if len(found) < batch:
+                return
+            after = found[-1].id
+
+    def entries(self, after: int = 0, until: int | None = None,
+                batch: int = BATCH) -> Iterator[Entry]:
+        """Every position after `after` (up to `until`) as the chain's walk reads it: each
+        event with its link, and links whose event is gone. Two ordered reads, merged."""
+        from infrastructure.chaincheck import Entry
+
+        chain = self.chain
+        while True:
+            events = chain.select_chain_events(after, batch)
+            last = until
+            if until is not None and events and events[-1][0] > until:
+                events = [row for row in events if row[0] <= until]
+            elif len(events) == batch:
+                last = events[-1][0]
+            links = chain.select_links(after, last)
+            i = j = 0
+            while i < len(events) or j < len(links):
+                event_at = events[i][0] if i < len(events) else None
+                link_at = links[j].position if j < len(links) else None
+                if link_at is None or (event_at is not None and event_at < link_at):
+                    yield Entry(event_at, columns(events[i]), None)
+                    i += 1
+                elif event_at is None or link_at < event_at:
+                    found = links[j]
+                    yield Entry(found.position, None, link_columns(found))
+                    j += 1
+                else:
+                    found = links[j]
+                    yield Entry(event_at, columns(events[i]), link_columns(found))
+                    i += 1
+                    j += 1
+            if last is None or last == until:
+                return
+            after = last
+
+
+def columns(row: Sequence[object]) -> tuple[str, int, str, bytes]:
+    """A stored event's columns as the chain's layout takes them. A value of the wrong type
+    (a row changed by hand) becomes one its original cannot hash to, never an error."""
+    from infrastructure.eventchain import hex_id
+
+    _, originator_id, version, topic, state = row
+    if not isinstance(version, int) or not 0 <= version < 2**64:
+        version = 2**64 - 1  # never a stored version: the hash cannot match
+    return (hex_id(originator_id) if originator_id is not None else "", version, str(topic),
+            state.encode() if isinstance(state, str) else bytes(state or b""))  # type: ignore[arg-type]
+
+
+def link_columns(found: Link) -> tuple[int, bytes]:
+    """A link's previous position and hash, a value of the wrong type made one that cannot
+    match (see `columns`)."""
+    previous = found.previous if isinstance(found.previous, int) else -1
+    digest = found.digest
+    return previous, (digest.encode() if isinstance(digest, str)
+                      else bytes(digest) if digest is not None else b"")
 
 
 def head_position(connection: sqlite3.Connection) -> int:

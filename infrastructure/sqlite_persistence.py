@@ -70,6 +70,13 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             c.execute(SQLITE.any_link())
             return c.fetchone() is not None
 
+    def last_position_of(self, originator_id: str) -> int | None:
+        """The position of the newest event of one aggregate (its id in hex)."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(SQLITE.last_of(), (originator_id,))
+            row = c.fetchone()
+        return int(row[0]) if row is not None and row[0] is not None else None
+
     def plan_seal(self) -> Seal | None:
         """What sealing would chain (None: nothing to seal)."""
         with self.datastore.transaction(commit=False) as c:
