@@ -101,13 +101,13 @@ class _Ahead:
         yield from self._entries
 
 
-def walk(entries: Iterable[Entry], *, chained: bool, start: tuple[int, bytes] = (0, GENESIS),
-         checkpoint: Checkpoint | None = None,
+def walk(entries: Iterable[Entry], *, chained: bool | Callable[[], bool],
+         start: tuple[int, bytes] = (0, GENESIS), checkpoint: Checkpoint | None = None,
          progress: Callable[[int], None] | None = None) -> Walk:
     """Check every entry's hash against the one before it; stop at the first break.
 
-    `chained` says whether the chain has begun at all (a log stored before it existed has
-    no link until sealed). `start` is the link the walk trusts to begin from.
+    `chained` says (or is asked, when it matters) whether the chain has begun at all: a log
+    stored before it existed has no link until sealed. `start` is the link the walk trusts to begin from.
     """
     ahead = _Ahead(entries)
     previous, digest = start
@@ -155,9 +155,9 @@ def _checkpoint_gone(checkpoint: Checkpoint, end: int | None = None) -> Break:
                  f"{where} the checkpoint's position {checkpoint.position}: events were deleted")
 
 
-def _unlinked(entry: Entry, ahead: _Ahead, chained: bool) -> Break:
+def _unlinked(entry: Entry, ahead: _Ahead, chained: bool | Callable[[], bool]) -> Break:
     position = entry.position
-    if not chained:
+    if not (chained() if callable(chained) else chained):
         return Break(BreakKind.UNSEALED, position,
                      f"the log is unsealed from position {position}: its events were stored "
                      "before the chain existed")

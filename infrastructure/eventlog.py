@@ -87,10 +87,10 @@ class EventLog:
             while i < len(events) or j < len(links):
                 event_at = events[i][0] if i < len(events) else None
                 link_at = links[j].position if j < len(links) else None
-                if link_at is None or (event_at is not None and event_at < link_at):
+                if event_at is not None and (link_at is None or event_at < link_at):
                     yield Entry(event_at, columns(events[i]), None)
                     i += 1
-                elif event_at is None or link_at < event_at:
+                elif event_at is None or (link_at is not None and link_at < event_at):
                     found = links[j]
                     yield Entry(found.position, None, link_columns(found))
                     j += 1
@@ -112,8 +112,12 @@ def columns(row: Sequence[object]) -> tuple[str, int, str, bytes]:
     _, originator_id, version, topic, state = row
     if not isinstance(version, int) or not 0 <= version < 2**64:
         version = 2**64 - 1  # never a stored version: the hash cannot match
+    if isinstance(state, str):
+        state = state.encode()
+    elif not isinstance(state, bytes | bytearray | memoryview):
+        state = b""  # (a NULL)
     return (hex_id(originator_id) if originator_id is not None else "", version, str(topic),
-            state.encode() if isinstance(state, str) else bytes(state or b""))  # type: ignore[arg-type]
+            bytes(state))
 
 
 def link_columns(found: Link) -> tuple[int, bytes]:

@@ -29,6 +29,7 @@ from eventsourcing.sqlite import SQLiteDatastore
 from eventsourcing.utils import Environment, EnvType, register_topic
 
 import domain.hooks  # noqa: F401 -- registers the hook events' topics, so the log decodes
+from domain.audit_log import AuditLog
 from domain.stack import Stack
 from domain.stack_memento import StackSnapshot
 from domain.tokens import ApiToken
@@ -48,7 +49,7 @@ BULK_CHUNK = 500
 # Library snapshots are stored under a stable topic, like events.
 register_topic(StackSnapshot.TOPIC, StackSnapshot)
 
-AGGREGATES = (Stack, ApiToken)
+AGGREGATES = (Stack, ApiToken, AuditLog)
 """Every aggregate type the store holds (defining one registers its events' topics)."""
 
 
