@@ -131,7 +131,7 @@ def walk(entries: Iterable[Entry], *, chained: bool | Callable[[], bool],
         if follows != previous:
             return result(_out_of_place(entry, ahead, previous, computed))
         if computed != stored:
-            return result(_mismatch(entry, ahead, digest, computed))
+            return result(_mismatch(entry, ahead, previous, digest, computed))
         previous, digest = position, stored
         checked += 1
         if progress is not None and checked % PROGRESS_EVERY == 0:
@@ -190,13 +190,19 @@ def _out_of_place(entry: Entry, ahead: _Ahead, previous: int, computed: bytes) -
                  f"the event at position {previous} is not in the chain: it was inserted")
 
 
-def _mismatch(entry: Entry, ahead: _Ahead, digest: bytes, computed: bytes) -> Break:
+def _mismatch(entry: Entry, ahead: _Ahead, previous: int, digest: bytes,
+              computed: bytes) -> Break:
     """The entry's hash is not what its bytes and the hash before give: its bytes changed,
-    its hash was rewritten, or it swapped places with a later event."""
+    its hash was rewritten, it was inserted with a made-up link, or it swapped places with a
+    later event."""
     position = entry.position
     assert entry.link is not None and entry.event is not None
     stored = entry.link[1]
     after = ahead.peek()
+    if after is not None and after.link is not None and after.link[0] == previous:
+        return Break(BreakKind.INSERTED, position,
+                     f"the event at position {position} is not in the chain: it was inserted "
+                     "(the event after it is linked to the one before it)")
     if (after is not None and after.event is not None and after.link is not None
             and after.link[0] == position
             and link(computed, after.position, *after.event) == after.link[1]):
