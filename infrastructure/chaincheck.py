@@ -107,9 +107,10 @@ def walk(entries: Iterable[Entry], *, chained: bool | Callable[[], bool],
     """Check every entry's hash against the one before it; stop at the first break.
 
     `chained` says (or is asked, when it matters) whether the chain has begun at all: a log
-    stored before it existed has no link until sealed. `start` is the link the walk trusts to begin from.
+    stored before it existed has no link until sealed. `start` is the link the walk trusts
+    to begin from.
     """
-    ahead = _Ahead(entries)
+    remaining = iter(entries)
     previous, digest = start
     checked = 0
     matched = False
@@ -117,7 +118,7 @@ def walk(entries: Iterable[Entry], *, chained: bool | Callable[[], bool],
     def result(broken: Break | None) -> Walk:
         return Walk(checked, previous, digest, broken, matched)
 
-    for entry in ahead:
+    for entry in remaining:
         position = entry.position
         if checkpoint is not None and not matched and position > checkpoint.position:
             return result(_checkpoint_gone(checkpoint))
@@ -125,13 +126,13 @@ def walk(entries: Iterable[Entry], *, chained: bool | Callable[[], bool],
             return result(Break(BreakKind.MISSING, position, f"the event at position {position}"
                                 " was deleted (its link is still in the chain)"))
         if entry.link is None:
-            return result(_unlinked(entry, ahead, chained))
+            return result(_unlinked(entry, _Ahead(remaining), chained))
         follows, stored = entry.link
         computed = link(digest, position, *entry.event)
         if follows != previous:
-            return result(_out_of_place(entry, ahead, previous, computed))
+            return result(_out_of_place(entry, _Ahead(remaining), previous, computed))
         if computed != stored:
-            return result(_mismatch(entry, ahead, previous, digest, computed))
+            return result(_mismatch(entry, _Ahead(remaining), previous, digest, computed))
         previous, digest = position, stored
         checked += 1
         if progress is not None and checked % PROGRESS_EVERY == 0:

@@ -30,7 +30,8 @@ GENESIS = bytes(32)
 
 CHAIN_TABLE = "event_chain"
 
-_FIXED = struct.Struct(">QI")
+_NUMBER_AND_LENGTH = struct.Struct(">QI").pack
+_LENGTH = struct.Struct(">I").pack
 
 
 def stored_bytes(position: int, originator_id: str, version: int, topic: str,
@@ -38,17 +39,18 @@ def stored_bytes(position: int, originator_id: str, version: int, topic: str,
     """The exact bytes one event's hash covers (see the module's docstring)."""
     oid = originator_id.encode()
     name = topic.encode()
-    return b"".join((
-        _FIXED.pack(position, len(oid)), oid,
-        struct.pack(">QI", version, len(name)), name,
-        struct.pack(">I", len(state)), state))
+    return (_NUMBER_AND_LENGTH(position, len(oid)) + oid + _NUMBER_AND_LENGTH(version, len(name))
+            + name + _LENGTH(len(state)) + state)
 
 
 def link(previous: bytes, position: int, originator_id: str, version: int, topic: str,
          state: bytes) -> bytes:
     """The hash of one event, chained to the hash before it."""
-    return sha256(previous + stored_bytes(position, originator_id, version, topic,
-                                          state)).digest()
+    oid = originator_id.encode()
+    name = topic.encode()
+    return sha256(previous + _NUMBER_AND_LENGTH(position, len(oid)) + oid
+                  + _NUMBER_AND_LENGTH(version, len(name)) + name + _LENGTH(len(state))
+                  + state).digest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,21 @@ class ChainSql:
         m, p = self.marker, self.position_column
         return (f"SELECT {p}, originator_id, originator_version, topic, state"
                 f" FROM {self.events_table} WHERE {p} > {m} ORDER BY {p} LIMIT {m}")
+
+    def select_linked_events(self) -> str:
+        """Events after a position with their links (NULLs where an event has none)."""
+        m, p = self.marker, self.position_column
+        return (f"SELECT e.{p}, e.originator_id, e.originator_version, e.topic, e.state,"
+                f" c.previous_id, c.hash FROM {self.events_table} e LEFT JOIN {CHAIN_TABLE} c"
+                f" ON c.notification_id = e.{p} WHERE e.{p} > {m} ORDER BY e.{p} LIMIT {m}")
+
+    def select_orphan_links(self) -> str:
+        """Links in a range of positions whose event is gone."""
+        m, p = self.marker, self.position_column
+        return (f"SELECT notification_id, previous_id, hash FROM {CHAIN_TABLE} c"
+                f" WHERE notification_id > {m} AND notification_id <= {m} AND NOT EXISTS"
+                f" (SELECT 1 FROM {self.events_table} e WHERE e.{p} = c.notification_id)"
+                " ORDER BY notification_id")
 
     def select_links(self) -> str:
         m = self.marker
@@ -237,6 +254,10 @@ class ChainRecorder(Protocol):
     def select_chain_events(self, after: int, limit: int) -> list[EventRow]: ...
 
     def select_links(self, after: int, until: int | None) -> list[Link]: ...
+
+    def select_linked_events(self, after: int, limit: int) -> list[Any]: ...
+
+    def select_orphan_links(self, after: int, until: int | None) -> list[Link]: ...
 
     def link_before(self, position: int) -> Link | None: ...
 

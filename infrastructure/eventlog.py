@@ -12,11 +12,13 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, cast
 
+from infrastructure.eventchain import Link
+
 if TYPE_CHECKING:
     from eventsourcing.persistence import ApplicationRecorder, Notification
 
     from infrastructure.chaincheck import Entry
-    from infrastructure.eventchain import ChainRecorder, Link
+    from infrastructure.eventchain import ChainRecorder
 
 BATCH = 1000
 
@@ -71,34 +73,34 @@ class EventLog:
     def entries(self, after: int = 0, until: int | None = None,
                 batch: int = BATCH) -> Iterator[Entry]:
         """Every position after `after` (up to `until`) as the chain's walk reads it: each
-        event with its link, and links whose event is gone. Two ordered reads, merged."""
+        event with its link (one joined read), and the links whose event is gone."""
         from infrastructure.chaincheck import Entry
 
         chain = self.chain
         while True:
-            events = chain.select_chain_events(after, batch)
+            rows = chain.select_linked_events(after, batch)
             last = until
-            if until is not None and events and events[-1][0] > until:
-                events = [row for row in events if row[0] <= until]
-            elif len(events) == batch:
-                last = events[-1][0]
-            links = chain.select_links(after, last)
-            i = j = 0
-            while i < len(events) or j < len(links):
-                event_at = events[i][0] if i < len(events) else None
-                link_at = links[j].position if j < len(links) else None
-                if event_at is not None and (link_at is None or event_at < link_at):
-                    yield Entry(event_at, columns(events[i]), None)
-                    i += 1
-                elif event_at is None or (link_at is not None and link_at < event_at):
-                    found = links[j]
-                    yield Entry(found.position, None, link_columns(found))
-                    j += 1
-                else:
-                    found = links[j]
-                    yield Entry(event_at, columns(events[i]), link_columns(found))
-                    i += 1
-                    j += 1
+            if until is not None and rows and rows[-1][0] > until:
+                rows = [row for row in rows if row[0] <= until]
+            elif len(rows) == batch:
+                last = rows[-1][0]
+            orphans = chain.select_orphan_links(after, last)
+            for row in rows:
+                position = row[0]
+                while orphans and orphans[0].position < position:
+                    orphan = orphans.pop(0)
+                    yield Entry(orphan.position, None, link_columns(orphan))
+                oid, version, topic, state, previous, digest = row[1:]
+                if (type(oid) is str and type(version) is int and type(topic) is str
+                        and type(state) is bytes and type(previous) is int
+                        and type(digest) is bytes):
+                    yield Entry(position, (oid, version, topic, state), (previous, digest))
+                else:  # a NULL, a UUID (PostgreSQL), or a value changed by hand
+                    yield Entry(position, columns(row[:5]), None if previous is None and
+                                digest is None else link_columns(Link(position, previous,
+                                                                      digest)))
+            for orphan in orphans:
+                yield Entry(orphan.position, None, link_columns(orphan))
             if last is None or last == until:
                 return
             after = last

@@ -51,6 +51,20 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             c.execute(SQLITE.select_events(), (after, limit))
             return [(row[0], row[1], row[2], row[3], row[4]) for row in c.fetchall()]
 
+    def select_linked_events(self, after: int, limit: int) -> list[Any]:
+        """Up to `limit` stored events after a position, each with its link's previous
+        position and hash (NULLs when it has none)."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(SQLITE.select_linked_events(), (after, limit))
+            return list(c.fetchall())
+
+    def select_orphan_links(self, after: int, until: int | None) -> list[Link]:
+        """The links after a position (up to `until`) whose event is gone."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(SQLITE.select_orphan_links(),
+                      (after, until if until is not None else 2**63 - 1))
+            return [Link(row[0], row[1], row[2]) for row in c.fetchall()]
+
     def select_links(self, after: int, until: int | None) -> list[Link]:
         """The links after a position, up to `until` (to the end when None)."""
         with self.datastore.transaction(commit=False) as c:
