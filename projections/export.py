@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from infrastructure.chaincheck import Entry
 
 _ENVELOPE = ("timestamp", "actor", "source", "correlation_id")
+_STORED_ORDER = ("timestamp", "originator_topic", "actor", "source", "correlation_id")
+"""How an event's state begins when stored (an aggregate's first event has its
+`originator_topic` after the timestamp); its own fields follow, as in `data`."""
 
 
 def export_events(log: EventLog, names: Mapping[str, str],
@@ -40,13 +43,35 @@ def export_events(log: EventLog, names: Mapping[str, str],
 
 def stored_state(document: Mapping[str, Any]) -> bytes:
     """The stored bytes of an exported event's state: its `state` text when the export has
-    one, else the compact JSON of its envelope fields (those set) followed by `data`."""
+    one (and the other fields agree with it), else the compact JSON of `timestamp`,
+    `originator_topic` (of `data`), `actor`, `source`, `correlation_id` (those present), then
+    the rest of `data` in order."""
     text = document.get("state")
-    if isinstance(text, str):
+    data = document["data"]
+    if isinstance(text, str) and _agrees(text, document):
         return text.encode()
-    state = {field: document[field] for field in _ENVELOPE if document.get(field) is not None}
-    state.update(document["data"])
+    state = {}
+    for field in _STORED_ORDER:
+        if field in _ENVELOPE:
+            if document.get(field) is not None:
+                state[field] = document[field]
+        elif field in data:
+            state[field] = data[field]
+    state.update((key, value) for key, value in data.items() if key not in state)
     return orjson.dumps(state)
+
+
+def _agrees(text: str, document: Mapping[str, Any]) -> bool:
+    """Whether an exported event's fields say what its `state` text holds (else the fields,
+    edited, are what is verified, and do not give the stored bytes)."""
+    try:
+        stored = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    if not isinstance(stored, dict):
+        return False
+    return (all(stored.pop(field, None) == document.get(field) for field in _ENVELOPE)
+            and stored == document["data"])
 
 
 _REQUIRED = {"position": int, "stack_id": str, "stack_version": int, "type": str,

@@ -38,8 +38,9 @@ def state_set(quick: bool) -> None:
     counter = iter(range(10**9))
     for runtime in runtimes.values():
         runtime.service().create_stack(CreateStack(stack="bench"), invocation())
-    for _ in range(rounds):  # alternating, so both see the same machine
-        for name, runtime in runtimes.items():
+    for round_number in range(rounds):  # alternating, so both see the same machine
+        order = list(runtimes.items())
+        for name, runtime in order[::-1] if round_number % 2 else order:
             service = runtime.service()
             started = time.perf_counter()
             for _ in range(per_round):
@@ -75,10 +76,10 @@ def verify(quick: bool) -> None:
     started = time.perf_counter()
     connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     digest, rows = bytes(32), 0
-    for position, oid, version, topic, state in connection.execute(
+    for position, originator_id, version, topic_text, state in connection.execute(
             "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events"
             " ORDER BY rowid"):
-        oid, topic = oid.encode(), topic.encode()
+        oid, topic = originator_id.encode(), topic_text.encode()
         digest = hashlib.sha256(
             digest + struct.pack(">QI", position, len(oid)) + oid
             + struct.pack(">QI", version, len(topic)) + topic

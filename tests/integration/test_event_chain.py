@@ -106,8 +106,9 @@ def test_every_stored_event_is_linked_to_the_one_before(tmp_path: Path) -> None:
 
 
 def test_a_failing_append_leaves_neither_event_nor_link(tmp_path: Path) -> None:
-    from domain.stack import Stack
     from eventsourcing.persistence import IntegrityError
+
+    from domain.stack import Stack
 
     path = tmp_path / "log.db"
     store = open_store(path)
@@ -446,3 +447,29 @@ def test_the_database_opened_read_only_verifies(long_log: Path) -> None:
 def test_a_created_stack_through_the_service_is_chained(runtime: Runtime) -> None:
     runtime.service().create_stack(CreateStack(stack="svc"), invocation())
     assert verify_log(runtime.event_log()).walk.checked == 1
+
+
+def test_an_event_whose_fields_do_not_give_back_its_bytes_is_exported_with_them(
+        tmp_path: Path) -> None:
+    import orjson
+
+    path = tmp_path / "log.db"
+    store = open_store(path, chained=False)
+    write_history(store, "app", 3)
+    store.close()
+    with connect(path) as connection:  # as another program might have written it
+        state = connection.execute("SELECT state FROM stored_events WHERE rowid = 2").fetchone()[0]
+        spaced = orjson.dumps(orjson.loads(state), option=orjson.OPT_INDENT_2)
+        connection.execute("UPDATE stored_events SET state = ? WHERE rowid = 2", (spaced,))
+    sealed(path)
+    lines = exported(path)
+    documents = [orjson.loads(line) for line in lines]
+    assert [("state" in document) for document in documents] == [False, True, False, False]
+    assert documents[1]["state"].encode() == spaced
+    assert file_break(lines) is None
+    edited = [dict(d) for d in documents]
+    edited[1]["data"] = {**edited[1]["data"], "value": "changed"}  # the fields, not `state`
+    assert file_break([orjson.dumps(d) for d in edited]) == (BreakKind.CHANGED_BYTES, 2, None)
+    documents[1]["state"] = documents[1]["state"].replace("k0", "k9")
+    documents[1]["data"]["key"] = "k9"
+    assert file_break([orjson.dumps(d) for d in documents]) == (BreakKind.CHANGED_BYTES, 2, None)
