@@ -261,7 +261,7 @@ def checkpoint(ctx: typer.Context, json_output: JsonFlag = False) -> None:
                           "'sloth-runner events verify'")
     document = {"position": head.position if head else 0,
                 "hash": bytes(head.digest).hex() if head else bytes(32).hex(),
-                "time": to_text(now()), "database": str(st.runtime().settings.db_path)}
+                "time": to_text(now()), "database": st.runtime().location()}
     if st.wants_json(json_output):
         output.emit_json(document)
         return

@@ -247,12 +247,14 @@ def open_sqlite_store(database: DatabaseFile, *, create_tables: bool) -> StackSt
     return store
 
 
-def open_postgres_store(url: str, *, create_tables: bool) -> StackStore:
-    """An event store in a PostgreSQL database, checked to be reachable first."""
+def open_postgres_store(url: str, *, create_tables: bool, checked: bool = False) -> StackStore:
+    """An event store in a PostgreSQL database, checked to be reachable first (unless the
+    caller has just `checked`: connected to it)."""
     from infrastructure import postgres
 
     target = postgres.parse_database_url(url)
     arguments = target.connect_arguments()
-    postgres.check_connection(arguments)
+    if not checked:
+        postgres.check_connection(arguments)
     with postgres.reported_failures(arguments):
         return StackStore(env=target.environment(create_tables=create_tables))
