@@ -203,13 +203,14 @@ class StackApplicationRecorder(_ReportingRecorder, PostgresApplicationRecorder):
     # ---- reading the chain (see infrastructure.eventlog) --------------------------------
 
     def _rows(self, statement: str, parameters: Sequence[Any]) -> list[tuple[Any, ...]]:
-        def read() -> list[tuple[Any, ...]]:
-            with self.datastore.get_connection() as connection, connection.cursor(
-                    row_factory=tuple_row) as cursor:
-                cursor.execute(statement.encode(), parameters)
-                return cursor.fetchall()
+        rows: list[tuple[Any, ...]] = self._attempt(self._read_rows, statement, parameters)
+        return rows
 
-        return self._attempt(read)
+    def _read_rows(self, statement: str, parameters: Sequence[Any]) -> list[tuple[Any, ...]]:
+        with self.datastore.get_connection() as connection, connection.cursor(
+                row_factory=tuple_row) as cursor:
+            cursor.execute(statement.encode(), parameters)
+            return cursor.fetchall()
 
     def select_linked_events(self, after: int, limit: int) -> list[Any]:
         return self._rows(self.chain_sql.select_linked_events(), (after, limit))
@@ -239,12 +240,13 @@ class StackApplicationRecorder(_ReportingRecorder, PostgresApplicationRecorder):
         return int(found[0][0]) if found and found[0][0] is not None else None
 
     def plan_seal(self) -> Seal | None:
-        def plan() -> Seal | None:
-            with self.datastore.get_connection() as connection, connection.cursor(
-                    row_factory=tuple_row) as cursor:
-                return eventchain.plan_seal(cursor, self.chain_sql)
+        planned: Seal | None = self._attempt(self._plan_seal)
+        return planned
 
-        return self._attempt(plan)
+    def _plan_seal(self) -> Seal | None:
+        with self.datastore.get_connection() as connection, connection.cursor(
+                row_factory=tuple_row) as cursor:
+            return eventchain.plan_seal(cursor, self.chain_sql)
 
     def select_notifications(self, start: int | None, limit: int, stop: int | None = None,
                              topics: Sequence[str] = (), *,

@@ -11,12 +11,35 @@ from pathlib import Path
 import pytest
 
 from tests.cli.test_bad_input import assert_refused
-from tests.conftest import ProcRun, event_count
+from tests.conftest import Database, ProcRun, event_count, rows
 
 
-def tamper(db_path: Path, statement: str, *parameters: object) -> None:
-    with closing(sqlite3.connect(db_path)) as connection, connection:
+def tables(db: Database) -> dict[str, str]:
+    """The names a statement uses on the test database's backend."""
+    if isinstance(db, str):
+        return {"events": "slothrunner_events", "position": "notification_id"}
+    return {"events": "stored_events", "position": "rowid"}
+
+
+def tamper(db: Database, statement: str, *parameters: object) -> None:
+    """Change the database behind the program's back (`{events}`, `{position}`: its names)."""
+    statement = statement.format(**tables(db))
+    if isinstance(db, str):
+        import psycopg
+
+        from infrastructure.sql import translate
+
+        with psycopg.connect(db, autocommit=True) as connection:
+            connection.execute(translate(statement).encode(), parameters)
+        return
+    with closing(sqlite3.connect(db)) as connection, connection:
         connection.execute(statement, parameters)
+
+
+def state_of(db: Database, position: int) -> bytes:
+    found = rows(db, "SELECT state FROM {events} WHERE {position} = ?".format(**tables(db)),
+                 (position,))
+    return bytes(found[0][0])  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -37,9 +60,10 @@ def test_an_intact_log_verifies_with_exit_0(proc: ProcRun, history: None) -> Non
 
 
 def test_a_changed_event_fails_with_one_line_naming_its_position(
-        proc: ProcRun, history: None, db_path: Path) -> None:
-    tamper(db_path, "UPDATE stored_events SET state = CAST(replace(CAST(state AS TEXT), '\"1\"',"
-           " '\"9\"') AS BLOB) WHERE rowid = 2")
+        proc: ProcRun, history: None, db_path: Database) -> None:
+    changed = state_of(db_path, 2).replace(b'"1"', b'"9"')
+    assert changed != state_of(db_path, 2)
+    tamper(db_path, "UPDATE {events} SET state = ? WHERE {position} = 2", changed)
     before = event_count(db_path)
     done = proc("events", "verify")
     assert_refused(done, 1, db_path, before,
@@ -49,27 +73,27 @@ def test_a_changed_event_fails_with_one_line_naming_its_position(
     assert document["break"]["kind"] == "changed-bytes" and document["break"]["position"] == 2
 
 
-def test_a_deleted_event_is_named(proc: ProcRun, history: None, db_path: Path) -> None:
-    tamper(db_path, "DELETE FROM stored_events WHERE rowid = 3")
+def test_a_deleted_event_is_named(proc: ProcRun, history: None, db_path: Database) -> None:
+    tamper(db_path, "DELETE FROM {events} WHERE {position} = 3")
     done = proc("events", "verify")
     assert done.returncode == 1
     assert "at position 3 (missing-event)" in done.stderr
 
 
 def test_one_stack_is_reported_over_the_chain_up_to_it(proc: ProcRun, history: None,
-                                                       db_path: Path) -> None:
+                                                       db_path: Database) -> None:
     done = proc("events", "verify", "--stack", "app")
     assert done.returncode == 0
     assert done.stdout.startswith("✓ Stack 'app': 3 events verified; the chain checked over "
                                   "3 events (positions 1-3)")
-    tamper(db_path, "UPDATE event_chain SET hash = zeroblob(32) WHERE notification_id = 4")
+    tamper(db_path, "UPDATE event_chain SET hash = ? WHERE notification_id = 4", bytes(32))
     assert proc("events", "verify", "--stack", "app").returncode == 0  # after its last event
     assert proc("events", "verify", "--stack", "web").returncode == 1
     assert_refused(proc("events", "verify", "--stack", "nope"), 4, db_path, 5,
                    fragment="stack 'nope' not found")
 
 
-def test_a_checkpoint_round_trip(proc: ProcRun, history: None, db_path: Path,
+def test_a_checkpoint_round_trip(proc: ProcRun, history: None, db_path: Database,
                                  tmp_path: Path) -> None:
     done = proc("events", "checkpoint", "--json")
     assert done.returncode == 0
@@ -83,24 +107,24 @@ def test_a_checkpoint_round_trip(proc: ProcRun, history: None, db_path: Path,
     # Rewrite an event and recompute every hash after it: consistent, but not the checkpoint's.
     import hashlib
 
-    from infrastructure.eventchain import GENESIS, stored_bytes
+    from infrastructure.eventchain import GENESIS, hex_id, stored_bytes
 
-    tamper(db_path, "UPDATE stored_events SET state = CAST('{}' AS BLOB) WHERE rowid = 2")
-    with closing(sqlite3.connect(db_path)) as connection, connection:
-        digest = GENESIS
-        rows = connection.execute("SELECT rowid, originator_id, originator_version, topic, state"
-                                  " FROM stored_events ORDER BY rowid").fetchall()
-        for row in rows:
-            digest = hashlib.sha256(digest + stored_bytes(*row)).digest()
-            connection.execute("UPDATE event_chain SET hash = ? WHERE notification_id = ?",
-                               (digest, row[0]))
+    tamper(db_path, "UPDATE {events} SET state = ? WHERE {position} = 2", b"{}")
+    digest = GENESIS
+    for position, oid, version, topic, state in rows(
+            db_path, "SELECT {position}, originator_id, originator_version, topic, state FROM"
+            " {events} ORDER BY {position}".format(**tables(db_path))):
+        digest = hashlib.sha256(digest + stored_bytes(
+            int(position), hex_id(oid), int(version), str(topic), bytes(state))).digest()  # type: ignore[call-overload, arg-type]
+        tamper(db_path, "UPDATE event_chain SET hash = ? WHERE notification_id = ?", digest,
+               position)
     assert proc("events", "verify").returncode == 0
     done = proc("events", "verify", "--checkpoint", str(checkpoint))
     assert_refused(done, 1, db_path, 6, fragment="at position 5 (checkpoint-mismatch)")
 
 
 def test_bad_checkpoints_and_flag_mixes_are_usage_errors(proc: ProcRun, history: None,
-                                                         db_path: Path, tmp_path: Path) -> None:
+                                                         db_path: Database, tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{"position": "five"}')
     assert_refused(proc("events", "verify", "--checkpoint", str(bad)), 2, db_path, 5,
@@ -115,7 +139,7 @@ def test_bad_checkpoints_and_flag_mixes_are_usage_errors(proc: ProcRun, history:
 
 
 def test_an_export_is_verified_without_the_database(proc: ProcRun, history: None,
-                                                    db_path: Path, tmp_path: Path) -> None:
+                                                    db_path: Database, tmp_path: Path) -> None:
     exported = proc("events", "export")
     lines = exported.stdout.splitlines()
     assert all("hash" in json.loads(line) for line in lines)
@@ -138,7 +162,8 @@ def test_an_export_is_verified_without_the_database(proc: ProcRun, history: None
                    fragment="line 1 is not an exported event")
 
 
-def test_an_older_database_is_unsealed_until_sealed_once(proc: ProcRun, db_path: Path) -> None:
+@pytest.mark.sqlite_only(reason="the stored database of an earlier release is a SQLite file")
+def test_an_older_database_is_unsealed_until_sealed_once(proc: ProcRun, db_path: Database) -> None:
     from tests.integration.test_database_ownership import load_unmarked_fixture
 
     load_unmarked_fixture(db_path)
