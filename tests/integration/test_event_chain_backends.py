@@ -63,7 +63,7 @@ def test_a_failing_append_leaves_neither_event_nor_link(runtime: Runtime) -> Non
         execute(db, "CREATE TRIGGER refuse BEFORE INSERT ON event_chain"
                 " BEGIN SELECT RAISE(ABORT, 'no link'); END")
     # (SQLite reports the trigger as a constraint: the service retries, then gives up)
-    with pytest.raises(Exception, match="no link|kept changing"):
+    with pytest.raises(Exception, match=r"no link|kept changing"):
         runtime.service().set_values(SetValues(stack="app", values={"k": 99}), invocation())
     assert rows(db, "SELECT COUNT(*) FROM {events}".format(**names(db))) == [(2,)]
     assert rows(db, "SELECT COUNT(*) FROM event_chain") == [(2,)]
