@@ -18,10 +18,12 @@ def unchained_runtime(db: Path):  # type: ignore[no-untyped-def]
     from infrastructure.settings import Settings
 
     class Unchained(Runtime):
-        def _open_store(self, database, *, create_tables):  # type: ignore[no-untyped-def]
-            self._store = StackStore(env=sqlite_environment(
-                database.connection_name(), create_tables=create_tables, chained=False))
-            self._store.database = database
+        def _open_store(self, *, create_tables):  # type: ignore[no-untyped-def]
+            if self._store is None:
+                database = self._database
+                self._store = StackStore(env=sqlite_environment(
+                    database.connection_name(), create_tables=create_tables, chained=False))
+                self._store.database = database
             return self._store
 
     return Unchained(Settings(db_path=db))
@@ -30,7 +32,7 @@ def unchained_runtime(db: Path):  # type: ignore[no-untyped-def]
 def state_set(quick: bool) -> None:
     from commands.models import CreateStack, SetValues
 
-    rounds, per_round = (4, 100) if quick else (10, 200)
+    rounds, per_round = (6, 50) if quick else (30, 50)
     directory = workdir()
     runtimes = {"chained": open_runtime(directory / "chained.db"),
                 "unchained": unchained_runtime(directory / "unchained.db")}
