@@ -256,11 +256,12 @@ def checkpoint(ctx: typer.Context, json_output: JsonFlag = False) -> None:
     newest = log.head()
     if head is None and newest:
         raise CheckFailed(f"the log is unsealed: there is no chain to checkpoint; {SEAL_HINT}")
+    if head is None:
+        raise CheckFailed("the log is empty: there is nothing to checkpoint yet")
     if head is not None and head.position != newest:
         raise CheckFailed(f"the newest event (position {newest}) is not chained; run "
                           "'sloth-runner events verify'")
-    document = {"position": head.position if head else 0,
-                "hash": bytes(head.digest).hex() if head else bytes(32).hex(),
+    document = {"position": head.position, "hash": bytes(head.digest).hex(),
                 "time": to_text(now()), "database": st.runtime().location()}
     if st.wants_json(json_output):
         output.emit_json(document)

@@ -181,3 +181,12 @@ def test_an_older_database_is_unsealed_until_sealed_once(proc: ProcRun, db_path:
     assert event_count(db_path) == 9
     listed = proc("events", "list", "--type", "log.sealed", "--json")
     assert json.loads(listed.stdout)["events"][0]["message"].startswith("event log sealed: 8")
+
+
+def test_an_empty_log_verifies_and_has_no_checkpoint(proc: ProcRun, db_path: Database) -> None:
+    done = proc("events", "verify")
+    assert done.returncode == 0 and done.stdout.startswith(
+        "✓ Event log intact: 0 events verified (no events)")
+    assert_refused(proc("events", "checkpoint"), 1, db_path, 0,
+                   fragment="the log is empty: there is nothing to checkpoint yet")
+    assert json.loads(proc("events", "seal", "--json").stdout)["sealed"] == 0
