@@ -52,7 +52,7 @@ from psycopg.sql import SQL
 from psycopg_pool import PoolTimeout
 
 from infrastructure import eventchain, postgres
-from infrastructure.eventchain import CHAIN_TABLE, ChainSql, EventRow, Link, Seal
+from infrastructure.eventchain import CHAIN_TABLE, ChainSql, Link, Seal
 
 T = TypeVar("T")
 RETRY_WAIT_SECONDS = 0.2
@@ -219,10 +219,6 @@ class StackApplicationRecorder(_ReportingRecorder, PostgresApplicationRecorder):
         return [Link(*row) for row in self._rows(self.chain_sql.select_orphan_links(),
                                                  (after, until if until is not None
                                                   else 2**63 - 1))]
-
-    def select_chain_events(self, after: int, limit: int) -> list[EventRow]:
-        return [(row[0], eventchain.hex_id(row[1]), row[2], row[3], bytes(row[4]))
-                for row in self._rows(self.chain_sql.select_events(), (after, limit))]
 
     def select_links(self, after: int, until: int | None) -> list[Link]:
         return [Link(row[0], row[1], bytes(row[2])) for row in self._rows(

@@ -16,7 +16,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLite
 from eventsourcing.utils import strtobool
 
 from infrastructure import eventchain
-from infrastructure.eventchain import SQLITE, EventRow, Link, Seal
+from infrastructure.eventchain import SQLITE, Link, Seal
 
 CHAINED = "EVENT_CHAIN"
 """The environment key that turns the chain off (`n`): for measuring what it costs only."""
@@ -44,12 +44,6 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         return ids
 
     # ---- reading the chain (see infrastructure.eventlog) --------------------------------
-
-    def select_chain_events(self, after: int, limit: int) -> list[EventRow]:
-        """Up to `limit` stored events after a position, as the chain's layout reads them."""
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(SQLITE.select_events(), (after, limit))
-            return [(row[0], row[1], row[2], row[3], row[4]) for row in c.fetchall()]
 
     def select_linked_events(self, after: int, limit: int) -> list[Any]:
         """Up to `limit` stored events after a position, each with its link's previous
