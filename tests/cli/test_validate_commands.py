@@ -1,4 +1,4 @@
-"""`sloth-runner stack validate STACK|all` end to end: the seed's Example 5, each check, events."""
+"""`sloth-runner stack validate STACK|all` end to end: usage example 5, each check, events."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def checks_of(result_stdout: str) -> dict[str, tuple[str, str]]:
     return {c["check"]: (c["status"], c["reason"]) for c in document["checks"]}
 
 
-def test_seed_example_5(cli: CliRun) -> None:
+def test_usage_example_5(cli: CliRun) -> None:
     cli("stack", "create", "db-stack")
     cli("stack", "create", "production-stack", "--depends-on", "db-stack")
     one = cli("stack", "validate", "production-stack")
