@@ -171,10 +171,12 @@ def _read_checkpoint(path: str) -> Checkpoint:
     try:
         with open(path, "rb") as handle:
             document = orjson.loads(handle.read())
-    except OSError as exc:
-        raise UsageProblem(f"cannot read checkpoint {path}: {exc.strerror or exc}") from None
-    except orjson.JSONDecodeError:
-        document = None
+    except (OSError, ValueError) as exc:  # (ValueError: a NUL in the path)
+        if isinstance(exc, orjson.JSONDecodeError):
+            document = None
+        else:
+            raise UsageProblem(f"cannot read checkpoint {output.printable(path)}: "
+                               f"{getattr(exc, 'strerror', None) or exc}") from None
     position = document.get("position") if isinstance(document, dict) else None
     digest = document.get("hash") if isinstance(document, dict) else None
     if (not isinstance(position, int) or isinstance(position, bool) or position < 1
@@ -200,8 +202,9 @@ def _verify_file(path: str, checkpoint: Checkpoint | None) -> Report:
     try:
         with open(path, "rb") as handle:
             found = walk(export_entries(handle, path), chained=chained, checkpoint=checkpoint)
-    except OSError as exc:
-        raise UsageProblem(f"cannot read export {path}: {exc.strerror or exc}") from None
+    except (OSError, ValueError) as exc:  # (ValueError: a NUL in the path)
+        raise UsageProblem(f"cannot read export {output.printable(path)}: "
+                           f"{getattr(exc, 'strerror', None) or exc}") from None
     return Report(found, 1, None)
 
 

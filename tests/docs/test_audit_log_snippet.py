@@ -9,6 +9,8 @@ import sys
 from contextlib import closing
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ProcRun
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,6 +27,7 @@ def snippet(directory: Path) -> Path:
     return script
 
 
+@pytest.mark.sqlite_only(reason="the documented verifier reads a SQLite file")
 def test_the_documented_verifier_agrees_with_events_verify(proc: ProcRun, db_path: Path,
                                                            tmp_path: Path) -> None:
     script = snippet(tmp_path)
