@@ -73,6 +73,9 @@ EXAMPLES: dict[str, str] = {
     "events list": "sloth-runner events list --stack production-stack --type 'lock.*' "
                    "--since 2026-11-01",
     "events export": "sloth-runner events export > audit.jsonl",
+    "events seal": "sloth-runner events seal",
+    "events verify": "sloth-runner events verify --checkpoint checkpoint.json",
+    "events checkpoint": "sloth-runner events checkpoint --json > checkpoint.json",
     "events follow": "sloth-runner events follow --type 'stack.execution.*'",
     "events process": "sloth-runner events process --follow --workers 100",
     "projections": "sloth-runner projections rebuild",

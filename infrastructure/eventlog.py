@@ -11,11 +11,15 @@ stored events.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
+
+from infrastructure.eventchain import Link
 
 if TYPE_CHECKING:
     from eventsourcing.persistence import ApplicationRecorder, Notification
 
+    from infrastructure.chaincheck import Entry
+    from infrastructure.eventchain import ChainRecorder
     from infrastructure.sql import Connection
 
 BATCH = 1000
@@ -46,6 +50,87 @@ class EventLog:
             if len(found) < batch:
                 return
             after = found[-1].id
+
+    # ---- the chain over the log (infrastructure.eventchain) -----------------------------
+
+    @property
+    def chain(self) -> ChainRecorder:
+        """The recorder's chain side (every recorder of this program's event store has one)."""
+        return cast("ChainRecorder", self.recorder)
+
+    def linked_notifications(self, after: int = 0, batch: int = BATCH
+                             ) -> Iterator[tuple[Notification, Link | None]]:
+        """Every event after a position with its link (None: not chained), oldest first."""
+        while True:
+            found = self.read(after, batch)
+            if not found:
+                return
+            links = {x.position: x for x in self.chain.select_links(after, found[-1].id)}
+            for notification in found:
+                yield notification, links.get(notification.id)
+            if len(found) < batch:
+                return
+            after = found[-1].id
+
+    def entries(self, after: int = 0, until: int | None = None,
+                batch: int = BATCH) -> Iterator[Entry]:
+        """Every position after `after` (up to `until`) as the chain's walk reads it: each
+        event with its link (one joined read), and the links whose event is gone."""
+        from infrastructure.chaincheck import Entry
+
+        chain = self.chain
+        while True:
+            rows = chain.select_linked_events(after, batch)
+            last = until
+            if until is not None and rows and rows[-1][0] > until:
+                rows = [row for row in rows if row[0] <= until]
+            elif len(rows) == batch:
+                last = rows[-1][0]
+            orphans = chain.select_orphan_links(after, last)
+            for row in rows:
+                position = row[0]
+                while orphans and orphans[0].position < position:
+                    orphan = orphans.pop(0)
+                    yield Entry(orphan.position, None, link_columns(orphan))
+                oid, version, topic, state, previous, digest = row[1:]
+                if (type(oid) is str and type(version) is int and type(topic) is str
+                        and type(state) is bytes and type(previous) is int
+                        and type(digest) is bytes):
+                    yield Entry(position, (oid, version, topic, state), (previous, digest))
+                else:  # a NULL, a UUID (PostgreSQL), or a value changed by hand
+                    yield Entry(position, columns(row[:5]), None if previous is None and
+                                digest is None else link_columns(Link(position, previous,
+                                                                      digest)))
+            for orphan in orphans:
+                yield Entry(orphan.position, None, link_columns(orphan))
+            if last is None or last == until:
+                return
+            after = last
+
+
+def columns(row: Sequence[object]) -> tuple[str, int, str, bytes]:
+    """A stored event's columns as the chain's layout takes them. A value of the wrong type
+    (a row changed by hand) becomes one its original cannot hash to, never an error."""
+    from infrastructure.eventchain import hex_id
+
+    _, originator_id, version, topic, state = row
+    if not isinstance(version, int) or not 0 <= version < 2**64:
+        version = 2**64 - 1  # never a stored version: the hash cannot match
+    if isinstance(state, str):
+        state = state.encode()
+    elif not isinstance(state, bytes | bytearray | memoryview):
+        state = b""  # (a NULL)
+    return (hex_id(originator_id) if originator_id is not None else "", version, str(topic),
+            bytes(state))
+
+
+def link_columns(found: Link) -> tuple[int, bytes]:
+    """A link's previous position and hash, a value of the wrong type made one that cannot
+    match (see `columns`)."""
+    previous = found.previous if isinstance(found.previous, int) else -1
+    digest = found.digest
+    return previous, (digest.encode() if isinstance(digest, str)
+                      else bytes(digest) if digest is not None else b"")
 
 
 def head_position(connection: Connection) -> int:

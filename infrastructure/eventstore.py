@@ -29,6 +29,7 @@ from eventsourcing.sqlite import SQLiteDatastore
 from eventsourcing.utils import Environment, EnvType, register_topic
 
 import domain.hooks  # noqa: F401 -- registers the hook events' topics, so the log decodes
+from domain.audit_log import AuditLog
 from domain.stack import Stack
 from domain.stack_memento import StackSnapshot
 from domain.tokens import ApiToken
@@ -48,7 +49,7 @@ BULK_CHUNK = 500
 # Library snapshots are stored under a stable topic, like events.
 register_topic(StackSnapshot.TOPIC, StackSnapshot)
 
-AGGREGATES = (Stack, ApiToken)
+AGGREGATES = (Stack, ApiToken, AuditLog)
 """Every aggregate type the store holds (defining one registers its events' topics)."""
 
 
@@ -221,10 +222,15 @@ def _is_read_only(error: PersistenceError) -> bool:
     return code & 0xFF == _SQLITE_READONLY
 
 
-def sqlite_environment(name: Path | str, *, create_tables: bool) -> dict[str, str]:
-    """The eventsourcing environment for a SQLite file (its path, or a URI)."""
+def sqlite_environment(name: Path | str, *, create_tables: bool,
+                       chained: bool = True) -> dict[str, str]:
+    """The eventsourcing environment for a SQLite file (its path, or a URI). `chained=False`
+    stores events without their links (`infrastructure.eventchain`): only for measuring."""
+    from infrastructure.sqlite_persistence import CHAINED
+
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "PERSISTENCE_MODULE": "infrastructure.sqlite_persistence:StackSQLiteFactory",
+        CHAINED: "y" if chained else "n",
         "SQLITE_DBNAME": str(name),
         "SQLITE_LOCK_TIMEOUT": str(BUSY_TIMEOUT_SECONDS),
         "CREATE_TABLE": "y" if create_tables else "n",

@@ -113,6 +113,8 @@ def copy_log(source: StackStore, target: Connection, *, until: int | None = None
                 progress(source_digest.count)
         if last:
             dialect.positions_written(cursor, last)
+        if only is None:
+            _copy_links(source, cursor, until)
         snapshots = _copy_snapshots(source, cursor, target, versions)
         target_digest = _read_back(cursor, target)
         if (target_digest.count, target_digest.hexdigest()) != (
@@ -123,6 +125,18 @@ def copy_log(source: StackStore, target: Connection, *, until: int | None = None
                 f"{source_digest.hexdigest()[:12]}); nothing was kept")
     return Copied(events=source_digest.count, snapshots=snapshots, last=last,
                   digest=source_digest.hexdigest())
+
+
+def _copy_links(source: StackStore, cursor: Cursor, until: int | None) -> None:
+    """The event chain's links of the copied events (a prefix of the log: the copy's chain
+    verifies as the source's did). A copy of chosen events is left unsealed."""
+    from infrastructure.eventchain import CHAIN_TABLE
+
+    links = EventLog(source.recorder).chain.select_links(0, until)
+    for start in range(0, len(links), BATCH):
+        cursor.executemany(f"INSERT INTO {CHAIN_TABLE} (notification_id, previous_id, hash)"
+                           " VALUES (?, ?, ?)", [(x.position, x.previous, bytes(x.digest))
+                                                 for x in links[start:start + BATCH]])
 
 
 def _copy_snapshots(source: StackStore, cursor: Cursor, target: Connection,

@@ -31,6 +31,8 @@ APPLICATION_ID = 0x534C5448
 
 
 EVENT_STORE_TABLES = frozenset({"stored_events", "stored_snapshots"})
+CHAIN_TABLES = frozenset({"event_chain"})
+"""Created with the event store since the event chain (`infrastructure.eventchain`)."""
 POSITIONS_TABLE = "projection_positions"
 
 GO_TOOL_TABLES = frozenset({"state_locks", "state_versions", "state_events",
@@ -91,7 +93,7 @@ def _written_by_an_earlier_release(connection: sqlite3.Connection, names: set[st
     stopped between creating the two, nothing but the event store)."""
     if not names >= EVENT_STORE_TABLES:
         return False
-    if POSITIONS_TABLE not in names and names != EVENT_STORE_TABLES:
+    if POSITIONS_TABLE not in names and names - CHAIN_TABLES != EVENT_STORE_TABLES:
         return False
     return _topics_are_ours(connection)
 

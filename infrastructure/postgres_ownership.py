@@ -16,7 +16,8 @@ from infrastructure.ownership import APPLICATION, Inspection, Owner, mark_rows
 from infrastructure.sql import META_DDL, META_TABLE, POSTGRES, Connection, Cursor
 
 SCHEMA = "public"
-EVENT_STORE_TABLES = frozenset({"slothrunner_events", "slothrunner_snapshots"})
+EVENT_STORE_TABLES = frozenset({"slothrunner_events", "slothrunner_snapshots", "event_chain"})
+"""The event store's tables (`event_chain` since the event chain: `infrastructure.eventchain`)."""
 _TABLES_NAMED = 8
 _DOTTED = "^[a-z][^:]*[.][a-z][^:]*$"
 """Our topics (`stack.created`); another eventsourcing application stores `module:Class`."""

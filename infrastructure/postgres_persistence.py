@@ -47,10 +47,12 @@ from eventsourcing.postgres import (
 from eventsourcing.utils import Environment, EnvType
 from psycopg import Connection
 from psycopg.pq import TransactionStatus
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL
 from psycopg_pool import PoolTimeout
 
-from infrastructure import postgres
+from infrastructure import eventchain, postgres
+from infrastructure.eventchain import CHAIN_TABLE, ChainSql, Link, Seal
 
 T = TypeVar("T")
 RETRY_WAIT_SECONDS = 0.2
@@ -126,21 +128,47 @@ class StackAggregateRecorder(_ReportingRecorder):
 class StackApplicationRecorder(_ReportingRecorder, PostgresApplicationRecorder):
     """Stores the events, numbered in commit order for the notification log."""
 
+    chained = True
+    """Whether appends write their links (`infrastructure.eventchain`); off only to measure."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._begin_in_turn = SQL("; ").join([SQL("BEGIN"), *self.lock_table_statements])
+        self.chain_sql = ChainSql(events_table=self.events_table_name,
+                                  position_column="notification_id", marker="%s",
+                                  integer="BIGINT", blob="BYTEA")
+
+    def create_table(self) -> None:
+        """The events table (unless it exists), and the chain's table beside it: a database
+        made before the chain existed gets it on its next migration."""
+        super().create_table()
+        with self.datastore.get_connection() as connection:
+            exists = connection.execute(
+                "SELECT 1 FROM pg_tables WHERE schemaname = %s AND tablename = %s",
+                [self.datastore.schema, CHAIN_TABLE]).fetchone()
+            if exists:
+                return
+            connection.execute("SELECT pg_advisory_lock(%s)", [postgres.SCHEMA_LOCK_KEY])
+            try:
+                connection.execute(self.chain_sql.create_table().encode())
+            finally:
+                connection.execute("SELECT pg_advisory_unlock(%s)", [postgres.SCHEMA_LOCK_KEY])
 
     def insert_events(self, stored_events: Sequence[StoredEvent],
                       **kwargs: Any) -> Sequence[int] | None:
+        seal: Seal | None = kwargs.pop("seal", None)
         if any(value is not None for value in kwargs.values()):
             # a tracking record, which this application does not write
             return super().insert_events(stored_events, **kwargs)
-        ids: Sequence[int] = self._attempt(self._insert_in_turn, stored_events)
+        ids: Sequence[int] = self._attempt(self._insert_in_turn, stored_events, seal)
         return ids
 
-    def _insert_in_turn(self, stored_events: Sequence[StoredEvent]) -> Sequence[int]:
+    def _insert_in_turn(self, stored_events: Sequence[StoredEvent],
+                        seal: Seal | None = None) -> Sequence[int]:
         """Append in one transaction that takes the events table's EXCLUSIVE lock first, so
-        that positions are handed out in commit order (see eventsourcing's `_lock_table`).
+        that positions are handed out in commit order (see eventsourcing's `_lock_table`),
+        and link the events into the chain in the same transaction: the lock serialises
+        appends, so the chain's newest link read here is the one these follow.
 
         The library's own insert does the same in pipeline mode, with a NOTIFY nobody here
         listens to (catching up polls the log); this costs three round trips, half its time.
@@ -155,12 +183,66 @@ class StackApplicationRecorder(_ReportingRecorder, PostgresApplicationRecorder):
                 with connection.cursor() as cursor:
                     # (the library's statement, ending in RETURNING notification_id)
                     cursor.execute(self.insert_events_statement, (events,), prepare=True)
-                    ids = self._fetch_ids_after_insert_events(cursor, stored_events)
+                    ids = list(self._fetch_ids_after_insert_events(cursor, stored_events) or ())
+                with connection.cursor(row_factory=tuple_row) as cursor:
+                    if seal is not None:
+                        eventchain.write_seal(cursor, self.chain_sql, seal)
+                    elif self.chained:
+                        eventchain.append_links(cursor, self.chain_sql, [
+                            (position, event.originator_id.hex
+                             if isinstance(event.originator_id, UUID)
+                             else str(event.originator_id),
+                             event.originator_version, event.topic, bytes(event.state))
+                            for position, event in zip(ids, stored_events, strict=True)])
                 connection.execute(SQL("COMMIT"))
             except BaseException:
                 _roll_back(connection)
                 raise
-        return list(ids or ())
+        return ids
+
+    # ---- reading the chain (see infrastructure.eventlog) --------------------------------
+
+    def _rows(self, statement: str, parameters: Sequence[Any]) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = self._attempt(self._read_rows, statement, parameters)
+        return rows
+
+    def _read_rows(self, statement: str, parameters: Sequence[Any]) -> list[tuple[Any, ...]]:
+        with self.datastore.get_connection() as connection, connection.cursor(
+                row_factory=tuple_row) as cursor:
+            cursor.execute(statement.encode(), parameters)
+            return cursor.fetchall()
+
+    def select_linked_events(self, after: int, limit: int) -> list[Any]:
+        return self._rows(self.chain_sql.select_linked_events(), (after, limit))
+
+    def select_orphan_links(self, after: int, until: int | None) -> list[Link]:
+        return [Link(*row) for row in self._rows(self.chain_sql.select_orphan_links(),
+                                                 (after, until if until is not None
+                                                  else 2**63 - 1))]
+
+    def select_links(self, after: int, until: int | None) -> list[Link]:
+        return [Link(row[0], row[1], bytes(row[2])) for row in self._rows(
+            self.chain_sql.select_links(), (after, until if until is not None else 2**63 - 1))]
+
+    def link_before(self, position: int) -> Link | None:
+        found = self._rows(self.chain_sql.link_before(), (position,))
+        return Link(found[0][0], found[0][1], bytes(found[0][2])) if found else None
+
+    def is_chained(self) -> bool:
+        return bool(self._rows(self.chain_sql.any_link(), ()))
+
+    def last_position_of(self, originator_id: str) -> int | None:
+        found = self._rows(self.chain_sql.last_of(), (UUID(originator_id),))
+        return int(found[0][0]) if found and found[0][0] is not None else None
+
+    def plan_seal(self) -> Seal | None:
+        planned: Seal | None = self._attempt(self._plan_seal)
+        return planned
+
+    def _plan_seal(self) -> Seal | None:
+        with self.datastore.get_connection() as connection, connection.cursor(
+                row_factory=tuple_row) as cursor:
+            return eventchain.plan_seal(cursor, self.chain_sql)
 
     def select_notifications(self, start: int | None, limit: int, stop: int | None = None,
                              topics: Sequence[str] = (), *,

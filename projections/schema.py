@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING, NamedTuple
 if TYPE_CHECKING:
     from infrastructure.sql import Cursor, Dialect
 
-SCHEMA_VERSION = 9
-"""Bumped whenever a projection's tables or logic change; a mismatch triggers a migration."""
+SCHEMA_VERSION = 10
+"""Bumped whenever a projection's tables or logic change, or the event store gains a table
+(10: the event chain); a mismatch triggers a migration, which also creates the event store's
+missing tables."""
 
 POSITIONS_DDL = (
     "CREATE TABLE IF NOT EXISTS projection_positions ("

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from domain.audit_log import AuditLog
 from domain.drift import DriftStatus, FixMode
 from domain.durations import format_duration
 from domain.events import DomainEvent
@@ -322,6 +323,12 @@ def _(event: Hook.Enabled) -> tuple[str, str]:
 @summarize.register
 def _(event: Hook.Disabled) -> tuple[str, str]:
     return WARNING, f"hook '{event.name}' disabled: deliveries pause"
+
+
+@summarize.register
+def _(event: AuditLog.Sealed) -> tuple[str, str]:
+    return INFO, (f"event log sealed: {plural(event.events, 'event')} stored before the chain"
+                  f" chained, up to position {event.position} (head {event.head[:12]})")
 
 
 def _ms(milliseconds: int) -> str:

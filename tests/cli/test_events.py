@@ -83,7 +83,9 @@ def test_export_is_json_lines_of_every_stored_field_in_log_order(cli: CliRun, db
     assert [d["position"] for d in documents] == sorted(d["position"] for d in documents)
     first = documents[0]
     assert set(first) == {"position", "stack_id", "stack", "stack_version", "type", "timestamp",
-                          "actor", "source", "correlation_id", "data"}
+                          "actor", "source", "correlation_id", "data", "hash",
+                          "previous_position"}
+    assert first["previous_position"] == 0 and len(first["hash"]) == 64
     assert first["data"] == {"originator_topic": "stack", "name": "web", "description": ""}
     assert first["timestamp"].startswith("2025-10-10T09:00:00")
     web = [json.loads(line) for line in cli("events", "export", "--stack", "web").stdout.splitlines()]

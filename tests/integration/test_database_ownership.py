@@ -133,7 +133,7 @@ def test_a_first_run_stopped_before_the_read_models_is_recognised(db_path: Path)
 
     # An earlier release created the event store, then stopped before the read models.
     open_sqlite_store(DatabaseFile(db_path, empty=True), create_tables=True).close()
-    assert tables(db_path) == {"stored_events", "stored_snapshots"}
+    assert tables(db_path) == {"stored_events", "stored_snapshots", "event_chain"}
     open_runtime(db_path)
     assert header_application_id(db_path) == ownership.APPLICATION_ID
     assert "projection_positions" in tables(db_path)

@@ -80,7 +80,7 @@ def test_another_event_sourced_application_is_not_taken_for_ours(postgres_url: s
                           " 'shop.orders:Order.Created', '\\x00')")
     with pytest.raises(ForeignDatabase):
         opened(postgres_url)
-    assert tables(postgres_url) == {"slothrunner_events", "slothrunner_snapshots"}
+    assert tables(postgres_url) == {"slothrunner_events", "slothrunner_snapshots", "event_chain"}
 
 
 def test_an_event_store_an_earlier_release_left_is_marked_and_keeps_its_events(
@@ -92,7 +92,7 @@ def test_an_event_store_an_earlier_release_left_is_marked_and_keeps_its_events(
     StackService(store, clock=now, paths_back=lambda s, d: {}).create_stack(
         CreateStack(stack="kept"), invocation())
     store.close()
-    assert tables(postgres_url) == {"slothrunner_events", "slothrunner_snapshots"}
+    assert tables(postgres_url) == {"slothrunner_events", "slothrunner_snapshots", "event_chain"}
     runtime = opened(postgres_url)
     try:
         assert [s.name for s in list_stacks(runtime.reader(), include_destroyed=True)] == ["kept"]

@@ -88,7 +88,8 @@ def test_opening_creates_the_event_and_snapshot_tables(
         stores: Callable[..., StackStore], postgres_url: str) -> None:
     assert table_names(postgres_url) == set()
     stores()
-    assert table_names(postgres_url) == {"slothrunner_events", "slothrunner_snapshots"}
+    assert table_names(postgres_url) == {"slothrunner_events", "slothrunner_snapshots",
+                                         "event_chain"}
 
 
 def test_stacks_saved_through_the_service_load_in_another_store(
@@ -182,7 +183,8 @@ def test_first_runs_racing_to_create_the_tables_all_succeed(postgres_url: str) -
 
         results = in_threads(8, first_run)
         assert results == [1] * 8
-    assert table_names(postgres_url) == {"slothrunner_events", "slothrunner_snapshots"}
+    assert table_names(postgres_url) == {"slothrunner_events", "slothrunner_snapshots",
+                                         "event_chain"}
 
 
 # ---- the notification log -----------------------------------------------------------------------
@@ -427,7 +429,8 @@ def test_a_role_that_may_only_read_and_append_needs_no_ddl_but_update_for_the_lo
                 connection.execute(statement.encode())
 
     as_admin(f"CREATE ROLE {role} LOGIN PASSWORD 'app-secret'",
-             f"GRANT SELECT, INSERT ON slothrunner_events, slothrunner_snapshots TO {role}",
+             f"GRANT SELECT, INSERT ON slothrunner_events, slothrunner_snapshots, event_chain"
+             f" TO {role}",
              f"GRANT USAGE ON SEQUENCE slothrunner_events_notification_id_seq TO {role}")
     try:
         store = open_postgres_store(postgres_server.url(database, user=role,

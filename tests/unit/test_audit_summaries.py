@@ -30,6 +30,16 @@ def test_token_events_have_summaries_that_never_hold_a_secret() -> None:
     assert "a" * 64 not in summarize(created)[1]
 
 
+def test_the_seal_of_the_log_reads_as_a_sentence() -> None:
+    from domain.audit_log import AuditLog
+    from tests.conftest import invocation
+
+    sealed = AuditLog.seal(120, 118, "ab" * 32, invocation()).collect_events()[0]
+    assert summarize.dispatch(type(sealed)) is not summarize.dispatch(DomainEvent)
+    assert summarize(sealed) == ("info", "event log sealed: 118 events stored before the "
+                                 "chain chained, up to position 120 (head abababababab)")
+
+
 def test_a_dependency_added_reads_as_a_sentence() -> None:
     from tests.conftest import invocation
 
