@@ -14,7 +14,7 @@ from domain.drift import DriftStatus, FixMode
 from domain.durations import format_duration
 from domain.events import DomainEvent
 from domain.hooks import Hook
-from domain.secrets import mask_deep
+from domain.secrets import MASK, is_secret, mask_deep
 from domain.stack import Stack
 from domain.timestamps import to_text
 from domain.tokens import ApiToken
@@ -29,6 +29,8 @@ INFO, WARNING, ERROR = "info", "warning", "error"
 
 def shown(value: Any, limit: int = 60) -> str:
     """A value as it reads in a one-line summary (a secret as `[secret]`)."""
+    if is_secret(value):
+        return MASK
     return shortened(orjson.dumps(mask_deep(value)).decode(), limit)
 
 
