@@ -144,7 +144,8 @@ class Runtime:
         """The stored events in log order, read through the event store."""
         from infrastructure.eventlog import EventLog
 
-        return EventLog(self.store().recorder)
+        store = self.store()
+        return EventLog(store.recorder, store.mapper.cipher)
 
     # ---- the read side ------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from domain.secrets import mask_deep
 from infrastructure.eventlog import EventLog
 
 if TYPE_CHECKING:
@@ -28,9 +29,12 @@ def export_events(log: EventLog, names: Mapping[str, str],
 
 
 def event_document(notification: Notification, names: Mapping[str, str]) -> dict[str, Any]:
-    """One stored event as the export writes it (and hooks receive it)."""
+    """One stored event as the export writes it (and hooks and the API receive it): every
+    secret in it reads `[secret]`."""
     stack = str(notification.originator_id)
     data = orjson.loads(notification.state)
+    if b'"$secret"' in notification.state:
+        data = mask_deep(data)
     document = {
         "position": notification.id,
         "stack_id": stack,
