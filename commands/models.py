@@ -85,7 +85,7 @@ class SetValues(StackCommand):
     @model_validator(mode="after")
     def _something_to_set(self) -> SetValues:
         if not self.values and not self.secrets:
-            raise ValueError("give at least one KEY=VALUE")
+            raise InvalidInput("invalid values: give at least one KEY=VALUE (or a secret)")
         _apart(self.values, self.secrets)
         return self
 
@@ -93,7 +93,8 @@ class SetValues(StackCommand):
 def _apart(plain: dict[str, Any], secret: dict[str, Any]) -> None:
     both = sorted(plain.keys() & secret.keys())
     if both:
-        raise ValueError(f"'{both[0]}' is given both as a plain value and as a secret")
+        raise InvalidInput(f"'{both[0]}' is given both as a plain value and as a secret",
+                           key=both[0])
 
 
 class UnsetValues(StackCommand):
