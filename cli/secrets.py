@@ -72,7 +72,8 @@ def status(ctx: typer.Context, json_output: JsonFlag = False) -> None:
     if not counts:
         output.say("No secrets stored.")
         return
-    rows = [[kid, str(count), str(stacks[kid]), "in use" if kid == in_use else "older key"]
+    rows = [[kid, str(count), str(stacks[kid]),
+             "in use" if kid == in_use else "older key" if in_use else ""]
             for kid, count in sorted(counts.items())]
     for line in output.table(["KEY ID", "SECRETS", "STACKS", ""], rows):
         output.say(line)
