@@ -142,7 +142,7 @@ class StackService:
             values = dict(command.values)
             if box is not None:
                 values.update(sealed(box, stack.name, stack.values, command.secrets))
-            return {"changed": stack.set_values(values, inv), "secrets": sorted(command.secrets)}
+            return {"changed": stack.set_values(values, inv)}
 
         return self.change(command.stack, invocation, set_them, "state set")
 
