@@ -10,12 +10,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    import sqlite3
-
     from commands.service import StackService
     from domain.invocation import Invocation
     from infrastructure.runtime import Runtime
     from infrastructure.settings import Settings
+    from infrastructure.sql import Connection
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
@@ -44,8 +43,10 @@ class CliState:
     """The global options of one invocation and the things built from them on demand."""
 
     def __init__(self, db: str | None = None, config: str | None = None, *, json: bool = False,
-                 no_color: bool = False, debug: bool = False) -> None:
+                 no_color: bool = False, debug: bool = False,
+                 database_url: str | None = None) -> None:
         self.db = db
+        self.database_url = database_url
         self.config = config
         self.json = json
         self.no_color = no_color
@@ -61,22 +62,22 @@ class CliState:
             from infrastructure.runtime import Runtime
             from infrastructure.settings import resolve_settings
 
-            self._runtime = Runtime(resolve_settings(self.db, self.config))
+            self._runtime = Runtime(resolve_settings(self.db, self.config, self.database_url))
         return self._runtime
 
     def use_database_without_config(self) -> bool:
         """After a config file error: go on with defaults on the database the flag or the
         environment names; False (and nothing changed) when only the config file names it."""
         from infrastructure.runtime import Runtime
-        from infrastructure.settings import Settings, named_db_path
+        from infrastructure.settings import named_database, settings_for
 
-        path = named_db_path(self.db)
-        if path is None:
+        named = named_database(self.db, self.database_url)
+        if named is None:
             return False
-        self._runtime = Runtime(Settings(db_path=path))
+        self._runtime = Runtime(settings_for(named))
         return True
 
-    def reader(self) -> sqlite3.Connection:
+    def reader(self) -> Connection:
         """Read models, caught up with every event so far (the user reads their own writes)."""
         return self.runtime().reader()
 

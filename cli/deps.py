@@ -16,8 +16,7 @@ from domain.names import stack_id, validate_stack_name
 from domain.wording import listed, plural
 
 if TYPE_CHECKING:
-    import sqlite3
-
+    from infrastructure.sql import Connection
     from projections.graph import DependencyGraph
 
 app = Typer(no_args_is_help=True,
@@ -34,7 +33,7 @@ def _names(names: list[str]) -> str:
     return listed(names, 10)
 
 
-def _load_graph(st: CliState) -> tuple[sqlite3.Connection, DependencyGraph]:
+def _load_graph(st: CliState) -> tuple[Connection, DependencyGraph]:
     from projections.graph import DependencyGraph
 
     connection = st.reader()

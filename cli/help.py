@@ -102,6 +102,10 @@ EXAMPLES: dict[str, str] = {
     "import go": "sloth-runner --db ~/stacks.db import go /etc/sloth-runner/stacks.db --dry-run",
     "import tfstate": "sloth-runner import tfstate terraform.tfstate --stack network",
     "import pulumi": "sloth-runner import pulumi stack.json --stack web-prod",
+    "db": "sloth-runner --database-url postgresql://deploy@db.example/stacks db status",
+    "db init": "sloth-runner --database-url postgresql://deploy@db.example/stacks db init",
+    "db status": "sloth-runner db status --json",
+    "db copy": "sloth-runner --db stacks.db db copy --to postgresql://deploy@db.example/stacks",
     "completion": "sloth-runner completion bash > ~/.local/share/bash-completion/completions/"
                   "sloth-runner",
 }

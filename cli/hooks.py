@@ -482,7 +482,6 @@ def _send_again(st: CliState, hook: HookDefinition, chosen: list[Outcome]) -> li
     from infrastructure.hooks.actions import build_action
     from infrastructure.hooks.definitions import StackNames
     from infrastructure.hooks.delivery import LogEvent, deliver_once
-    from infrastructure.sqlite import immediate
     from projections.queries.stacks import stack_names
 
     if not chosen:
@@ -508,7 +507,7 @@ def _send_again(st: CliState, hook: HookDefinition, chosen: list[Outcome]) -> li
                 attempts=row.attempts + 1, first_attempt_at=row.first_attempt_at,
                 last_attempt_at=at, duration_ms=result.duration_ms, exit_code=result.exit_code,
                 http_status=result.http_status, error=result.error)
-            with immediate(connection) as cursor:
+            with connection.write_transaction() as cursor:
                 tracking.record_redelivery(cursor, outcome)
             results.append(outcome)
     finally:

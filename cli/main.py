@@ -15,7 +15,7 @@ app = Typer(
     cls=type("Root", (EntryPoint, lazy_group(stack="cli.stack", events="cli.events",
                                              projections="cli.projections", run="cli.run",
                                              tokens="cli.tokens", serve="cli.serve",
-                                             hooks="cli.hooks", secrets="cli.secrets",
+                                             hooks="cli.hooks", db="cli.db", secrets="cli.secrets",
                                              **{"import": "cli.importing"})), {}),
     no_args_is_help=True,
     add_completion=False,
@@ -43,6 +43,12 @@ def root(
         typer.Option("--db", metavar="PATH", parser=path_text,
                      help="SQLite database (env SLOTH_RUNNER_DB)."),
     ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option("--database-url", metavar="URL",
+                     help="PostgreSQL database, postgresql://user@host:port/db "
+                          "(env SLOTH_RUNNER_DATABASE_URL)."),
+    ] = None,
     config: Annotated[
         str | None,
         typer.Option("--config", metavar="PATH", parser=path_text,
@@ -57,7 +63,8 @@ def root(
     ] = False,
 ) -> None:
     """Stack state management: locks, snapshots, drift, dependencies and a full audit log."""
-    cli_state = CliState(db=db, config=config, json=json_output, no_color=no_color, debug=debug)
+    cli_state = CliState(db=db, config=config, json=json_output, no_color=no_color, debug=debug,
+                         database_url=database_url)
     ctx.obj = cli_state
     ctx.call_on_close(cli_state.close)
 

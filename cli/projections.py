@@ -83,15 +83,18 @@ def _rebuild_into(st: CliState, target: Path, until: str | None,
                   until_event: int | None) -> tuple[int, Path]:
     from domain.errors import Conflict
     from domain.timestamps import parse_timestamp, to_text
-    from infrastructure.eventlog import copy_log
+    from infrastructure.logcopy import copy_log
     from infrastructure.runtime import Runtime
     from infrastructure.settings import Settings
+    from projections.queries.events import event_ids_until
 
     until_time = to_text(parse_timestamp(until, what="--until")) if until else None
     target = target.expanduser()
+    settings = st.settings()
     try:
         occupied = target.exists() and target.stat().st_size > 0
-        same = target.resolve() == st.settings().db_path.expanduser().resolve()
+        same = not settings.database_url and (
+            target.resolve() == settings.db_path.expanduser().resolve())
     except (OSError, ValueError) as exc:  # a name too long, a NUL byte, no permission
         reason = getattr(exc, "strerror", None) or str(exc)
         raise UsageProblem(f"cannot use '{target}' for --into: {reason}") from None
@@ -99,10 +102,12 @@ def _rebuild_into(st: CliState, target: Path, until: str | None,
         raise Conflict(f"{target} already exists; choose a new path for --into")
     if same:
         raise UsageProblem("--into must be a different database")
-    source = st.reader()
+    # Per stack, the events up to a time are a prefix: a stream's timestamps never go back.
+    only = event_ids_until(st.reader(), until_time) if until_time is not None else None
+    source = st.runtime().store()
     fork = Runtime(Settings(db_path=target))
     try:
-        copy_log(source, fork.connection(), until_event=until_event, until_time=until_time)
+        copy_log(source, fork.connection(), until=until_event, only=only)
         return fork.projections().rebuild(), target
     finally:
         fork.close()

@@ -71,6 +71,8 @@ class StacksSection(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     database_path: str | None = None
+    database_url: str | None = None
+    """A PostgreSQL database (postgresql://user@host:port/db) instead of a SQLite file."""
     auto_lock: bool = False
     auto_snapshot: bool = False
     lock_timeout: LockTimeout = timedelta(hours=1)
@@ -80,6 +82,29 @@ class StacksSection(BaseModel):
     secret_fallback_key_file: KeyPaths = []
     encrypt_events: bool = False
     events_key_file: KeyPath | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        from infrastructure.errors import SettingsError
+        from infrastructure.postgres import parse_database_url, redact
+
+        if value is None:
+            return None
+        try:
+            parse_database_url(value)
+        except SettingsError as exc:
+            # the message quotes the URL itself (password hidden); the key is named already
+            raise ValueError(str(exc).replace(f"database URL {redact(value.strip())!r}",
+                                              "the URL", 1)) from None
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _one_database(self) -> StacksSection:
+        if self.database_path and self.database_url:
+            raise ValueError("give database_path (SQLite) or database_url (PostgreSQL), "
+                             "not both")
+        return self
 
 
 T = TypeVar("T")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from domain.timestamps import to_text
 from infrastructure.clock import now
+from infrastructure.sql import Connection
 
 COMPRESS_FROM = 64 * 1024
 """Documents of this many bytes or more are stored compressed."""
@@ -44,7 +45,7 @@ class Document:
 class DocumentStore:
     """Documents in the database's `state_documents` table (on a read-model connection)."""
 
-    def __init__(self, connection: sqlite3.Connection, *, writable: bool = True) -> None:
+    def __init__(self, connection: Connection, *, writable: bool = True) -> None:
         self.connection = connection
         if writable:
             connection.execute(_DDL)

@@ -3,17 +3,20 @@
 Catching up and exporting read the log through the event store's notification API, so
 that a backend whose writers may commit out of order (PostgreSQL) still hands out every
 event, in order. Knowing the head of the log is cheap and needs no event store: read
-commands ask it on every run to see whether the read models are behind.
+commands ask it on every run to see whether the read models are behind. Copying the log
+into another database (`infrastructure.logcopy`) is the one other place that touches
+stored events.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from eventsourcing.persistence import ApplicationRecorder, Cipher, Notification
+
+    from infrastructure.sql import Connection
 
 BATCH = 1000
 
@@ -54,45 +57,18 @@ class EventLog:
             after = found[-1].id
 
 
-def head_position(connection: sqlite3.Connection) -> int:
-    """The position of the newest event, read on a read-model connection of the same file."""
-    row = connection.execute("SELECT MAX(rowid) FROM stored_events").fetchone()
+def head_position(connection: Connection) -> int:
+    """The position of the newest event, read on a read-model connection of the same database
+    (no event store needed: read commands ask on every run whether the read models are behind).
+    """
+    dialect = connection.dialect
+    row = connection.execute(
+        f"SELECT MAX({dialect.position_column}) FROM {dialect.events_table}").fetchone()
     return int(row[0] or 0)
 
 
-def copy_log(source: sqlite3.Connection, target: sqlite3.Connection, *,
-             until_event: int | None = None, until_time: str | None = None) -> int:
-    """Copy the events up to a log position or time (and the library snapshots they allow).
-
-    Positions are kept, so the copy's audit log shows the same event ids. Per stream, the
-    events up to a time are a prefix, because a stream's timestamps never go backwards.
-    Returns how many events were copied.
-    """
-    from pathlib import Path
-
-    from infrastructure.sqlite import immediate, read_only_uri
-
-    # Attached read-only: the source may be a database this process can only read, and
-    # copying from it must not leave -wal/-shm files of ours beside it.
-    source_file = source.execute("PRAGMA database_list").fetchone()[2]
-    target.execute("ATTACH DATABASE ? AS source", (read_only_uri(Path(source_file)),))
-    try:
-        with immediate(target) as cursor:
-            where, params = "1 = 1", []
-            if until_time is not None:
-                where = "rowid IN (SELECT id FROM source.state_events WHERE created_at <= ?)"
-                params = [until_time]
-            elif until_event is not None:
-                where, params = "rowid <= ?", [str(until_event)]
-            cursor.execute(
-                "INSERT INTO main.stored_events (rowid, originator_id, originator_version, topic,"
-                " state) SELECT rowid, originator_id, originator_version, topic, state"
-                f" FROM source.stored_events WHERE {where} ORDER BY rowid", params)
-            copied = cursor.rowcount
-            cursor.execute(
-                "INSERT INTO main.stored_snapshots SELECT s.* FROM source.stored_snapshots s"
-                " WHERE s.originator_version <= (SELECT MAX(e.originator_version)"
-                " FROM main.stored_events e WHERE e.originator_id = s.originator_id)")
-        return copied
-    finally:
-        target.execute("DETACH DATABASE source")
+def event_count(connection: Connection) -> int:
+    """How many events the log holds (on PostgreSQL, positions may have gaps: a rolled-back
+    append consumes one)."""
+    row = connection.execute(f"SELECT COUNT(*) FROM {connection.dialect.events_table}").fetchone()
+    return int(row[0])

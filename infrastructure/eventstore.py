@@ -270,12 +270,18 @@ def check_encryption(store: StackStore, *, encrypted: bool) -> None:
                                  "the events key given") from None
 
 
-def open_postgres_store(url: str, *, create_tables: bool) -> StackStore:
-    """An event store in a PostgreSQL database, checked to be reachable first."""
+def open_postgres_store(url: str, *, create_tables: bool, checked: bool = False,
+                        cipher: dict[str, str] | None = None) -> StackStore:
+    """An event store in a PostgreSQL database, checked to be reachable first (unless the
+    caller has just `checked`: connected to it). `cipher` as for SQLite."""
     from infrastructure import postgres
 
     target = postgres.parse_database_url(url)
     arguments = target.connect_arguments()
-    postgres.check_connection(arguments)
+    if not checked:
+        postgres.check_connection(arguments)
     with postgres.reported_failures(arguments):
-        return StackStore(env=target.environment(create_tables=create_tables))
+        store = StackStore(env={**target.environment(create_tables=create_tables),
+                                **(cipher or {})})
+        check_encryption(store, encrypted=bool(cipher))
+        return store

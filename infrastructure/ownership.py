@@ -16,6 +16,7 @@ from enum import Enum
 from pathlib import Path
 
 from infrastructure.errors import DamagedDatabase, DatabaseUnusable, ForeignDatabase
+from infrastructure.sql import META_DDL, META_TABLE, Cursor
 from infrastructure.sqlite import (
     BUSY_TIMEOUT_SECONDS,
     CHOOSE_ANOTHER,
@@ -28,10 +29,6 @@ from infrastructure.sqlite import (
 APPLICATION_ID = 0x534C5448
 """`PRAGMA application_id` of every database this program creates: "SLTH" in ASCII."""
 
-META_TABLE = "sloth_runner_meta"
-META_DDL = (f"CREATE TABLE IF NOT EXISTS {META_TABLE} ("
-            " key TEXT PRIMARY KEY,"
-            " value TEXT NOT NULL)")
 
 EVENT_STORE_TABLES = frozenset({"stored_events", "stored_snapshots"})
 POSITIONS_TABLE = "projection_positions"
@@ -41,6 +38,8 @@ GO_TOOL_TABLES = frozenset({"state_locks", "state_versions", "state_events",
 """Tables that, next to `stacks` and without an event store, mark the Go tool's database."""
 
 EARLIER_RELEASE = "an earlier sloth-runner release"
+APPLICATION = "sloth-runner"
+"""The `application` row of our metadata table."""
 
 _TABLES_NAMED = 8
 
@@ -186,19 +185,24 @@ def claim(database: DatabaseFile, looked: Inspection) -> Inspection:
 
 
 def _mark(connection: sqlite3.Connection, was: Owner) -> None:
+    connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    connection.execute(META_DDL)
+    connection.executemany(f"INSERT INTO {META_TABLE} (key, value) VALUES (?, ?)"
+                           " ON CONFLICT (key) DO NOTHING", mark_rows(was).items())
+
+
+def mark_rows(was: Owner) -> dict[str, str]:
+    """Our metadata rows for a database that was empty, or an earlier release's."""
     from domain.timestamps import to_text
     from infrastructure.clock import now
 
     stamp = to_text(now())
-    rows = {"application": "sloth-runner"}
+    rows = {"application": APPLICATION}
     if was is Owner.EMPTY:
         rows |= {"created_by": our_version(), "created_at": stamp}
     else:
         rows |= {"created_by": EARLIER_RELEASE, "marked_by": our_version(), "marked_at": stamp}
-    connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-    connection.execute(META_DDL)
-    connection.executemany(f"INSERT OR IGNORE INTO {META_TABLE} (key, value) VALUES (?, ?)",
-                           rows.items())
+    return rows
 
 
 def our_version() -> str:
@@ -210,7 +214,7 @@ def our_version() -> str:
         return "sloth-runner (version unknown)"
 
 
-def require_ours(cursor: sqlite3.Cursor) -> None:
+def require_ours(cursor: Cursor) -> None:
     """Refuse to go on unless the cursor's database carries our mark (before dropping tables)."""
     if cursor.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
         path = cursor.execute("PRAGMA database_list").fetchone()[2]

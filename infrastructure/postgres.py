@@ -22,6 +22,7 @@ SCHEMES = ("postgresql", "postgres")
 DEFAULT_PORT = 5432
 DEFAULT_CONNECT_TIMEOUT = 5
 """Seconds to wait for a connection, and for the pool to hand one out, before giving up."""
+MAX_CONNECT_TIMEOUT = 3600
 LOCK_TIMEOUT_SECONDS = 30
 """Seconds an insert waits for the event table's write lock (like SQLite's busy timeout)."""
 APPLICATION_NAME = "sloth-runner"
@@ -142,6 +143,9 @@ def parse_database_url(url: str) -> PostgresTarget:
     shown = redact(text)
     if not is_database_url(text):
         raise SettingsError(f"database URL {shown!r} must start with postgresql:// or postgres://")
+    if any(ord(character) < 32 for character in text):
+        raise SettingsError(f"database URL {shown!r}: control characters are not allowed"
+                            " (percent-encode them)")
     try:
         parts = urlsplit(text)
     except ValueError as exc:
@@ -193,10 +197,10 @@ def _target(values: Mapping[str, str], timeout: str | None, extra: dict[str, str
         raise SettingsError(f"database URL {shown!r}: port {port_text!r} is not a port number")
     connect_timeout = DEFAULT_CONNECT_TIMEOUT
     if timeout:
-        if not timeout.isdigit() or int(timeout) < 1:
+        if not timeout.isdigit() or not 1 <= int(timeout) <= MAX_CONNECT_TIMEOUT:
             raise SettingsError(
-                f"database URL {shown!r}: connect_timeout {timeout!r} is not a positive number"
-                " of seconds")
+                f"database URL {shown!r}: connect_timeout {timeout!r} is not a number of"
+                f" seconds from 1 to {MAX_CONNECT_TIMEOUT}")
         connect_timeout = int(timeout)
     user = values.get("user") or environ.get("PGUSER") or getpass.getuser()
     dbname = values.get("dbname") or environ.get("PGDATABASE") or user
@@ -214,10 +218,22 @@ def _target(values: Mapping[str, str], timeout: str | None, extra: dict[str, str
 # ---- connecting, and what a failure means ---------------------------------------------------
 
 
+def quiet_driver_logs() -> None:
+    """Keep psycopg's and its pool's log records off stderr: a failure is reported once, as
+    one line, by the CLI (Python prints warnings of loggers without a handler)."""
+    import logging
+
+    driver = logging.getLogger("psycopg")
+    if not driver.handlers:
+        driver.addHandler(logging.NullHandler())
+        driver.propagate = False
+
+
 def check_connection(arguments: Mapping[str, Any]) -> None:
     """Connect once and disconnect; a failure is raised as what it means for the user."""
     import psycopg
 
+    quiet_driver_logs()
     try:
         psycopg.connect(**arguments, autocommit=True).close()
     except psycopg.Error as exc:

@@ -15,10 +15,13 @@ persistence module. It differs from eventsourcing's own in these ways:
   `DatabaseUnusable` (exit 2) rather than as an internal error.
 - Connection parameters eventsourcing does not pass (sslmode, connect_timeout, ...) are
   added to the pool's connection arguments.
+- Appending takes the events table's lock and inserts in three round trips, without the
+  library's pipeline and its NOTIFY (nothing listens: catching up polls the log).
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import time
 from collections.abc import Callable, Sequence
@@ -27,6 +30,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 from uuid import UUID
 
+import psycopg
 from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
@@ -41,6 +45,9 @@ from eventsourcing.postgres import (
     PostgresFactory,
 )
 from eventsourcing.utils import Environment, EnvType
+from psycopg import Connection
+from psycopg.pq import TransactionStatus
+from psycopg.sql import SQL
 from psycopg_pool import PoolTimeout
 
 from infrastructure import postgres
@@ -119,6 +126,42 @@ class StackAggregateRecorder(_ReportingRecorder):
 class StackApplicationRecorder(_ReportingRecorder, PostgresApplicationRecorder):
     """Stores the events, numbered in commit order for the notification log."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._begin_in_turn = SQL("; ").join([SQL("BEGIN"), *self.lock_table_statements])
+
+    def insert_events(self, stored_events: Sequence[StoredEvent],
+                      **kwargs: Any) -> Sequence[int] | None:
+        if any(value is not None for value in kwargs.values()):
+            # a tracking record, which this application does not write
+            return super().insert_events(stored_events, **kwargs)
+        ids: Sequence[int] = self._attempt(self._insert_in_turn, stored_events)
+        return ids
+
+    def _insert_in_turn(self, stored_events: Sequence[StoredEvent]) -> Sequence[int]:
+        """Append in one transaction that takes the events table's EXCLUSIVE lock first, so
+        that positions are handed out in commit order (see eventsourcing's `_lock_table`).
+
+        The library's own insert does the same in pipeline mode, with a NOTIFY nobody here
+        listens to (catching up polls the log); this costs three round trips, half its time.
+        """
+        if not stored_events:
+            return []
+        events = [self.construct_pg_stored_event(e.originator_id, e.originator_version,
+                                                 e.topic, e.state) for e in stored_events]
+        with self.datastore.get_connection() as connection:
+            try:
+                connection.execute(self._begin_in_turn)
+                with connection.cursor() as cursor:
+                    # (the library's statement, ending in RETURNING notification_id)
+                    cursor.execute(self.insert_events_statement, (events,), prepare=True)
+                    ids = self._fetch_ids_after_insert_events(cursor, stored_events)
+                connection.execute(SQL("COMMIT"))
+            except BaseException:
+                _roll_back(connection)
+                raise
+        return list(ids or ())
+
     def select_notifications(self, start: int | None, limit: int, stop: int | None = None,
                              topics: Sequence[str] = (), *,
                              inclusive_of_start: bool = True) -> Sequence[Notification]:
@@ -128,6 +171,16 @@ class StackApplicationRecorder(_ReportingRecorder, PostgresApplicationRecorder):
     def max_notification_id(self) -> int | None:
         maximum: int | None = self._attempt(super().max_notification_id)
         return maximum
+
+
+def _roll_back(connection: Connection[Any]) -> None:
+    """End a failed append's transaction, unless the connection went with it (the pool
+    then replaces it)."""
+    if connection.closed or connection.broken:
+        return
+    if connection.pgconn.transaction_status != TransactionStatus.IDLE:
+        with contextlib.suppress(psycopg.Error):
+            connection.execute(SQL("ROLLBACK"))
 
 
 class StackPostgresFactory(PostgresFactory):

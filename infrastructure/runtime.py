@@ -1,7 +1,8 @@
 """The composition root: builds the event store, read models and services from settings.
 
 Nothing heavy is imported until it is needed: a read command whose projections are
-current touches only SQLite.
+current touches only SQLite (or, with a database URL, psycopg). The backend is chosen here,
+once, from the settings: `--database-url` (or its variable or config key) selects PostgreSQL.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from infrastructure import sqlite
-from infrastructure.errors import DatabaseUnusable, ReadOnlyDatabase
+from infrastructure.errors import DatabaseUnusable, ReadOnlyDatabase, SettingsError
 from infrastructure.settings import Settings
 from infrastructure.sqlite import DatabaseFile
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from infrastructure.eventstore import StackStore
     from infrastructure.providers import ProviderRegistry
     from infrastructure.secrets import Keyring, KeySources
+    from infrastructure.sql import Connection
     from projections.runner import ProjectionRunner
 
 
@@ -38,7 +40,7 @@ class Runtime:
         self._warn = warn or _print_warning
         self._warned = False
         self._database: DatabaseFile | None = None
-        self._connection: sqlite3.Connection | None = None
+        self._connection: Connection | None = None
         self._store: StackStore | None = None
         self._runner: ProjectionRunner | None = None
         self._service: StackService | None = None
@@ -48,20 +50,50 @@ class Runtime:
 
     # ---- the database -------------------------------------------------------------------
 
-    def connection(self) -> sqlite3.Connection:
+    @property
+    def backend(self) -> str:
+        """`sqlite` or `postgresql`, as the settings choose."""
+        return "postgresql" if self.settings.database_url else "sqlite"
+
+    def location(self) -> str:
+        """Where the database is, for messages: its file, or `host:port/db` (no password)."""
+        if self.settings.database_url:
+            from infrastructure.postgres import parse_database_url
+
+            return parse_database_url(self.settings.database_url).describe()
+        return str(self.settings.db_path)
+
+    def connection(self) -> Connection:
         """The read-model connection, on a database of ours whose schema is current."""
-        return self._opened()[1]
+        if self._connection is None:
+            url = self.settings.database_url
+            self._connection = self._open_postgres(url) if url else self._open_sqlite()
+        return self._connection
+
+    def new_connection(self) -> Connection:
+        """Another read-model connection to the same database (for a thread of its own),
+        after this one has checked it and brought its tables up to date."""
+        self.connection()
+        if self._database is None:
+            from infrastructure.postgres_connection import connect
+
+            assert self.settings.database_url is not None
+            return connect(self.settings.database_url)
+        return sqlite.connect(self._database)
 
     def database(self) -> DatabaseFile:
-        """The database file, checked: ours, and whether this process may write it."""
-        return self._opened()[0]
+        """The SQLite file, checked: ours, and whether this process may write it."""
+        self.connection()
+        if self._database is None:
+            raise DatabaseUnusable(f"{self.location()} is a PostgreSQL database, not a file")
+        return self._database
 
-    def _opened(self) -> tuple[DatabaseFile, sqlite3.Connection]:
-        if self._database is None or self._connection is None:
-            self._database, self._connection = self._open()
-        return self._database, self._connection
+    def _read_only_reason(self) -> str | None:
+        """Why this process may not write the database (None: it may)."""
+        self.connection()
+        return self._database.read_only_reason if self._database is not None else None
 
-    def _open(self) -> tuple[DatabaseFile, sqlite3.Connection]:
+    def _open_sqlite(self) -> Connection:
         """Check the file and whose it is before anything opens it for writing; then open it.
 
         Only then may the event store (which switches a file to WAL) or a migration (which
@@ -90,29 +122,70 @@ class Runtime:
             ownership.claim(database, found)
         try:
             connection = sqlite.connect(database)
-            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            version = connection.dialect.schema_version(connection)
         except sqlite3.DatabaseError as exc:
             raise ownership.unreadable(path, exc) from None
-        if version != schema.SCHEMA_VERSION:
-            try:
-                self._open_store(database, create_tables=True)
-                with sqlite.immediate(connection) as cursor:
-                    schema.migrate(cursor)
-            except BaseException:
-                connection.close()
-                raise
-        return database, connection
+        self._database = database
+        self._migrate(connection, version)
+        return connection
+
+    def _open_postgres(self, url: str) -> Connection:
+        """Connect, check the database is ours (marking a new one), bring its tables up to
+        date: the event store's first, then the read models'."""
+        from infrastructure import postgres_ownership
+        from projections import schema
+
+        try:
+            from infrastructure.postgres_connection import connect
+        except ImportError:
+            raise SettingsError("PostgreSQL needs the postgres extra (psycopg 3): "
+                                "pip install 'sloth-runner[postgres]'") from None
+        connection = connect(url)
+        try:
+            postgres_ownership.claim(connection, connection.describe())
+            version = connection.dialect.schema_version(connection)
+            if version > schema.SCHEMA_VERSION:
+                raise DatabaseUnusable(
+                    f"PostgreSQL database {connection.describe()} was written by a newer "
+                    f"sloth-runner (schema {version}); upgrade")
+            self._migrate(connection, version)
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def _migrate(self, connection: Connection, version: int) -> None:
+        """Create the event store's tables and the read models when the schema is not current."""
+        from projections import schema
+
+        if version == schema.SCHEMA_VERSION:
+            return
+        try:
+            self._open_store(create_tables=True)
+            with connection.write_transaction() as cursor:
+                schema.migrate(cursor, connection.dialect)
+        except BaseException:
+            connection.close()
+            self._database = None
+            raise
 
     def store(self) -> StackStore:
         """The event store (built on first use)."""
-        database = self.database()  # checks the file; a new database gets its tables here
-        return self._store or self._open_store(database, create_tables=False)
+        self.connection()  # checks the database; a new one gets its tables here
+        return self._store or self._open_store(create_tables=False)
 
-    def _open_store(self, database: DatabaseFile, *, create_tables: bool) -> StackStore:
-        from infrastructure.eventstore import open_sqlite_store
+    def _open_store(self, *, create_tables: bool) -> StackStore:
+        from infrastructure.eventstore import open_postgres_store, open_sqlite_store
 
-        self._store = open_sqlite_store(database, create_tables=create_tables,
-                                        cipher=self._events_cipher())
+        if self._store is None:
+            url = self.settings.database_url
+            if url:
+                self._store = open_postgres_store(url, create_tables=create_tables,
+                                                  checked=True, cipher=self._events_cipher())
+            else:
+                assert self._database is not None
+                self._store = open_sqlite_store(self._database, create_tables=create_tables,
+                                                cipher=self._events_cipher())
         return self._store
 
     def _events_cipher(self) -> dict[str, str]:
@@ -154,28 +227,27 @@ class Runtime:
         if self._runner is None:
             from projections.runner import ProjectionRunner
 
-            database = self.database()
-            if not database.writable:
+            if self._read_only_reason() is not None:
                 raise ReadOnlyDatabase(f"cannot update the read models: "
-                                       f"{database.describe_read_only()}")
+                                       f"{self.database().describe_read_only()}")
             self._runner = ProjectionRunner(self.store(), self.connection())
         return self._runner
 
-    def reader(self) -> sqlite3.Connection:
+    def reader(self) -> Connection:
         """A connection to read models that reflect every event written so far."""
         from projections.queries.positions import lag
 
         connection = self.connection()
         behind = lag(connection)
         if behind > 0:
-            database = self.database()
-            if database.writable:
+            reason = self._read_only_reason()
+            if reason is None:
                 self.projections().catch_up()
             elif not self._warned:
                 self._warned = True
-                self._warn(f"the read models of {database.path} are behind by {behind} "
+                self._warn(f"the read models of {self.location()} are behind by {behind} "
                            f"event{'s' if behind != 1 else ''} and cannot be caught up: the "
-                           f"database is read-only ({database.read_only_reason})")
+                           f"database is read-only ({reason})")
         return connection
 
     def catch_up(self) -> int:
@@ -229,8 +301,8 @@ class Runtime:
         if self._documents is None:
             from infrastructure.documents import DocumentStore
 
-            database = self.database()
-            self._documents = DocumentStore(self.connection(), writable=database.writable)
+            self._documents = DocumentStore(self.connection(),
+                                            writable=self._read_only_reason() is None)
         return self._documents
 
     def tokens(self) -> TokenService:

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 DB_ENV = "SLOTH_RUNNER_DB"
 DB_PATH_ENV = "SLOTH_RUNNER_DB_PATH"
+DATABASE_URL_ENV = "SLOTH_RUNNER_DATABASE_URL"
 CONFIG_ENV = "SLOTH_RUNNER_CONFIG"
 SYSTEM_DIR = Path("/etc/sloth-runner")
 
@@ -22,6 +23,7 @@ class StackSettings(NamedTuple):
     """The `stacks:` section of the config file (seed section 12)."""
 
     database_path: Path | None = None
+    database_url: str | None = None
     auto_lock: bool = False
     auto_snapshot: bool = False
     lock_timeout: timedelta = timedelta(hours=1)
@@ -57,11 +59,41 @@ class Settings(NamedTuple):
     """Everything a run of the tool is configured with."""
 
     db_path: Path
+    """The SQLite database (unless `database_url` names a PostgreSQL one)."""
     config_path: Path | None = None
     stacks: StackSettings = StackSettings()
     hooks: HookSettings = HookSettings()
     db_is_default: bool = False
     """No flag, variable or config file named the database: its directory may be created."""
+    database_url: str | None = None
+    """A PostgreSQL database, which is then used instead of the SQLite file."""
+
+
+class Database(NamedTuple):
+    """A database as named by a flag, a variable or the config file: a file or a URL."""
+
+    path: Path | None = None
+    url: str | None = None
+
+
+def database_named(value: str) -> Database:
+    """A database as a user names it where either kind is accepted: a PostgreSQL URL
+    (checked), else a file path."""
+    from infrastructure.postgres import is_database_url, parse_database_url
+
+    if is_database_url(value):
+        parse_database_url(value)  # a malformed URL is a usage error now, not at first use
+        return Database(url=value.strip())
+    return Database(path=Path(value).expanduser())
+
+
+def settings_for(database: Database, *, config_path: Path | None = None,
+                 stacks: StackSettings | None = None,
+                 hooks: HookSettings | None = None) -> Settings:
+    """Settings for this database (the default file when it names none)."""
+    return Settings(db_path=database.path or default_db_path(), config_path=config_path,
+                    stacks=stacks or StackSettings(), hooks=hooks or HookSettings(),
+                    db_is_default=database == Database(), database_url=database.url)
 
 
 def _xdg(variable: str, fallback: str) -> Path:
@@ -87,7 +119,8 @@ def default_config_path() -> Path | None:
     return None
 
 
-def resolve_settings(db_flag: str | None = None, config_flag: str | None = None) -> Settings:
+def resolve_settings(db_flag: str | None = None, config_flag: str | None = None,
+                     url_flag: str | None = None) -> Settings:
     """Combine flags, environment, config file and defaults (flag > env > file > default)."""
     config_path: Path | None
     explicit_config = config_flag or os.environ.get(CONFIG_ENV, "").strip() or None
@@ -106,20 +139,41 @@ def resolve_settings(db_flag: str | None = None, config_flag: str | None = None)
     stacks, hooks = load_settings_file(config_path) if config_path else (StackSettings(),
                                                                          HookSettings())
 
-    named = named_db_path(db_flag) or stacks.database_path
-    return Settings(db_path=named or default_db_path(), config_path=config_path, stacks=stacks,
-                    hooks=hooks, db_is_default=named is None)
+    named = named_database(db_flag, url_flag) or _database(
+        str(stacks.database_path) if stacks.database_path else None, stacks.database_url,
+        f"config {config_path}: stacks.database_path", "stacks.database_url")
+    return settings_for(named or Database(), config_path=config_path, stacks=stacks, hooks=hooks)
 
 
-def named_db_path(db_flag: str | None) -> Path | None:
-    """The database named by the flag or the environment, if any (they beat the config file)."""
-    value = (
-        db_flag
-        or os.environ.get(DB_ENV, "").strip()
-        or os.environ.get(DB_PATH_ENV, "").strip()
-        or None
-    )
-    return Path(value).expanduser() if value else None
+def named_database(db_flag: str | None, url_flag: str | None = None) -> Database | None:
+    """The database named by a flag or else the environment, if any (they beat the config
+    file): a file (`--db`, SLOTH_RUNNER_DB or SLOTH_RUNNER_DB_PATH) or a PostgreSQL URL
+    (`--database-url`, SLOTH_RUNNER_DATABASE_URL)."""
+    return _database(db_flag, url_flag, "--db", "--database-url") or _database(
+        os.environ.get(DB_ENV, "").strip() or os.environ.get(DB_PATH_ENV, "").strip() or None,
+        os.environ.get(DATABASE_URL_ENV, "").strip() or None,
+        DB_ENV if os.environ.get(DB_ENV, "").strip() else DB_PATH_ENV, DATABASE_URL_ENV)
+
+
+def _database(path: str | None, url: str | None, path_name: str,
+              url_name: str) -> Database | None:
+    """The database one level (flags, environment, config file) names, checked."""
+    if path and url:
+        raise SettingsError(f"both {path_name} and {url_name} name a database; give one")
+    if path:
+        if "://" in path:  # the URL module is imported only when a URL is in sight
+            from infrastructure.postgres import is_database_url, redact
+
+            if is_database_url(path):
+                raise SettingsError(f"{path_name} takes a file; give the PostgreSQL URL "
+                                    f"{redact(path)!r} with {url_name}")
+        return Database(path=Path(path).expanduser())
+    if url:
+        from infrastructure.postgres import parse_database_url
+
+        parse_database_url(url)  # a malformed URL is a usage error now, not at first use
+        return Database(url=url.strip())
+    return None
 
 
 def load_config(path: Path) -> StackSettings:
@@ -146,6 +200,7 @@ def load_settings_file(path: Path) -> tuple[StackSettings, HookSettings]:
     section = config.stacks
     stacks = StackSettings(
         database_path=Path(section.database_path).expanduser() if section.database_path else None,
+        database_url=section.database_url,
         auto_lock=section.auto_lock,
         auto_snapshot=section.auto_snapshot,
         lock_timeout=section.lock_timeout,

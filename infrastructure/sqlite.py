@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infrastructure.errors import DatabaseUnusable
+from infrastructure.sql import SQLITE, Dialect
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_SECONDS = 30
@@ -154,7 +155,55 @@ def read_only_uri(path: Path) -> str:
     return uri
 
 
-def connect(database: DatabaseFile) -> sqlite3.Connection:
+CACHE_KIB = 256 * 1024
+"""SQLite's page cache while projecting (its default is 2 MiB)."""
+
+
+class SQLiteConnection(sqlite3.Connection):
+    """A read-model connection (`infrastructure.sql.Connection`) on a SQLite file."""
+
+    dialect: Dialect = SQLITE
+
+    @contextmanager
+    def write_transaction(self) -> Iterator[sqlite3.Cursor]:
+        """A write transaction that takes the write lock up front (BEGIN IMMEDIATE).
+
+        A deferred transaction that reads and then writes fails with "database is locked"
+        when another process writes in between; taking the lock first makes it wait instead.
+        """
+        cursor = self.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            yield cursor
+        except BaseException:
+            self.rollback()
+            raise
+        else:
+            self.commit()
+        finally:
+            cursor.close()
+
+    @contextmanager
+    def bulk_writes(self, *, rebuild: bool = False) -> Iterator[None]:
+        """A large page cache while writing many rows, and, to `rebuild`, sorting in memory.
+
+        The cache keeps the indexes being written in memory instead of spilling and reading
+        them back (it is only a limit: pages are taken as needed); a rebuild builds its
+        indexes last, sorting every table once.
+        """
+        (cache_size,) = self.execute("PRAGMA cache_size").fetchone()
+        (temp_store,) = self.execute("PRAGMA temp_store").fetchone()
+        self.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+        if rebuild:
+            self.execute("PRAGMA temp_store = MEMORY")
+        try:
+            yield
+        finally:
+            self.execute(f"PRAGMA cache_size = {int(cache_size)}")
+            self.execute(f"PRAGMA temp_store = {int(temp_store)}")
+
+
+def connect(database: DatabaseFile) -> SQLiteConnection:
     """A read-model connection, in autocommit mode: transactions are begun explicitly.
 
     Read models are derived data: their rows and positions commit together, so a power cut
@@ -164,43 +213,11 @@ def connect(database: DatabaseFile) -> sqlite3.Connection:
     """
     connection = sqlite3.connect(database.connection_name(), uri=True,
                                  timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
-                                 check_same_thread=False)
+                                 check_same_thread=False, factory=SQLiteConnection)
     if database.writable:
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
     return connection
-
-
-@contextmanager
-def immediate(connection: sqlite3.Connection) -> Iterator[sqlite3.Cursor]:
-    """A write transaction that takes the write lock up front (BEGIN IMMEDIATE).
-
-    A deferred transaction that reads and then writes fails with "database is locked"
-    when another process writes in between; taking the lock first makes it wait instead.
-    """
-    cursor = connection.cursor()
-    cursor.execute("BEGIN IMMEDIATE")
-    try:
-        yield cursor
-    except BaseException:
-        connection.rollback()
-        raise
-    else:
-        connection.commit()
-    finally:
-        cursor.close()
-
-
-@contextmanager
-def snapshot(connection: sqlite3.Connection) -> Iterator[sqlite3.Cursor]:
-    """A read transaction: every query inside sees the same committed state."""
-    cursor = connection.cursor()
-    cursor.execute("BEGIN")
-    try:
-        yield cursor
-    finally:
-        connection.rollback()
-        cursor.close()
 
 
 def damage_in(error: BaseException) -> sqlite3.DatabaseError | None:

@@ -8,12 +8,11 @@ others do not pay for importing networkx.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
@@ -21,6 +20,9 @@ from domain.dependencies import DESTROYED, MISSING, DependencyCycle
 from domain.validation import DependencyFacts
 from infrastructure.collector import collection_paused
 from projections.queries import dependencies, stacks
+
+if TYPE_CHECKING:
+    from infrastructure.sql import Connection
 
 REPORTED = frozenset({None, DESTROYED, "failed"})
 """The statuses of dependencies that a check reports (None: no such stack)."""
@@ -73,7 +75,7 @@ class DependencyGraph:
         self._is_dag: bool | None = None
 
     @classmethod
-    def load(cls, connection: sqlite3.Connection) -> DependencyGraph:
+    def load(cls, connection: Connection) -> DependencyGraph:
         """The graph as the read models hold it (the caller has caught them up)."""
         with collection_paused():
             return cls.build(stacks.stack_statuses(connection),

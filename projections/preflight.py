@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Sequence
 
 from domain.errors import StackNotFound
@@ -11,12 +10,13 @@ from domain.resources import Resource
 from domain.timestamps import from_text
 from domain.validation import LockFacts, StackFacts, ValidationContext
 from infrastructure.collector import collection_paused
+from infrastructure.sql import Connection
 from projections.graph import DependencyGraph
 from projections.queries.locks import LockRecord, list_locks
 from projections.queries.resources import ResourceRecord, resources_by_stack
 from projections.queries.stacks import StackStatus, find_stack_statuses, list_stacks
 
-Reader = Callable[[], sqlite3.Connection]
+Reader = Callable[[], Connection]
 
 
 class ReadModelFacts:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from eventsourcing.application import Application
 
@@ -14,36 +13,22 @@ from domain.timestamps import to_text
 from infrastructure.clock import now
 from infrastructure.collector import collection_paused
 from infrastructure.eventlog import EventLog
-from infrastructure.sqlite import immediate
 from projections import schema
 from projections.projectors import Projector, all_projectors
+
+if TYPE_CHECKING:
+    from infrastructure.sql import Connection, Cursor
 
 BATCH_SIZE = 2000
 """Events per transaction while catching up (a rebuild is one transaction of such batches)."""
 
-CACHE_KIB = 256 * 1024
-"""SQLite's page cache while projecting (its default is 2 MiB)."""
-
 
 @contextmanager
-def projecting(connection: sqlite3.Connection, *, rebuild: bool = False) -> Iterator[None]:
-    """The read-model connection tuned for writing many rows (every table, to `rebuild`).
-
-    A large page cache keeps the indexes being written in memory instead of spilling and
-    reading them back (it is only a limit: pages are taken as needed); a rebuild also sorts
-    in memory, to build the indexes last.
-    """
-    (cache_size,) = connection.execute("PRAGMA cache_size").fetchone()
-    (temp_store,) = connection.execute("PRAGMA temp_store").fetchone()
-    connection.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
-    if rebuild:
-        connection.execute("PRAGMA temp_store = MEMORY")
-    try:
-        with collection_paused():
-            yield
-    finally:
-        connection.execute(f"PRAGMA cache_size = {int(cache_size)}")
-        connection.execute(f"PRAGMA temp_store = {int(temp_store)}")
+def projecting(connection: Connection, *, rebuild: bool = False) -> Iterator[None]:
+    """The connection tuned for writing many rows (every table, to `rebuild`), and Python's
+    cyclic garbage collector paused: projecting allocates many objects and frees them all."""
+    with connection.bulk_writes(rebuild=rebuild), collection_paused():
+        yield
 
 
 class ProjectionRunner:
@@ -52,7 +37,7 @@ class ProjectionRunner:
     def __init__(
         self,
         store: Application[Any],
-        connection: sqlite3.Connection,
+        connection: Connection,
         projectors: Sequence[Projector] | None = None,
     ) -> None:
         self.store = store
@@ -66,7 +51,7 @@ class ProjectionRunner:
         total = 0
         with projecting(self.connection):
             while True:
-                with immediate(self.connection) as cursor:
+                with self.connection.write_transaction() as cursor:
                     processed = self._process_batch(cursor)
                 total += processed
                 if processed < BATCH_SIZE:
@@ -78,11 +63,13 @@ class ProjectionRunner:
         Readers keep seeing the old read models until the rebuild commits.
         """
         total = 0
-        with projecting(self.connection, rebuild=True), immediate(self.connection) as cursor:
-            schema.migrate(cursor)
+        dialect = self.connection.dialect
+        with projecting(self.connection, rebuild=True), (
+                self.connection.write_transaction()) as cursor:
+            schema.migrate(cursor, dialect)
             for projector in self.projectors:
-                schema.drop_tables(cursor, projector.spec)
-                schema.create_tables(cursor, projector.spec, indexes=False)
+                schema.drop_tables(cursor, projector.spec, dialect)
+                schema.create_tables(cursor, projector.spec, dialect, indexes=False)
                 schema.reset_position(cursor, projector.spec)
             while True:
                 processed = self._process_batch(cursor, until=until)
@@ -90,10 +77,10 @@ class ProjectionRunner:
                 if processed < BATCH_SIZE:
                     break
             for projector in self.projectors:
-                schema.create_indexes(cursor, projector.spec)
+                schema.create_indexes(cursor, projector.spec, dialect)
         return total
 
-    def _process_batch(self, cursor: sqlite3.Cursor, until: int | None = None) -> int:
+    def _process_batch(self, cursor: Cursor, until: int | None = None) -> int:
         positions = dict(
             cursor.execute("SELECT name, position FROM projection_positions").fetchall()
         )

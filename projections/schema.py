@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from infrastructure.ownership import require_ours
+if TYPE_CHECKING:
+    from infrastructure.sql import Cursor, Dialect
 
 SCHEMA_VERSION = 9
 """Bumped whenever a projection's tables or logic change; a mismatch triggers a migration."""
@@ -319,31 +319,32 @@ def _is_index(statement: str) -> bool:
     return statement.lstrip().upper().startswith("CREATE INDEX")
 
 
-def create_tables(cursor: sqlite3.Cursor, spec: ProjectionSpec, *, indexes: bool = True) -> None:
+def create_tables(cursor: Cursor, spec: ProjectionSpec, dialect: Dialect, *,
+                  indexes: bool = True) -> None:
     """Create the projection's tables (and, unless told not to, their secondary indexes)."""
     for statement in spec.ddl:
         if indexes or not _is_index(statement):
-            cursor.execute(statement)
+            cursor.execute(dialect.ddl(statement))
 
 
-def create_indexes(cursor: sqlite3.Cursor, spec: ProjectionSpec) -> None:
+def create_indexes(cursor: Cursor, spec: ProjectionSpec, dialect: Dialect) -> None:
     """Create the projection's secondary indexes (after a bulk fill: sorting once is cheaper
     than keeping them ordered row by row)."""
     for statement in spec.ddl:
         if _is_index(statement):
-            cursor.execute(statement)
+            cursor.execute(dialect.ddl(statement))
 
 
-def drop_tables(cursor: sqlite3.Cursor, spec: ProjectionSpec) -> None:
+def drop_tables(cursor: Cursor, spec: ProjectionSpec, dialect: Dialect) -> None:
     """Drop a registered projection's tables, in a database that is ours, and nothing else."""
     if spec not in PROJECTIONS:
         raise ValueError(f"projection '{spec.name}' is not registered; its tables are not ours")
-    require_ours(cursor)
+    dialect.require_ours(cursor)
     for table in spec.tables:
         cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def reset_position(cursor: sqlite3.Cursor, spec: ProjectionSpec) -> None:
+def reset_position(cursor: Cursor, spec: ProjectionSpec) -> None:
     cursor.execute(
         "INSERT INTO projection_positions (name, version, position) VALUES (?, ?, 0) "
         "ON CONFLICT (name) DO UPDATE SET version = excluded.version, position = 0",
@@ -351,26 +352,26 @@ def reset_position(cursor: sqlite3.Cursor, spec: ProjectionSpec) -> None:
     )
 
 
-def migrate(cursor: sqlite3.Cursor) -> list[str]:
+def migrate(cursor: Cursor, dialect: Dialect) -> list[str]:
     """Create missing read models and reset those whose logic changed; returns their names.
 
     A reset projection starts again from position 0 and is rebuilt by the next catch-up.
     Only a database marked as ours is touched (`infrastructure.ownership`).
     """
-    require_ours(cursor)
-    cursor.execute(POSITIONS_DDL)
+    dialect.require_ours(cursor)
+    cursor.execute(dialect.ddl(POSITIONS_DDL))
     known = dict(cursor.execute("SELECT name, version FROM projection_positions").fetchall())
     reset = []
     for spec in PROJECTIONS:
         if known.get(spec.name) != spec.version:
-            drop_tables(cursor, spec)
+            drop_tables(cursor, spec, dialect)
             reset_position(cursor, spec)
             reset.append(spec.name)
-        create_tables(cursor, spec)
+        create_tables(cursor, spec, dialect)
     # The hook processor's own state lives beside the read models but is not one of them:
     # it is created here and never dropped (see infrastructure/hooks/tracking.py).
     from infrastructure.hooks.tracking import create_tables as create_processor_tables
 
-    create_processor_tables(cursor)
-    cursor.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    create_processor_tables(cursor, dialect)
+    dialect.set_schema_version(cursor, SCHEMA_VERSION)
     return reset

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -17,6 +16,9 @@ from domain.timestamps import to_text
 from projections.queries import Record
 from projections.queries.events import stream_version_at
 from projections.queries.stacks import is_known_stack
+
+if TYPE_CHECKING:
+    from infrastructure.sql import Connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +43,7 @@ class NotYetExisting(NotFound):
         super().__init__(f"stack '{name}' did not exist yet at {when}", stack=name)
 
 
-def stack_as_of(store: Application[UUID], connection: sqlite3.Connection, name: str, *,
+def stack_as_of(store: Application[UUID], connection: Connection, name: str, *,
                 at: datetime | None = None, event_id: int | None = None) -> StackAsOf:
     """Replay the stack's stream up to the last event at or before `at` / `event_id`."""
     identity = stack_id(name)

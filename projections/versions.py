@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -19,6 +18,7 @@ from domain.versions import (
     diff_states,
     parse_version,
 )
+from infrastructure.sql import Connection
 from projections.queries.stacks import is_known_stack
 from projections.queries.versions import VersionRecord, find_version
 
@@ -33,7 +33,7 @@ CURRENT = "current"
 """Names the stack's live state where a version is expected."""
 
 
-def live_version(connection: sqlite3.Connection, stack: str, stack_id: str,
+def live_version(connection: Connection, stack: str, stack_id: str,
                  text: str) -> VersionRecord:
     """The read-model record of a live version (`v5` or `5`); not found, or deleted, raise."""
     version = parse_version(text)
@@ -62,7 +62,7 @@ class Comparison:
                 "empty": self.diff.is_empty, **self.diff.model_dump(mode="json")}
 
 
-def compare_versions(store: Application[UUID], connection: sqlite3.Connection, stack: str,
+def compare_versions(store: Application[UUID], connection: Connection, stack: str,
                      first: str, second: str, *,
                      reveal: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
                      ) -> Comparison:

@@ -6,13 +6,13 @@ wants them; the delivery machinery is imported only when one does.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
 import orjson
 
 from domain.hooks import HookNotFound, HookSpec, glob_matcher, validate_hook_name
+from infrastructure.sql import Connection
 
 if TYPE_CHECKING:
     from eventsourcing.persistence import Notification
@@ -59,7 +59,7 @@ class HookDefinition(NamedTuple):
                                     and stacks_match(stack) is not None)
 
 
-def hook_definitions(connection: sqlite3.Connection,
+def hook_definitions(connection: Connection,
                      settings: HookSettings) -> list[HookDefinition]:
     """Every hook: added ones (not removed) and those the config file declares, by name."""
     from projections.queries.hooks import list_hooks
@@ -76,7 +76,7 @@ def hook_definitions(connection: sqlite3.Connection,
     return sorted(merged, key=lambda hook: (hook.name, hook.source != EVENTS))
 
 
-def find_definition(connection: sqlite3.Connection, settings: HookSettings,
+def find_definition(connection: Connection, settings: HookSettings,
                     name: str) -> HookDefinition:
     """The hook that runs under this name (an added one before a config one)."""
     validate_hook_name(name)
@@ -86,7 +86,7 @@ def find_definition(connection: sqlite3.Connection, settings: HookSettings,
     raise HookNotFound(name)
 
 
-def known_hook(connection: sqlite3.Connection, settings: HookSettings, name: str) -> None:
+def known_hook(connection: Connection, settings: HookSettings, name: str) -> None:
     """A hook that exists or existed (removed ones keep their deliveries); else not found."""
     from projections.queries.hooks import find_hook
 

@@ -3,7 +3,6 @@ and its outcome, and the tracking tables behind a lock."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,7 +17,7 @@ from domain.hooks import retry_delay
 from infrastructure.hooks import tracking
 from infrastructure.hooks.actions import MAX_ERROR, Action, AttemptResult, Delivery, StopCheck
 from infrastructure.hooks.definitions import HookDefinition, StackNames
-from infrastructure.sqlite import immediate
+from infrastructure.sql import Connection, Cursor
 
 if TYPE_CHECKING:
     from eventsourcing.persistence import Notification
@@ -103,7 +102,7 @@ def deliver_once(action: Action, hook: HookDefinition, event: LogEvent, *, attem
 class Tracker:
     """The hook tracking tables on one connection, one transaction at a time."""
 
-    def __init__(self, connection: sqlite3.Connection, owner: str,
+    def __init__(self, connection: Connection, owner: str,
                  clock: Callable[[], datetime], lease: timedelta) -> None:
         self.connection = connection
         self.owner = owner
@@ -112,8 +111,8 @@ class Tracker:
         self._lock = threading.Lock()
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Cursor]:
-        with self._lock, immediate(self.connection) as cursor:
+    def _transaction(self) -> Iterator[Cursor]:
+        with self._lock, self.connection.write_transaction() as cursor:
             yield cursor
 
     def _times(self) -> tuple[str, str]:

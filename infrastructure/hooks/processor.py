@@ -34,6 +34,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from domain.hooks import ActionKind
+from infrastructure.errors import DatabaseUnavailable, DatabaseUnusable
 from infrastructure.hooks import tracking
 from infrastructure.hooks.actions import Action, build_action
 from infrastructure.hooks.definitions import HookDefinition, StackNames, hook_definitions
@@ -132,8 +133,6 @@ class Processor:
                  monotonic: Callable[[], float] = time.monotonic,
                  log: Callable[[str], None] = _print, lease: timedelta = LEASE) -> None:
         from infrastructure.clock import now
-        from infrastructure.sqlite import connect
-
         self.runtime = runtime
         self.workers = max(1, workers)
         self.queue_size = max(1, queue_size)
@@ -143,7 +142,7 @@ class Processor:
         self.monotonic = monotonic
         self.log = log
         self.lease = lease
-        self.tracker = Tracker(connect(runtime.database()), tracking.new_owner(), self.clock,
+        self.tracker = Tracker(runtime.new_connection(), tracking.new_owner(), self.clock,
                                lease)
         self.summary = Summary()
         self._cond = threading.Condition()
@@ -431,7 +430,7 @@ class Processor:
         except tracking.LeaseLost:
             lost = True
             self.log(f"hook '{hook.name}': another process took it over; stopping here")
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, DatabaseUnusable, DatabaseUnavailable) as exc:
             failed = True
             self.log(f"hook '{hook.name}': cannot record deliveries ({exc}); they will be "
                      "sent again")

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import os
 import socket
-import sqlite3
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from infrastructure.sql import Connection, Cursor, Dialect
 
 DDL = (
     """CREATE TABLE IF NOT EXISTS hook_tracking (
@@ -59,9 +60,9 @@ DDL = (
 DELIVERED, RETRYING, FAILED = "delivered", "retrying", "failed"
 
 
-def create_tables(cursor: sqlite3.Cursor) -> None:
+def create_tables(cursor: Cursor, dialect: Dialect) -> None:
     for statement in DDL:
-        cursor.execute(statement)
+        cursor.execute(dialect.ddl(statement))
 
 
 def delivery_id(hook: str, position: int) -> str:
@@ -127,7 +128,7 @@ class Claim:
     position: int
 
 
-def claim(cursor: sqlite3.Cursor, hook: str, incarnation: int, start: int, owner: str,
+def claim(cursor: Cursor, hook: str, incarnation: int, start: int, owner: str,
           now: str, lease_until: str) -> Claim | None:
     """Take the hook for `owner` unless another live process holds it (None then).
 
@@ -155,7 +156,7 @@ def claim(cursor: sqlite3.Cursor, hook: str, incarnation: int, start: int, owner
     return Claim(hook, incarnation, position)
 
 
-def renew(cursor: sqlite3.Cursor, owner: str, hooks: Sequence[str], lease_until: str) -> list[str]:
+def renew(cursor: Cursor, owner: str, hooks: Sequence[str], lease_until: str) -> list[str]:
     """Extend the lease on the hooks this owner still holds; returns those."""
     held = _held(cursor, owner, hooks)
     if held:
@@ -165,7 +166,7 @@ def renew(cursor: sqlite3.Cursor, owner: str, hooks: Sequence[str], lease_until:
     return held
 
 
-def release(cursor: sqlite3.Cursor, owner: str, hooks: Sequence[str]) -> None:
+def release(cursor: Cursor, owner: str, hooks: Sequence[str]) -> None:
     """Give hooks back, so that others may deliver to them at once."""
     if hooks:
         cursor.execute(
@@ -173,7 +174,7 @@ def release(cursor: sqlite3.Cursor, owner: str, hooks: Sequence[str]) -> None:
             f" WHERE owner = ? AND hook IN ({_marks(hooks)})", (owner, *hooks))
 
 
-def _held(cursor: sqlite3.Cursor, owner: str, hooks: Sequence[str]) -> list[str]:
+def _held(cursor: Cursor, owner: str, hooks: Sequence[str]) -> list[str]:
     if not hooks:
         return []
     rows = cursor.execute(
@@ -235,7 +236,7 @@ def _row(outcome: Outcome) -> tuple[Any, ...]:
             outcome.http_status, outcome.error)
 
 
-def record(cursor: sqlite3.Cursor, owner: str, outcomes: Sequence[Outcome], now: str,
+def record(cursor: Cursor, owner: str, outcomes: Sequence[Outcome], now: str,
            advance_to: dict[str, int] | None = None) -> None:
     """Record outcomes and move each hook past its final ones, in the caller's transaction.
 
@@ -264,7 +265,7 @@ def record(cursor: sqlite3.Cursor, owner: str, outcomes: Sequence[Outcome], now:
         cursor.executemany(_UPSERT, [_row(outcome) for outcome in outcomes])
 
 
-def record_redelivery(cursor: sqlite3.Cursor, outcome: Outcome) -> None:
+def record_redelivery(cursor: Cursor, outcome: Outcome) -> None:
     """Record a delivery sent again by hand (it is behind the hook's position already)."""
     cursor.execute(_UPSERT, _row(outcome))
 
@@ -281,7 +282,7 @@ class TrackingRecord:
     updated_at: str
 
 
-def tracking(connection: sqlite3.Connection | sqlite3.Cursor,
+def tracking(connection: Connection | Cursor,
              hooks: Iterable[str] | None = None) -> dict[str, TrackingRecord]:
     names = list(hooks) if hooks is not None else None
     sql = "SELECT hook, incarnation, position, owner, lease_until, updated_at FROM hook_tracking"
@@ -302,7 +303,7 @@ def _outcome(row: Sequence[Any]) -> Outcome:
     return Outcome(*row)
 
 
-def pending_retry(connection: sqlite3.Connection | sqlite3.Cursor, hook: str,
+def pending_retry(connection: Connection | Cursor, hook: str,
                   after: int) -> Outcome | None:
     """The hook's next delivery after its position, if an attempt failed and it waits."""
     row = connection.execute(
@@ -311,7 +312,7 @@ def pending_retry(connection: sqlite3.Connection | sqlite3.Cursor, hook: str,
     return _outcome(row) if row else None
 
 
-def deliveries(connection: sqlite3.Connection, hook: str, *, failed_only: bool = False,
+def deliveries(connection: Connection, hook: str, *, failed_only: bool = False,
                limit: int | None = None) -> list[Outcome]:
     """A hook's deliveries, newest first."""
     sql = f"SELECT {_COLUMNS} FROM hook_deliveries WHERE hook = ?"
@@ -326,14 +327,14 @@ def deliveries(connection: sqlite3.Connection, hook: str, *, failed_only: bool =
     return [_outcome(row) for row in connection.execute(sql, params).fetchall()]
 
 
-def delivery(connection: sqlite3.Connection, hook: str, position: int) -> Outcome | None:
+def delivery(connection: Connection, hook: str, position: int) -> Outcome | None:
     row = connection.execute(
         f"SELECT {_COLUMNS} FROM hook_deliveries WHERE hook = ? AND position = ?",
         (hook, position)).fetchone()
     return _outcome(row) if row else None
 
 
-def counts(connection: sqlite3.Connection) -> dict[str, dict[str, int]]:
+def counts(connection: Connection) -> dict[str, dict[str, int]]:
     """For each hook: how many deliveries are in each status."""
     found: dict[str, dict[str, int]] = {}
     for hook, status, count in connection.execute(

@@ -7,7 +7,6 @@ One module per projection; `all_projectors` lists them in the order they run on 
 from __future__ import annotations
 
 import inspect
-import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -16,6 +15,7 @@ from uuid import UUID
 import orjson
 
 from domain.events import DomainEvent
+from infrastructure.sql import Cursor
 from projections import schema
 
 if TYPE_CHECKING:
@@ -24,6 +24,20 @@ if TYPE_CHECKING:
 
 def dump(value: Any) -> str:
     return orjson.dumps(value).decode()
+
+
+def upsert(table: str, columns: str, key: str) -> str:
+    """`INSERT ... ON CONFLICT (key) DO UPDATE` every other column: a row written whole,
+    whether or not one with its key exists (SQLite and PostgreSQL alike).
+
+    `columns` and `key` are comma-separated column names; the values are `?` parameters,
+    one per column, in order.
+    """
+    names = [name.strip() for name in columns.split(",")]
+    keys = {name.strip() for name in key.split(",")}
+    updates = ", ".join(f"{name} = excluded.{name}" for name in names if name not in keys)
+    return (f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+            f" ON CONFLICT ({key}) DO UPDATE SET {updates}")
 
 
 class Projector(ABC):
@@ -35,14 +49,14 @@ class Projector(ABC):
         self._handlers: dict[type[Any], Callable[..., None] | None] = {}
 
     @abstractmethod
-    def project(self, cursor: sqlite3.Cursor, event: DomainEvent, position: int) -> None:
+    def project(self, cursor: Cursor, event: DomainEvent, position: int) -> None:
         """Apply one event, at this log position, to the projection's rows."""
 
     def handles(self, event_type: type[DomainEvent]) -> bool:
         """Whether events of this type change the projection (others are not offered to it)."""
         return True
 
-    def flush(self, cursor: sqlite3.Cursor) -> None:  # noqa: B027 -- optional
+    def flush(self, cursor: Cursor) -> None:  # noqa: B027 -- optional
         """Write the rows `project` kept back to write together; the runner calls it at the
         end of every batch, in the transaction that records the projection's position."""
 
@@ -75,7 +89,7 @@ class DispatchingProjector(Projector):
     def handles(self, event_type: type[DomainEvent]) -> bool:
         return self.handler(event_type) is not None
 
-    def project(self, cursor: sqlite3.Cursor, event: DomainEvent, position: int) -> None:
+    def project(self, cursor: Cursor, event: DomainEvent, position: int) -> None:
         handler = self.handler(type(event))
         if handler is not None:
             handler(event, cursor, position)

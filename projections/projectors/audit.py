@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from datetime import timedelta
 from functools import singledispatch
@@ -20,8 +19,9 @@ from domain.timestamps import to_text
 from domain.tokens import ApiToken
 from domain.validation import CheckStatus
 from domain.wording import entries, listed, plural, shortened
+from infrastructure.sql import Cursor
 from projections import schema
-from projections.projectors import Projector, dump
+from projections.projectors import Projector, dump, upsert
 
 INFO, WARNING, ERROR = "info", "warning", "error"
 
@@ -339,6 +339,11 @@ def _ms(milliseconds: int) -> str:
     return format_duration(timedelta(milliseconds=milliseconds))
 
 
+_WRITE_ROW = upsert("state_events", "id, stack_id, stack_name, stack_version, event_type,"
+                    " severity, message, source, actor, correlation_id, created_at, data,"
+                    " original_time, original_actor", "id")
+
+
 class AuditProjector(Projector):
     """Maintains `state_events`: one row per event, with a one-line summary."""
 
@@ -349,7 +354,7 @@ class AuditProjector(Projector):
         self._names: dict[str, str] = {}  # a stack's id never changes its name (uuid5)
         self._rows: list[tuple[Any, ...]] = []
 
-    def project(self, cursor: sqlite3.Cursor, event: DomainEvent, position: int) -> None:
+    def project(self, cursor: Cursor, event: DomainEvent, position: int) -> None:
         stack_id = str(event.originator_id)
         if isinstance(event, Stack.Created):
             name = self._names[stack_id] = event.name
@@ -370,13 +375,9 @@ class AuditProjector(Projector):
              message, event.source.value, event.actor, event.correlation_id,
              to_text(event.timestamp), dump(event.payload()), original_time, original_actor))
 
-    def flush(self, cursor: sqlite3.Cursor) -> None:
+    def flush(self, cursor: Cursor) -> None:
         rows, self._rows = self._rows, []
-        cursor.executemany(
-            "INSERT OR REPLACE INTO state_events (id, stack_id, stack_name, stack_version,"
-            " event_type, severity, message, source, actor, correlation_id, created_at, data,"
-            " original_time, original_actor)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        cursor.executemany(_WRITE_ROW, rows)
 
     def discard(self) -> None:
         self._rows = []

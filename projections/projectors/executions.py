@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from functools import singledispatchmethod
 
 from domain.events import DomainEvent
 from domain.stack import Stack
 from domain.timestamps import to_text
+from infrastructure.sql import Cursor
 from projections import schema
 from projections.projectors import DispatchingProjector, dump
 
@@ -18,11 +18,11 @@ class ExecutionProjector(DispatchingProjector):
     spec = schema.EXECUTIONS
 
     @singledispatchmethod
-    def handle(self, event: DomainEvent, cursor: sqlite3.Cursor, position: int) -> None:
+    def handle(self, event: DomainEvent, cursor: Cursor, position: int) -> None:
         """Other events leave runs as they are."""
 
     @handle.register
-    def _started(self, event: Stack.ExecutionStarted, cursor: sqlite3.Cursor,
+    def _started(self, event: Stack.ExecutionStarted, cursor: Cursor,
                  position: int) -> None:
         stack_id = str(event.originator_id)
         (name,) = cursor.execute("SELECT name FROM stacks WHERE id = ?", (stack_id,)).fetchone()
@@ -40,7 +40,7 @@ class ExecutionProjector(DispatchingProjector):
              dump(event.tasks), dump(event.parameters), position))
 
     @handle.register
-    def _skipped(self, event: Stack.ExecutionSkipped, cursor: sqlite3.Cursor,
+    def _skipped(self, event: Stack.ExecutionSkipped, cursor: Cursor,
                  position: int) -> None:
         stack_id = str(event.originator_id)
         (name,) = cursor.execute("SELECT name FROM stacks WHERE id = ?", (stack_id,)).fetchone()
@@ -56,7 +56,7 @@ class ExecutionProjector(DispatchingProjector):
              event.correlation_id, at, at, position, position))
 
     @handle.register
-    def _renewed(self, event: Stack.ExecutionRenewed, cursor: sqlite3.Cursor,
+    def _renewed(self, event: Stack.ExecutionRenewed, cursor: Cursor,
                  position: int) -> None:
         cursor.execute("UPDATE stack_executions SET alive_until = ? WHERE id = ?",
                        (to_text(event.alive_until), event.execution_id))
@@ -64,7 +64,7 @@ class ExecutionProjector(DispatchingProjector):
     @handle.register(Stack.ExecutionCompleted)
     @handle.register(Stack.ExecutionFailed)
     def _ended(self, event: Stack.ExecutionCompleted | Stack.ExecutionFailed,
-               cursor: sqlite3.Cursor, position: int) -> None:
+               cursor: Cursor, position: int) -> None:
         reason, rolled_back_to = ((event.reason, event.rolled_back_to)
                                   if isinstance(event, Stack.ExecutionFailed) else (None, None))
         cursor.execute(
@@ -77,7 +77,7 @@ class ExecutionProjector(DispatchingProjector):
              event.execution_id))
 
     @handle.register
-    def _lock_renewed(self, event: Stack.LockRenewed, cursor: sqlite3.Cursor,
+    def _lock_renewed(self, event: Stack.LockRenewed, cursor: Cursor,
                       position: int) -> None:
         # A run that holds the lock lives as long as the lock does.
         cursor.execute(
@@ -89,7 +89,7 @@ class ExecutionProjector(DispatchingProjector):
     @handle.register(Stack.LockForceReleased)
     @handle.register(Stack.LockExpired)
     def _lock_gone(self, event: Stack.LockReleased | Stack.LockForceReleased | Stack.LockExpired,
-                   cursor: sqlite3.Cursor, position: int) -> None:
+                   cursor: Cursor, position: int) -> None:
         cursor.execute(
             "UPDATE stack_executions SET alive_until = ?"
             " WHERE stack_id = ? AND lock_id = ? AND status = 'running' AND alive_until > ?",

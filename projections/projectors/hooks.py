@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from domain.events import DomainEvent
 from domain.hooks import Hook
 from domain.timestamps import to_text
+from infrastructure.sql import Cursor
 from projections import schema
 from projections.projectors import Projector, dump
 
@@ -19,7 +18,7 @@ class HookProjector(Projector):
     def handles(self, event_type: type[DomainEvent]) -> bool:
         return issubclass(event_type, Hook.Event)
 
-    def project(self, cursor: sqlite3.Cursor, event: DomainEvent, position: int) -> None:
+    def project(self, cursor: Cursor, event: DomainEvent, position: int) -> None:
         if not isinstance(event, Hook.Event):
             return
         at, hook = to_text(event.timestamp), str(event.originator_id)

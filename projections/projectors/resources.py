@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from functools import singledispatchmethod
 from uuid import UUID, uuid5
@@ -11,8 +10,9 @@ from domain.drift import DriftStatus, ResourceDrift
 from domain.events import DomainEvent
 from domain.stack import Stack
 from domain.timestamps import to_text
+from infrastructure.sql import Cursor
 from projections import schema
-from projections.projectors import DispatchingProjector, dump
+from projections.projectors import DispatchingProjector, dump, upsert
 
 
 def _first_state(record_only: bool) -> str:
@@ -25,17 +25,25 @@ def resource_row_id(stack_id: str, name: str) -> str:
     return str(uuid5(UUID(stack_id), name))
 
 
+_WRITE_RESOURCE = upsert("resources", "id, stack_id, name, type, state, dependencies, observed, drift,"
+                         " reason, declared_at, declared_by, updated_at, updated_by, checked_at,"
+                         " checked_by", "id")
+
+
+_WRITE_DECLARATION = upsert("resource_declarations", "id, desired", "id")
+
+
 class ResourceProjector(DispatchingProjector):
     """Maintains `resources` (declared, last observed, drift) and each stack's `drift_reports`."""
 
     spec = schema.RESOURCES
 
     @singledispatchmethod
-    def handle(self, event: DomainEvent, cursor: sqlite3.Cursor, position: int) -> None:
+    def handle(self, event: DomainEvent, cursor: Cursor, position: int) -> None:
         """Other events leave resources as they are."""
 
     @handle.register
-    def _created(self, event: Stack.Created, cursor: sqlite3.Cursor, position: int) -> None:
+    def _created(self, event: Stack.Created, cursor: Cursor, position: int) -> None:
         # Created again after being destroyed: a fresh start, history aside.
         stack_id = str(event.originator_id)
         cursor.execute("DELETE FROM resource_declarations WHERE id IN"
@@ -44,23 +52,21 @@ class ResourceProjector(DispatchingProjector):
         cursor.execute("DELETE FROM drift_reports WHERE stack_id = ?", (stack_id,))
 
     @handle.register
-    def _declared(self, event: Stack.ResourceDeclared, cursor: sqlite3.Cursor,
+    def _declared(self, event: Stack.ResourceDeclared, cursor: Cursor,
                   position: int) -> None:
         stack_id, at = str(event.originator_id), to_text(event.timestamp)
         row_id = resource_row_id(stack_id, event.name)
+        # The id is derived from (stack_id, name), so the key covers the UNIQUE pair too.
         cursor.execute(
-            "INSERT OR REPLACE INTO resources (id, stack_id, name, type, state, dependencies,"
-            " observed, drift, reason, declared_at, declared_by, updated_at, updated_by,"
-            " checked_at, checked_by)"
-            " VALUES (?, ?, ?, ?, ?, ?, NULL, '[]', '', ?, ?, ?, ?, NULL, NULL)",
+            _WRITE_RESOURCE,
             (row_id, stack_id, event.name, event.type, _first_state(event.record_only),
-             dump(event.depends_on), at, event.actor, at, event.actor),
+             dump(event.depends_on), None, "[]", "", at, event.actor, at, event.actor, None, None),
         )
-        cursor.execute("INSERT OR REPLACE INTO resource_declarations (id, desired) VALUES (?, ?)",
+        cursor.execute(_WRITE_DECLARATION,
                        (row_id, dump(event.attributes)))
 
     @handle.register
-    def _updated(self, event: Stack.ResourceUpdated, cursor: sqlite3.Cursor,
+    def _updated(self, event: Stack.ResourceUpdated, cursor: Cursor,
                  position: int) -> None:
         # The last observation stays on record, but it was judged against the old declaration.
         row_id = resource_row_id(str(event.originator_id), event.name)
@@ -74,7 +80,7 @@ class ResourceProjector(DispatchingProjector):
                        (dump(event.attributes), row_id))
 
     @handle.register
-    def _restored(self, event: Stack.SnapshotRestored, cursor: sqlite3.Cursor,
+    def _restored(self, event: Stack.SnapshotRestored, cursor: Cursor,
                   position: int) -> None:
         # The declarations come back as they were; the real world is observed afresh.
         stack_id, at = str(event.originator_id), to_text(event.timestamp)
@@ -96,7 +102,7 @@ class ResourceProjector(DispatchingProjector):
                            (row_id, dump(resource.attributes)))
 
     @handle.register
-    def _removed(self, event: Stack.ResourceRemoved, cursor: sqlite3.Cursor,
+    def _removed(self, event: Stack.ResourceRemoved, cursor: Cursor,
                  position: int) -> None:
         row_id = resource_row_id(str(event.originator_id), event.name)
         cursor.execute("DELETE FROM resources WHERE id = ?", (row_id,))
@@ -105,15 +111,15 @@ class ResourceProjector(DispatchingProjector):
     @handle.register(Stack.DriftDetected)
     @handle.register(Stack.DriftChecked)
     def _observed(self, event: Stack.DriftDetected | Stack.DriftChecked,
-                  cursor: sqlite3.Cursor, position: int) -> None:
+                  cursor: Cursor, position: int) -> None:
         # Every declared resource was checked; those the event does not list were in sync.
         stack_id = str(event.originator_id)
+        listed = [r.name for r in event.resources]
         cursor.execute(
             "UPDATE resources SET state = 'in_sync', observed = NULL, drift = '[]', reason = '',"
             " checked_at = ?, checked_by = ? WHERE stack_id = ? AND state != 'recorded'"
-            " AND name NOT IN (SELECT value FROM json_each(?))",
-            (to_text(event.timestamp), event.actor, stack_id,
-             dump([r.name for r in event.resources])),
+            + (f" AND name NOT IN ({', '.join('?' * len(listed))})" if listed else ""),
+            (to_text(event.timestamp), event.actor, stack_id, *listed),
         )
         self._observations(cursor, event, [(r, r.reason) for r in event.resources])
         counts = Counter(r.status for r in event.resources)
@@ -134,7 +140,7 @@ class ResourceProjector(DispatchingProjector):
         )
 
     @handle.register
-    def _fixed(self, event: Stack.DriftFixed, cursor: sqlite3.Cursor, position: int) -> None:
+    def _fixed(self, event: Stack.DriftFixed, cursor: Cursor, position: int) -> None:
         self._observations(cursor, event, [(fix.after, fix.reason or fix.after.reason)
                                            for fix in event.resources])
         cursor.execute(
@@ -148,7 +154,7 @@ class ResourceProjector(DispatchingProjector):
         )
 
     @staticmethod
-    def _observations(cursor: sqlite3.Cursor, event: DomainEvent,
+    def _observations(cursor: Cursor, event: DomainEvent,
                       observations: list[tuple[ResourceDrift, str]]) -> None:
         """What was observed of each resource.
 
@@ -157,10 +163,11 @@ class ResourceProjector(DispatchingProjector):
         """
         stack_id, at = str(event.originator_id), to_text(event.timestamp)
         cursor.executemany(
-            "UPDATE resources SET state = ?1, observed = CASE WHEN ?1 = 'in_sync' THEN NULL"
-            " ELSE COALESCE(?2, observed) END, drift = ?3, reason = ?4, checked_at = ?5,"
-            " checked_by = ?6 WHERE stack_id = ?7 AND name = ?8",
-            [(drift.status.value, None if drift.observed is None else dump(drift.observed),
+            "UPDATE resources SET state = ?, observed = CASE WHEN ? = 'in_sync' THEN NULL"
+            " ELSE COALESCE(?, observed) END, drift = ?, reason = ?, checked_at = ?,"
+            " checked_by = ? WHERE stack_id = ? AND name = ?",
+            [(drift.status.value, drift.status.value,
+              None if drift.observed is None else dump(drift.observed),
               dump([d.model_dump(mode="json") for d in drift.differences])
               if drift.differences else "[]",
               reason, at, event.actor, stack_id, drift.name)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from functools import singledispatchmethod
 from typing import Any
 
 from domain.events import DomainEvent
 from domain.stack import Stack
 from domain.timestamps import to_text
+from infrastructure.sql import Cursor
 from projections import schema
 from projections.projectors import Projector, dump
 
@@ -27,7 +27,7 @@ class StackProjector(Projector):
         # Values and outputs set (a row) or deleted (None) since, by stack, table and key.
         self._pending: dict[str, dict[tuple[str, str], tuple[str, str, str] | None]] = {}
 
-    def project(self, cursor: sqlite3.Cursor, event: DomainEvent, position: int) -> None:
+    def project(self, cursor: Cursor, event: DomainEvent, position: int) -> None:
         # Each row records the last stream version applied, which makes replays harmless.
         stack_id, version = str(event.originator_id), event.originator_version
         applied = self._applied.get(stack_id)
@@ -49,7 +49,7 @@ class StackProjector(Projector):
         if handler is not None:
             handler(event, cursor, position)
 
-    def flush(self, cursor: sqlite3.Cursor) -> None:
+    def flush(self, cursor: Cursor) -> None:
         self._write_values(cursor)
         stamps, self._stamps, self._applied = self._stamps, {}, {}
         cursor.executemany(
@@ -60,11 +60,11 @@ class StackProjector(Projector):
         self._stamps, self._applied, self._pending = {}, {}, {}
 
     @singledispatchmethod
-    def handle(self, event: DomainEvent, cursor: sqlite3.Cursor, position: int) -> None:
+    def handle(self, event: DomainEvent, cursor: Cursor, position: int) -> None:
         """Events that change nothing but the stack's last-updated stamp."""
 
     @handle.register
-    def _created(self, event: Stack.Created, cursor: sqlite3.Cursor, position: int) -> None:
+    def _created(self, event: Stack.Created, cursor: Cursor, position: int) -> None:
         stack_id = str(event.originator_id)
         at = to_text(event.timestamp)
         created = to_text(event.original_time) if event.original_time else at
@@ -86,7 +86,7 @@ class StackProjector(Projector):
         cursor.execute("DELETE FROM stack_outputs WHERE stack_id = ?", (stack_id,))
 
     @handle.register
-    def _updated(self, event: Stack.Updated, cursor: sqlite3.Cursor, position: int) -> None:
+    def _updated(self, event: Stack.Updated, cursor: Cursor, position: int) -> None:
         if event.description is not None:
             cursor.execute("UPDATE stacks SET description = ? WHERE id = ?",
                            (event.description, str(event.originator_id)))
@@ -95,20 +95,20 @@ class StackProjector(Projector):
                            (event.status.value, str(event.originator_id)))
 
     @handle.register
-    def _destroyed(self, event: Stack.Destroyed, cursor: sqlite3.Cursor, position: int) -> None:
+    def _destroyed(self, event: Stack.Destroyed, cursor: Cursor, position: int) -> None:
         cursor.execute(
             "UPDATE stacks SET status = 'destroyed', destroyed_at = ? WHERE id = ?",
             (to_text(event.timestamp), str(event.originator_id)),
         )
 
     @handle.register
-    def _snapshot_created(self, event: Stack.SnapshotCreated, cursor: sqlite3.Cursor,
+    def _snapshot_created(self, event: Stack.SnapshotCreated, cursor: Cursor,
                           position: int) -> None:
         cursor.execute("UPDATE stacks SET version = ? WHERE id = ?",
                        (event.version, str(event.originator_id)))
 
     @handle.register
-    def _restored(self, event: Stack.SnapshotRestored, cursor: sqlite3.Cursor,
+    def _restored(self, event: Stack.SnapshotRestored, cursor: Cursor,
                   position: int) -> None:
         stack_id = str(event.originator_id)
         state = event.state
@@ -134,7 +134,7 @@ class StackProjector(Projector):
             )
 
     @handle.register
-    def _run_started(self, event: Stack.ExecutionStarted, cursor: sqlite3.Cursor,
+    def _run_started(self, event: Stack.ExecutionStarted, cursor: Cursor,
                      position: int) -> None:
         cursor.execute(
             "UPDATE stacks SET status = 'running', last_execution = ?, last_duration_ms = NULL,"
@@ -143,7 +143,7 @@ class StackProjector(Projector):
             (to_text(event.original_time or event.timestamp), str(event.originator_id)))
 
     @handle.register
-    def _imported(self, event: Stack.Imported, cursor: sqlite3.Cursor, position: int) -> None:
+    def _imported(self, event: Stack.Imported, cursor: Cursor, position: int) -> None:
         # What the tool it came from showed for its runs, which may count more than it kept.
         if event.executions is not None:
             cursor.execute(
@@ -155,7 +155,7 @@ class StackProjector(Projector):
     @handle.register(Stack.ExecutionCompleted)
     @handle.register(Stack.ExecutionFailed)
     def _run_ended(self, event: Stack.ExecutionCompleted | Stack.ExecutionFailed,
-                   cursor: sqlite3.Cursor, position: int) -> None:
+                   cursor: Cursor, position: int) -> None:
         outcome = event.outcome().value
         cursor.execute(
             "UPDATE stacks SET running_executions = CASE WHEN running_executions > 0"
@@ -168,20 +168,20 @@ class StackProjector(Projector):
             (outcome, str(event.originator_id)))
 
     @handle.register
-    def _state_set(self, event: Stack.StateSet, cursor: sqlite3.Cursor, position: int) -> None:
+    def _state_set(self, event: Stack.StateSet, cursor: Cursor, position: int) -> None:
         self._put("state_values", event, event.key, event.value)
 
     @handle.register
-    def _state_deleted(self, event: Stack.StateDeleted, cursor: sqlite3.Cursor,
+    def _state_deleted(self, event: Stack.StateDeleted, cursor: Cursor,
                        position: int) -> None:
         self._delete("state_values", event, event.key)
 
     @handle.register
-    def _output_set(self, event: Stack.OutputSet, cursor: sqlite3.Cursor, position: int) -> None:
+    def _output_set(self, event: Stack.OutputSet, cursor: Cursor, position: int) -> None:
         self._put("stack_outputs", event, event.key, event.value)
 
     @handle.register
-    def _output_deleted(self, event: Stack.OutputDeleted, cursor: sqlite3.Cursor,
+    def _output_deleted(self, event: Stack.OutputDeleted, cursor: Cursor,
                         position: int) -> None:
         self._delete("stack_outputs", event, event.key)
 
@@ -193,7 +193,7 @@ class StackProjector(Projector):
     def _delete(self, table: str, event: DomainEvent, key: str) -> None:
         self._pending.setdefault(str(event.originator_id), {})[table, key] = None
 
-    def _write_values(self, cursor: sqlite3.Cursor) -> None:
+    def _write_values(self, cursor: Cursor) -> None:
         """Write the values and outputs kept back, then count each touched stack's again."""
         pending, self._pending = self._pending, {}
         for table in ("state_values", "stack_outputs"):
@@ -210,6 +210,6 @@ class StackProjector(Projector):
                  for (where, key), row in entries.items() if where == table and not row])
         cursor.executemany(
             "UPDATE stacks SET"
-            " value_count = (SELECT COUNT(*) FROM state_values WHERE stack_id = ?1),"
-            " output_count = (SELECT COUNT(*) FROM stack_outputs WHERE stack_id = ?1)"
-            " WHERE id = ?1", [(stack_id,) for stack_id in pending])
+            " value_count = (SELECT COUNT(*) FROM state_values WHERE stack_id = ?),"
+            " output_count = (SELECT COUNT(*) FROM stack_outputs WHERE stack_id = ?)"
+            " WHERE id = ?", [(stack_id,) * 3 for stack_id in pending])

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from functools import singledispatchmethod
 
 from domain.events import DomainEvent
 from domain.timestamps import to_text
 from domain.tokens import ApiToken
+from infrastructure.sql import Cursor
 from projections import schema
 from projections.projectors import DispatchingProjector, dump
 
@@ -18,11 +18,11 @@ class TokenProjector(DispatchingProjector):
     spec = schema.TOKENS
 
     @singledispatchmethod
-    def handle(self, event: DomainEvent, cursor: sqlite3.Cursor, position: int) -> None:
+    def handle(self, event: DomainEvent, cursor: Cursor, position: int) -> None:
         """Other events are not about tokens."""
 
     @handle.register
-    def _created(self, event: ApiToken.Created, cursor: sqlite3.Cursor, position: int) -> None:
+    def _created(self, event: ApiToken.Created, cursor: Cursor, position: int) -> None:
         cursor.execute(
             "INSERT INTO api_tokens (name, digest, read_only, stacks, created_at, created_by,"
             " revoked_at, revoked_by) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)"
@@ -34,6 +34,6 @@ class TokenProjector(DispatchingProjector):
              to_text(event.timestamp), event.actor))
 
     @handle.register
-    def _revoked(self, event: ApiToken.Revoked, cursor: sqlite3.Cursor, position: int) -> None:
+    def _revoked(self, event: ApiToken.Revoked, cursor: Cursor, position: int) -> None:
         cursor.execute("UPDATE api_tokens SET revoked_at = ?, revoked_by = ? WHERE name = ?",
                        (to_text(event.timestamp), event.actor, event.name))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from functools import singledispatchmethod
 from typing import Any, cast
 from uuid import UUID
@@ -13,8 +12,13 @@ from domain.events import DomainEvent
 from domain.stack import Stack
 from domain.timestamps import to_text
 from infrastructure.eventstore import SNAPSHOT_INTERVAL
+from infrastructure.sql import Cursor
 from projections import schema
-from projections.projectors import DispatchingProjector, dump
+from projections.projectors import DispatchingProjector, dump, upsert
+
+_WRITE_VERSION = upsert("state_versions", "stack_id, stack_name, version, creator, description,"
+                        " state_data, created_at, position, event_id, deleted_at, deleted_by",
+                        "stack_id, version")
 
 
 class VersionProjector(DispatchingProjector):
@@ -29,28 +33,26 @@ class VersionProjector(DispatchingProjector):
         # same stack (an import records hundreds in one write) replays only the events since.
         self._replayed: dict[UUID, Stack] = {}
 
-    def flush(self, cursor: sqlite3.Cursor) -> None:
+    def flush(self, cursor: Cursor) -> None:
         self._replayed = {}
 
     def discard(self) -> None:
         self._replayed = {}
 
     @singledispatchmethod
-    def handle(self, event: DomainEvent, cursor: sqlite3.Cursor, position: int) -> None:
+    def handle(self, event: DomainEvent, cursor: Cursor, position: int) -> None:
         """Other events do not change versions."""
 
     @handle.register
-    def _created(self, event: Stack.SnapshotCreated, cursor: sqlite3.Cursor,
+    def _created(self, event: Stack.SnapshotCreated, cursor: Cursor,
                  position: int) -> None:
         stack = self._stack_at(event.originator_id, event.originator_version)
         cursor.execute(
-            "INSERT OR REPLACE INTO state_versions (stack_id, stack_name, version, creator,"
-            " description, state_data, created_at, position, event_id, deleted_at, deleted_by)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+            _WRITE_VERSION,
             (str(event.originator_id), stack.name, event.version, event.creator,
              event.description, dump(stack.user_state().model_dump(mode="json")),
              to_text(event.original_time or event.timestamp), event.originator_version,
-             position),
+             position, None, None),
         )
 
     def _stack_at(self, identity: UUID, version: int) -> Stack:
@@ -72,7 +74,7 @@ class VersionProjector(DispatchingProjector):
         return stack
 
     @handle.register
-    def _deleted(self, event: Stack.SnapshotDeleted, cursor: sqlite3.Cursor,
+    def _deleted(self, event: Stack.SnapshotDeleted, cursor: Cursor,
                  position: int) -> None:
         cursor.execute(
             "UPDATE state_versions SET deleted_at = ?, deleted_by = ?"

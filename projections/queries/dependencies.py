@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from projections.queries import Record
+
+if TYPE_CHECKING:
+    from infrastructure.sql import Connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,12 +21,12 @@ class DependencyRecord(Record):
     added_by: str
 
 
-def dependency_edges(connection: sqlite3.Connection) -> list[tuple[str, str]]:
+def dependency_edges(connection: Connection) -> list[tuple[str, str]]:
     """Every declared edge as (stack, depends_on), in no particular order."""
     return connection.execute("SELECT stack_name, depends_on FROM stack_dependencies").fetchall()
 
 
-def find_dependencies(connection: sqlite3.Connection, stack_id: str) -> list[DependencyRecord]:
+def find_dependencies(connection: Connection, stack_id: str) -> list[DependencyRecord]:
     """The edges a stack declared, with when and by whom."""
     rows = connection.execute(
         "SELECT stack_name, depends_on, added_at, added_by FROM stack_dependencies"
@@ -33,7 +36,7 @@ def find_dependencies(connection: sqlite3.Connection, stack_id: str) -> list[Dep
     return [DependencyRecord(*row) for row in rows]
 
 
-def find_dependents(connection: sqlite3.Connection, name: str) -> list[DependencyRecord]:
+def find_dependents(connection: Connection, name: str) -> list[DependencyRecord]:
     """The edges other stacks declared toward this name, with when and by whom."""
     rows = connection.execute(
         "SELECT stack_name, depends_on, added_at, added_by FROM stack_dependencies"

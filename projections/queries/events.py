@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from projections.queries import Record
+
+if TYPE_CHECKING:
+    from infrastructure.sql import Connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +47,28 @@ class EventFilter(Record):
     """Only these stacks' events (none at all when empty)."""
 
 
-def list_events(connection: sqlite3.Connection, query: EventFilter) -> list[EventRecord]:
+def event_types(connection: Connection) -> list[str]:
+    """Every event type in the audit log, each found with one index lookup (a walk from one
+    type to the next, not a scan of every event)."""
+    rows = connection.execute(
+        "WITH RECURSIVE types (type) AS ("
+        " SELECT MIN(event_type) FROM state_events"
+        " UNION ALL"
+        " SELECT (SELECT MIN(event_type) FROM state_events WHERE event_type > types.type)"
+        " FROM types WHERE types.type IS NOT NULL)"
+        " SELECT type FROM types WHERE type IS NOT NULL").fetchall()
+    return [row[0] for row in rows]
+
+
+def matching_types(connection: Connection, pattern: str) -> list[str]:
+    """The event types a shell-style pattern (`lock.*`, `stack.?reated`) matches, case
+    sensitively: `*` any text, `?` one character, `[...]` one of a set."""
+    from fnmatch import fnmatchcase
+
+    return [kind for kind in event_types(connection) if fnmatchcase(kind, pattern)]
+
+
+def list_events(connection: Connection, query: EventFilter) -> list[EventRecord]:
     """Events in log order; with a limit, the most recent `limit` of them."""
     clauses: list[str] = []
     params: list[Any] = []
@@ -64,8 +87,11 @@ def list_events(connection: sqlite3.Connection, query: EventFilter) -> list[Even
         clauses.append("stack_id = ?")
         params.append(query.stack_id)
     if query.type_pattern:
-        clauses.append("event_type GLOB ?")
-        params.append(query.type_pattern)
+        types = matching_types(connection, query.type_pattern)
+        if not types:
+            return []
+        clauses.append(f"event_type IN ({', '.join('?' * len(types))})")
+        params.extend(types)
     if query.actor:
         clauses.append(f"{_ACTOR} = ?")
         params.append(query.actor)
@@ -113,7 +139,7 @@ class HistoryEntry(Record):
     correlation_id: str
 
 
-def stack_history(connection: sqlite3.Connection, stack_id: str,
+def stack_history(connection: Connection, stack_id: str,
                   limit: int | None = None) -> list[HistoryEntry]:
     """Every change to a stack, newest first."""
     sql = (f"SELECT id, stack_version, {_TIME}, {_ACTOR}, source, event_type, message,"
@@ -125,7 +151,7 @@ def stack_history(connection: sqlite3.Connection, stack_id: str,
     return [HistoryEntry(*row) for row in connection.execute(sql, params).fetchall()]
 
 
-def stack_event(connection: sqlite3.Connection, stack_id: str,
+def stack_event(connection: Connection, stack_id: str,
                 version: int) -> HistoryEntry | None:
     """The change that brought a stack to this version of its stream."""
     row = connection.execute(
@@ -135,7 +161,13 @@ def stack_event(connection: sqlite3.Connection, stack_id: str,
     return HistoryEntry(*row) if row else None
 
 
-def stream_version_at(connection: sqlite3.Connection, stack_id: str, *,
+def event_ids_until(connection: Connection, at: str) -> set[int]:
+    """The log positions of every event recorded at or before a time."""
+    return {row[0] for row in connection.execute(
+        "SELECT id FROM state_events WHERE created_at <= ?", (at,)).fetchall()}
+
+
+def stream_version_at(connection: Connection, stack_id: str, *,
                       at: str | None = None, event_id: int | None = None) -> int | None:
     """The stack's stream version as of a time or a log position (None: it did not exist)."""
     if event_id is not None:

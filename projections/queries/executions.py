@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from projections.queries import Record
 from projections.queries.stacks import now_text
+
+if TYPE_CHECKING:
+    from infrastructure.sql import Connection
 
 RUNNER_VANISHED = "runner vanished"
 
@@ -57,7 +59,7 @@ def _record(row: tuple[Any, ...], now: str) -> ExecutionRecord:
     return ExecutionRecord(*values)
 
 
-def list_executions(connection: sqlite3.Connection, stack_id: str,
+def list_executions(connection: Connection, stack_id: str,
                     limit: int | None = None) -> list[ExecutionRecord]:
     """A stack's runs, newest first."""
     sql = f"SELECT {_COLUMNS} FROM stack_executions WHERE stack_id = ? ORDER BY started_at DESC"
@@ -69,10 +71,11 @@ def list_executions(connection: sqlite3.Connection, stack_id: str,
     return [_record(row, now) for row in connection.execute(sql, params).fetchall()]
 
 
-def find_executions(connection: sqlite3.Connection, prefix: str,
+def find_executions(connection: Connection, prefix: str,
                     limit: int = 2) -> list[ExecutionRecord]:
     """The runs whose id is or starts with `prefix` (at most `limit` of them)."""
-    pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    # Ids are lower-case UUIDs; LIKE ignores ASCII case on SQLite but not on PostgreSQL.
+    pattern = prefix.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     rows = connection.execute(
         f"SELECT {_COLUMNS} FROM stack_executions WHERE id LIKE ? ESCAPE '\\' ORDER BY id"
         " LIMIT ?", (pattern, limit)).fetchall()

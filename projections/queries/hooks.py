@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from infrastructure.sql import Connection
 from projections.queries import Record
 
 
@@ -42,19 +42,19 @@ def _record(row: tuple[Any, ...]) -> HookRecord:
                       bool(row[6]), *row[7:])
 
 
-def list_hooks(connection: sqlite3.Connection, *, include_removed: bool = False) -> list[HookRecord]:
+def list_hooks(connection: Connection, *, include_removed: bool = False) -> list[HookRecord]:
     where = "" if include_removed else " WHERE removed_at IS NULL"
     rows = connection.execute(f"SELECT {_COLUMNS} FROM hooks{where} ORDER BY name").fetchall()
     return [_record(row) for row in rows]
 
 
-def find_hook(connection: sqlite3.Connection, name: str) -> HookRecord | None:
+def find_hook(connection: Connection, name: str) -> HookRecord | None:
     """The hook with this name, removed or not."""
     row = connection.execute(f"SELECT {_COLUMNS} FROM hooks WHERE name = ?", (name,)).fetchone()
     return _record(row) if row else None
 
 
-def any_enabled(connection: sqlite3.Connection) -> bool:
+def any_enabled(connection: Connection) -> bool:
     """Whether any added hook is on: the one question a command asks after it writes."""
     return connection.execute(
         "SELECT 1 FROM hooks WHERE enabled = 1 AND removed_at IS NULL LIMIT 1").fetchone() is not None

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from projections.queries import Record
+
+if TYPE_CHECKING:
+    from infrastructure.sql import Connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,14 +41,14 @@ def _lock(row: tuple[Any, ...]) -> LockRecord:
     return LockRecord(*values)
 
 
-def find_lock(connection: sqlite3.Connection, stack_id: str) -> LockRecord | None:
+def find_lock(connection: Connection, stack_id: str) -> LockRecord | None:
     row = connection.execute(
         f"SELECT {_LOCK_COLUMNS} FROM state_locks WHERE stack_id = ?", (stack_id,)
     ).fetchone()
     return _lock(row) if row else None
 
 
-def list_locks(connection: sqlite3.Connection) -> list[LockRecord]:
+def list_locks(connection: Connection) -> list[LockRecord]:
     rows = connection.execute(
         f"SELECT {_LOCK_COLUMNS} FROM state_locks ORDER BY stack_name"
     ).fetchall()

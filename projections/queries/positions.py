@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from infrastructure.eventlog import head_position
 from projections import schema
 from projections.queries import Record
+
+if TYPE_CHECKING:
+    from infrastructure.sql import Connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +23,7 @@ class ProjectionStatus(Record):
     updated_at: str | None
 
 
-def projection_status(connection: sqlite3.Connection) -> list[ProjectionStatus]:
+def projection_status(connection: Connection) -> list[ProjectionStatus]:
     head = head_position(connection)
     rows = dict(
         (name, (version, position, updated_at))
@@ -37,7 +40,7 @@ def projection_status(connection: sqlite3.Connection) -> list[ProjectionStatus]:
     return result
 
 
-def lag(connection: sqlite3.Connection) -> int:
+def lag(connection: Connection) -> int:
     """How many events the most lagging projection has yet to process."""
     row = connection.execute(
         "SELECT MIN(position), COUNT(*) FROM projection_positions").fetchone()

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from projections.queries import Record, in_chunks
+
+if TYPE_CHECKING:
+    from infrastructure.sql import Connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +48,7 @@ def _resource(row: tuple[Any, ...]) -> ResourceRecord:
     return ResourceRecord(*values)
 
 
-def list_resources(connection: sqlite3.Connection, stack_id: str) -> list[ResourceRecord]:
+def list_resources(connection: Connection, stack_id: str) -> list[ResourceRecord]:
     rows = connection.execute(
         f"SELECT {_RESOURCE_COLUMNS} WHERE r.stack_id = ? ORDER BY r.name",
         (stack_id,),
@@ -54,7 +56,7 @@ def list_resources(connection: sqlite3.Connection, stack_id: str) -> list[Resour
     return [_resource(row) for row in rows]
 
 
-def resources_by_stack(connection: sqlite3.Connection,
+def resources_by_stack(connection: Connection,
                        stack_ids: Sequence[str]) -> dict[str, list[ResourceRecord]]:
     """The resources of each of these stacks (by name), in a few queries for many stacks."""
     found: dict[str, list[ResourceRecord]] = {stack_id: [] for stack_id in stack_ids}
@@ -67,7 +69,7 @@ def resources_by_stack(connection: sqlite3.Connection,
     return found
 
 
-def find_resource(connection: sqlite3.Connection, stack_id: str,
+def find_resource(connection: Connection, stack_id: str,
                   name: str) -> ResourceRecord | None:
     row = connection.execute(
         f"SELECT {_RESOURCE_COLUMNS} WHERE r.stack_id = ? AND r.name = ?",
@@ -98,7 +100,7 @@ class DriftReportRecord(Record):
     fix: list[dict[str, Any]] | None
 
 
-def find_drift_report(connection: sqlite3.Connection, stack_id: str) -> DriftReportRecord | None:
+def find_drift_report(connection: Connection, stack_id: str) -> DriftReportRecord | None:
     row = connection.execute(
         "SELECT stack_id, event_id, event_type, checked_at, checked_by, correlation_id, total,"
         " in_sync, drifted, unknown, report, fix_event_id, fixed_at, fixed_by, fix_mode, fix"
@@ -126,7 +128,7 @@ class DriftSummary(Record):
     fixed_at: str | None
 
 
-def drift_summaries(connection: sqlite3.Connection) -> dict[str, DriftSummary]:
+def drift_summaries(connection: Connection) -> dict[str, DriftSummary]:
     """Every stack's last drift counts by stack id (stacks never checked or fixed are absent)."""
     rows = connection.execute(
         "SELECT stack_id, checked_at, total, in_sync, drifted, unknown, fixed_at"

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from projections.queries import Record, in_chunks
+
+if TYPE_CHECKING:
+    from infrastructure.sql import Connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +71,7 @@ def now_text() -> str:
     return to_text(now())
 
 
-def list_stacks(connection: sqlite3.Connection, *, include_destroyed: bool) -> list[StackSummary]:
+def list_stacks(connection: Connection, *, include_destroyed: bool) -> list[StackSummary]:
     where = "" if include_destroyed else "WHERE status != 'destroyed'"
     rows = connection.execute(
         f"SELECT {_SUMMARY_COLUMNS} FROM stacks {where} ORDER BY name", (now_text(),)
@@ -87,7 +89,7 @@ class StackStatus(Record):
     destroyed_at: str | None
 
 
-def find_stack_statuses(connection: sqlite3.Connection,
+def find_stack_statuses(connection: Connection,
                         names: Sequence[str]) -> dict[str, StackStatus]:
     """The identity and status of each named stack that exists (destroyed included)."""
     found: dict[str, StackStatus] = {}
@@ -99,7 +101,7 @@ def find_stack_statuses(connection: sqlite3.Connection,
     return found
 
 
-def find_stack(connection: sqlite3.Connection, name: str) -> StackDetail | None:
+def find_stack(connection: Connection, name: str) -> StackDetail | None:
     row = connection.execute(
         f"SELECT id, name, description, {STATUS}, version, created_at, created_by, updated_at,"
         " updated_by, last_execution, last_duration_ms, execution_count, event_version,"
@@ -119,34 +121,35 @@ def find_stack(connection: sqlite3.Connection, name: str) -> StackDetail | None:
     )
 
 
-def _key_values(connection: sqlite3.Connection, table: str, stack_id: str) -> dict[str, Any]:
+def _key_values(connection: Connection, table: str, stack_id: str) -> dict[str, Any]:
     rows = connection.execute(
         f"SELECT key, value FROM {table} WHERE stack_id = ? ORDER BY key", (stack_id,)
     ).fetchall()
     return {key: orjson.loads(value) for key, value in rows}
 
 
-def is_known_stack(connection: sqlite3.Connection, stack_id: str) -> bool:
+def is_known_stack(connection: Connection, stack_id: str) -> bool:
     """Whether the stack ever existed (destroyed stacks included)."""
     return connection.execute(
         "SELECT 1 FROM stacks WHERE id = ?", (stack_id,)).fetchone() is not None
 
 
-def stack_statuses(connection: sqlite3.Connection,
+def stack_statuses(connection: Connection,
                    names: Iterable[str] | None = None) -> dict[str, str]:
     """The status of every stack (or of these, where they exist) by name, destroyed included."""
     if names is None:
         rows = connection.execute(f"SELECT name, {STATUS} FROM stacks ORDER BY name",
                                   (now_text(),)).fetchall()
     else:
-        wanted = list(names)
-        rows = connection.execute(
-            f"SELECT name, {STATUS} FROM stacks WHERE name IN ({', '.join('?' * len(wanted))})",
-            (now_text(), *wanted)).fetchall()
+        rows = []
+        moment = now_text()
+        for chunk, marks in in_chunks(list(dict.fromkeys(names))):
+            rows += connection.execute(
+                f"SELECT name, {STATUS} FROM stacks WHERE name IN ({marks})",
+                (moment, *chunk)).fetchall()
     return dict(rows)
 
 
-
-def stack_names(connection: sqlite3.Connection) -> dict[str, str]:
+def stack_names(connection: Connection) -> dict[str, str]:
     """Every stack's name by its id, destroyed stacks included."""
     return dict(connection.execute("SELECT id, name FROM stacks").fetchall())

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import orjson
 
 from projections.queries import Record
+
+if TYPE_CHECKING:
+    from infrastructure.sql import Connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +25,7 @@ class ValidationRecord(Record):
     correlation_id: str
 
 
-def last_validations(connection: sqlite3.Connection) -> dict[str, ValidationRecord]:
+def last_validations(connection: Connection) -> dict[str, ValidationRecord]:
     """Each validated stack's last validation, by stack name."""
     rows = connection.execute(
         "SELECT s.name, v.result, v.checks, v.validated_at, v.validated_by, v.correlation_id"

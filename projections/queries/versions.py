@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from projections.queries import Record
+
+if TYPE_CHECKING:
+    from infrastructure.sql import Connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +40,7 @@ _VERSION_COLUMNS = (
 )
 
 
-def list_versions(connection: sqlite3.Connection, stack_id: str, *,
+def list_versions(connection: Connection, stack_id: str, *,
                   include_deleted: bool = False) -> list[VersionRecord]:
     """A stack's snapshots, newest first (their states are not loaded)."""
     where = "" if include_deleted else " AND deleted_at IS NULL"
@@ -48,7 +50,7 @@ def list_versions(connection: sqlite3.Connection, stack_id: str, *,
     return [VersionRecord(*(*row, {})) for row in rows]
 
 
-def find_version(connection: sqlite3.Connection, stack_id: str,
+def find_version(connection: Connection, stack_id: str,
                  version: int) -> VersionRecord | None:
     row = connection.execute(
         f"SELECT {_VERSION_COLUMNS}, state_data FROM state_versions"

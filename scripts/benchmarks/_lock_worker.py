@@ -1,4 +1,7 @@
-"""Benchmark worker: acquire/release cycles on one stack; prints `cycles failures`."""
+"""Benchmark worker: acquire/release cycles on one stack; prints `cycles failures seconds`.
+
+Run as `_lock_worker.py DATABASE STACK CYCLES`, DATABASE a SQLite file or a PostgreSQL URL.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +16,9 @@ def main(db: str, stack: str, cycles: int) -> None:
     from commands.models import AcquireLock, ReleaseLock
     from domain.invocation import Invocation, Source
     from infrastructure.runtime import Runtime
-    from infrastructure.settings import Settings
+    from infrastructure.settings import database_named, settings_for
 
-    runtime = Runtime(Settings(db_path=Path(db)))
+    runtime = Runtime(settings_for(database_named(db)))
     service = runtime.service()
     failures = 0
     started = time.perf_counter()

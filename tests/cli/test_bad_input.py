@@ -9,10 +9,10 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from tests.conftest import CliRun, ProcRun, event_count
+from tests.conftest import CliRun, Database, ProcRun, event_count
 
 
-def assert_refused(result: object, code: int, db_path: Path, before: int, *, fragment: str = "") -> None:
+def assert_refused(result: object, code: int, db_path: Database, before: int, *, fragment: str = "") -> None:
     exit_code = getattr(result, "exit_code", getattr(result, "returncode", None))
     stderr = result.stderr  # type: ignore[attr-defined]
     assert exit_code == code, stderr
@@ -25,7 +25,7 @@ def assert_refused(result: object, code: int, db_path: Path, before: int, *, fra
 
 
 @pytest.mark.parametrize("name", ["", "x" * 256, "has space", "../x", "a\x01b", "-lead"])
-def test_invalid_stack_names(cli: CliRun, db_path: Path, name: str) -> None:
+def test_invalid_stack_names(cli: CliRun, db_path: Database, name: str) -> None:
     cli("stack", "create", "ok")
     before = event_count(db_path)
     assert_refused(cli("stack", "create", "--", name), 2, db_path, before,
@@ -33,11 +33,11 @@ def test_invalid_stack_names(cli: CliRun, db_path: Path, name: str) -> None:
     assert_refused(cli("stack", "state", "set", "--", name, "a=1"), 2, db_path, before)
 
 
-def test_leading_dash_through_the_real_parser(proc: ProcRun, db_path: Path) -> None:
+def test_leading_dash_through_the_real_parser(proc: ProcRun, db_path: Database) -> None:
     assert_refused(proc("stack", "create", "-lead"), 2, db_path, 0, fragment="No such option")
 
 
-def test_unknown_stack_is_not_found(cli: CliRun, db_path: Path) -> None:
+def test_unknown_stack_is_not_found(cli: CliRun, db_path: Database) -> None:
     cli("stack", "create", "ok")
     before = event_count(db_path)
     for args in (("stack", "show", "nope"), ("stack", "state", "set", "nope", "a=1"),
@@ -46,7 +46,7 @@ def test_unknown_stack_is_not_found(cli: CliRun, db_path: Path) -> None:
         assert_refused(cli(*args), 4, db_path, before, fragment="stack 'nope' not found")
 
 
-def test_missing_key_is_not_found(cli: CliRun, db_path: Path) -> None:
+def test_missing_key_is_not_found(cli: CliRun, db_path: Database) -> None:
     cli("stack", "create", "ok")
     before = event_count(db_path)
     assert_refused(cli("stack", "state", "get", "ok", "k"), 4, db_path, before)
@@ -59,7 +59,7 @@ def test_missing_key_is_not_found(cli: CliRun, db_path: Path) -> None:
     ("k:={bad", "invalid JSON for 'k'"),
     ("bad key=1", "invalid state key"),
 ])
-def test_bad_assignments(cli: CliRun, db_path: Path, item: str, fragment: str) -> None:
+def test_bad_assignments(cli: CliRun, db_path: Database, item: str, fragment: str) -> None:
     cli("stack", "create", "ok")
     before = event_count(db_path)
     assert_refused(cli("stack", "state", "set", "ok", "a=1", item), 2, db_path, before,
@@ -95,7 +95,7 @@ def write_config(tmp_path: Path, text: str) -> Path:
     ("stacks: 5\n", "stacks: expected a mapping of settings, got 5"),
     ("stacks: [auto_lock]\n", "stacks: expected a mapping of settings, got a list"),
 ])
-def test_bad_config_files(cli: CliRun, tmp_path: Path, db_path: Path, text: str,
+def test_bad_config_files(cli: CliRun, tmp_path: Path, db_path: Database, text: str,
                           fragment: str) -> None:
     path = write_config(tmp_path, text)
     result = cli("--config", str(path), "stack", "create", "app")
@@ -118,19 +118,20 @@ def test_an_empty_stacks_section_means_the_defaults(cli: CliRun, tmp_path: Path)
     assert result.exit_code == 0, result.stderr
 
 
-def test_config_error_names_the_line_of_bad_yaml(cli: CliRun, tmp_path: Path, db_path: Path) -> None:
+def test_config_error_names_the_line_of_bad_yaml(cli: CliRun, tmp_path: Path, db_path: Database) -> None:
     path = write_config(tmp_path, "stacks:\n  auto_lock: true\n  x: [\n")
     assert_refused(cli("--config", str(path), "stack", "list"), 2, db_path, 0,
                    fragment=f"{path}:4: not valid YAML")
 
 
-def test_missing_config_file(cli: CliRun, tmp_path: Path, db_path: Path) -> None:
+def test_missing_config_file(cli: CliRun, tmp_path: Path, db_path: Database) -> None:
     result = cli("--config", str(tmp_path / "absent.yaml"), "stack", "list")
     assert_refused(result, 2, db_path, 0, fragment="does not exist")
 
 
+@pytest.mark.sqlite_only(reason="where a database file may be created")
 def test_database_in_a_directory_that_cannot_be_created(cli: CliRun, tmp_path: Path,
-                                                        db_path: Path) -> None:
+                                                        db_path: Database) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
     result = cli("--db", str(blocker / "stacks.db"), "stack", "list")
@@ -140,7 +141,8 @@ def test_database_in_a_directory_that_cannot_be_created(cli: CliRun, tmp_path: P
     assert_refused(result, 2, db_path, 0, fragment="cannot create the database directory")
 
 
-def test_a_file_that_is_not_a_database(cli: CliRun, tmp_path: Path, db_path: Path) -> None:
+@pytest.mark.sqlite_only(reason="a file that is not a SQLite database")
+def test_a_file_that_is_not_a_database(cli: CliRun, tmp_path: Path, db_path: Database) -> None:
     bogus = tmp_path / "notes.txt"
     bogus.write_text("these are my notes, not a database\n" * 10)
     result = cli("--db", str(bogus), "stack", "create", "app")
@@ -148,7 +150,7 @@ def test_a_file_that_is_not_a_database(cli: CliRun, tmp_path: Path, db_path: Pat
     assert bogus.read_text().startswith("these are my notes")
 
 
-def test_internal_errors_hide_the_traceback_unless_debug(cli: CliRun, db_path: Path,
+def test_internal_errors_hide_the_traceback_unless_debug(cli: CliRun, db_path: Database,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     cli("stack", "create", "app")
 

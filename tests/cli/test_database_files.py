@@ -22,6 +22,9 @@ from tests.conftest import SCRIPT, ProcRun, event_count, invocation
 from tests.fixtures.go_database import build_go_database
 from tests.support.unprivileged import Unprivileged
 
+pytestmark = pytest.mark.sqlite_only(
+    reason="database files: their kinds, modes, owners, directories and side files")
+
 SIDE_FILES = ("-journal", "-wal", "-shm")
 
 Fingerprint = tuple[str, int, int, tuple[str, ...]]

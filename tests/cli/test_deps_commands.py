@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.test_bad_input import assert_refused
-from tests.conftest import CliRun, ProcRun, event_count
+from tests.conftest import CliRun, Database, ProcRun, database_args, event_count
 from tests.unit.test_graphview import parse_dot, parse_mermaid
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -80,7 +80,7 @@ def test_add_remove_and_show_both_ways(cli: CliRun) -> None:
                      "stack.dependency.removed"]
 
 
-def test_a_cycle_is_refused_at_add_time_with_the_cycle(cli: CliRun, db_path: Path) -> None:
+def test_a_cycle_is_refused_at_add_time_with_the_cycle(cli: CliRun, db_path: Database) -> None:
     make_stacks(cli)
     before = event_count(db_path)
     result = cli("stack", "deps", "add", "db-stack", "cache-stack", "frontend-stack")
@@ -199,7 +199,7 @@ def test_pictures_render_in_a_real_process(proc: ProcRun, tmp_path: Path) -> Non
     (("stack", "deps", "remove", "app-stack", "cache-stack"), 4, "does not depend on 'cache-stack'"),
     (("stack", "deps", "show", "cache-stack"), 4, "stack 'cache-stack' not found"),
 ])
-def test_bad_input(cli: CliRun, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_bad_input(cli: CliRun, db_path: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                    args: tuple[str, ...], code: int, fragment: str) -> None:
     make_stacks(cli)
     monkeypatch.chdir(tmp_path)
@@ -208,7 +208,7 @@ def test_bad_input(cli: CliRun, db_path: Path, tmp_path: Path, monkeypatch: pyte
     assert not list(tmp_path.glob("g.*"))
 
 
-def test_changes_to_a_destroyed_or_locked_stack_are_refused(cli: CliRun, db_path: Path) -> None:
+def test_changes_to_a_destroyed_or_locked_stack_are_refused(cli: CliRun, db_path: Database) -> None:
     make_stacks(cli)
     cli("stack", "lock", "acquire", "app-stack", env={"SLOTH_RUNNER_ACTOR": "deploy-bot"})
     before = event_count(db_path)
@@ -239,18 +239,18 @@ LOADED = ("import sys; from cli.main import app; app({args!r}, standalone_mode=F
           "print('networkx' in sys.modules, 'matplotlib' in sys.modules, file=sys.stderr)")
 
 
-def modules_loaded(db_path: Path, *args: str) -> str:
+def modules_loaded(db_path: Database, *args: str) -> str:
     import subprocess
     import sys
 
-    code = LOADED.format(args=["--db", str(db_path), *args])
+    code = LOADED.format(args=[*database_args(db_path), *args])
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=False, cwd=Path(__file__).resolve().parents[2])
     return result.stderr.strip().splitlines()[-1]
 
 
 def test_only_the_commands_that_need_them_import_networkx_and_matplotlib(
-        cli: CliRun, db_path: Path, tmp_path: Path) -> None:
+        cli: CliRun, db_path: Database, tmp_path: Path) -> None:
     make_stacks(cli)
     assert modules_loaded(db_path, "stack", "list") == "False False"
     assert modules_loaded(db_path, "stack", "show", "app-stack") == "False False"

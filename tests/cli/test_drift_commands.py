@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.cli.test_bad_input import assert_refused
-from tests.conftest import CliRun, ProcRun, event_count, world
+from tests.conftest import CliRun, Database, ProcRun, event_count, world
 
 RESOURCES = """\
 resources:
@@ -139,7 +139,7 @@ def test_accept_adopts_what_is_there(cli: CliRun, tmp_path: Path, srv: Path) -> 
 
 
 def test_resources_apply_plans_adds_changes_and_removals(cli: CliRun, tmp_path: Path, srv: Path,
-                                                         db_path: Path) -> None:
+                                                         db_path: Database) -> None:
     declared(cli, tmp_path, srv)
     second = resources_file(tmp_path, srv, RESOURCES.replace('"hello\\n"', '"bye\\n"').split(
         "  - name: marker")[0] + "  - name: logs\n    type: directory\n    path: {srv}/logs\n",
@@ -163,7 +163,7 @@ def test_resources_apply_plans_adds_changes_and_removals(cli: CliRun, tmp_path: 
 
 
 def test_resources_list_show_and_remove(cli: CliRun, tmp_path: Path, srv: Path,
-                                        db_path: Path) -> None:
+                                        db_path: Database) -> None:
     declared(cli, tmp_path, srv)
     listing = ok(cli("stack", "resources", "list", "production-stack")).splitlines()
     assert listing[2:7] == [
@@ -191,7 +191,7 @@ def test_resources_list_show_and_remove(cli: CliRun, tmp_path: Path, srv: Path,
     assert "marker" not in ok(cli("stack", "resources", "list", "production-stack"))
 
 
-def test_a_terminal_is_asked(cli: CliRun, tmp_path: Path, srv: Path, db_path: Path,
+def test_a_terminal_is_asked(cli: CliRun, tmp_path: Path, srv: Path, db_path: Database,
                              monkeypatch: pytest.MonkeyPatch) -> None:
     declared(cli, tmp_path, srv)
     monkeypatch.setattr("cli.drift.refuse_without_terminal", lambda **_: None)
@@ -206,7 +206,7 @@ def test_a_terminal_is_asked(cli: CliRun, tmp_path: Path, srv: Path, db_path: Pa
 
 
 def test_detect_show_and_dry_run_change_nothing_outside(cli: CliRun, tmp_path: Path, srv: Path,
-                                                        db_path: Path) -> None:
+                                                        db_path: Database) -> None:
     declared(cli, tmp_path, srv)
     (srv / "app").mkdir()
     (srv / "app" / "motd").write_text("tampered\n")
@@ -243,7 +243,7 @@ def test_a_partial_failure_exits_1_naming_it_and_records_the_rest(
 
 
 def test_fix_is_refused_under_someone_elses_lock(cli: CliRun, tmp_path: Path, srv: Path,
-                                                 db_path: Path) -> None:
+                                                 db_path: Database) -> None:
     declared(cli, tmp_path, srv)
     ok(cli("stack", "lock", "acquire", "production-stack", "--operation", "deploy",
            env={"SLOTH_RUNNER_ACTOR": "deploy-bot"}))
@@ -343,7 +343,7 @@ BAD_FILES = [
 
 
 @pytest.mark.parametrize(("text", "fragment"), BAD_FILES, ids=[f for _, f in BAD_FILES])
-def test_bad_resource_files(cli: CliRun, tmp_path: Path, db_path: Path, text: str,
+def test_bad_resource_files(cli: CliRun, tmp_path: Path, db_path: Database, text: str,
                             fragment: str) -> None:
     ok(cli("stack", "create", "app"))
     (tmp_path / "bad.yaml").write_text(text)
@@ -354,7 +354,7 @@ def test_bad_resource_files(cli: CliRun, tmp_path: Path, db_path: Path, text: st
 
 
 def test_unknown_or_destroyed_targets(cli: CliRun, tmp_path: Path, srv: Path,
-                                      db_path: Path) -> None:
+                                      db_path: Database) -> None:
     declared(cli, tmp_path, srv, stack="app")
     ok(cli("stack", "create", "gone"))
     ok(cli("stack", "destroy", "gone", "--yes"))
@@ -380,7 +380,7 @@ def test_unknown_or_destroyed_targets(cli: CliRun, tmp_path: Path, srv: Path,
     assert world(srv) == {}
 
 
-def test_the_example_file_is_accepted(cli: CliRun, db_path: Path) -> None:
+def test_the_example_file_is_accepted(cli: CliRun, db_path: Database) -> None:
     example = Path(__file__).resolve().parents[2] / "examples" / "resources.yaml"
     ok(cli("stack", "create", "production-stack"))
     planned = ok(cli("stack", "resources", "apply", "production-stack", "-f", str(example),

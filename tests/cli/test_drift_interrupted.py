@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SCRIPT, ProcRun
+from tests.conftest import SCRIPT, Database, ProcRun, database_env
 
 SLOW_FIX = """\
 resources:
@@ -54,11 +54,11 @@ def wait_for(path: Path, seconds: float = 30) -> None:
 
 @pytest.mark.slow
 def test_ctrl_c_during_a_fix_records_what_was_repaired_and_releases_the_lock(
-        proc: ProcRun, tmp_path: Path, db_path: Path) -> None:
+        proc: ProcRun, tmp_path: Path, db_path: Database) -> None:
     config = tmp_path / "config.yaml"
     config.write_text("stacks:\n  auto_lock: true\n")
     srv = declare(proc, tmp_path, seconds=60, config=str(config))
-    env = {**os.environ, "SLOTH_RUNNER_DB": str(db_path), "SLOTH_RUNNER_CONFIG": str(config)}
+    env = {**os.environ, **database_env(db_path), "SLOTH_RUNNER_CONFIG": str(config)}
     fixing = subprocess.Popen([SCRIPT, "stack", "drift", "fix", "app", "--auto-approve"],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for(srv / "slow-started")

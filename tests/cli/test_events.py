@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from freezegun import freeze_time
 
-from tests.conftest import CliRun, event_count
+from tests.conftest import CliRun, Database, event_count
 
 
 def build_history(cli: CliRun) -> None:
@@ -42,6 +41,18 @@ def test_filters(cli: CliRun) -> None:
     assert types(cli, "--limit", "2") == ["output.set", "stack.destroyed"]
 
 
+def test_type_patterns_match_as_shell_globs_case_sensitively(cli: CliRun) -> None:
+    build_history(cli)
+    assert types(cli, "--type", "stack.?reated") == ["stack.created", "stack.created"]
+    assert types(cli, "--type", "[os]*.set") == ["state.set", "output.set"]
+    assert types(cli, "--type", "*.de*") == ["stack.destroyed"]
+    assert types(cli, "--type", "state.set") == ["state.set"]
+    assert types(cli, "--type", "STACK.*") == []
+    assert types(cli, "--type", "lock.*") == []
+    assert types(cli, "--type", "%") == []  # neither LIKE's wildcard nor an error
+    assert types(cli, "--type", "*", "--limit", "1") == ["stack.destroyed"]
+
+
 def test_human_listing_has_one_line_summaries(cli: CliRun) -> None:
     build_history(cli)
     result = cli("events", "list", "--stack", "db")
@@ -52,7 +63,7 @@ def test_human_listing_has_one_line_summaries(cli: CliRun) -> None:
     assert lines[-1] == "Total: 2 events"
 
 
-def test_bad_filters(cli: CliRun, db_path: Path) -> None:
+def test_bad_filters(cli: CliRun, db_path: Database) -> None:
     build_history(cli)
     before = event_count(db_path)
     for args, code in ((["--since", "yesterday"], 2), (["--limit", "0"], 2),
@@ -63,7 +74,7 @@ def test_bad_filters(cli: CliRun, db_path: Path) -> None:
     assert event_count(db_path) == before
 
 
-def test_export_is_json_lines_of_every_stored_field_in_log_order(cli: CliRun, db_path: Path) -> None:
+def test_export_is_json_lines_of_every_stored_field_in_log_order(cli: CliRun, db_path: Database) -> None:
     build_history(cli)
     result = cli("events", "export")
     assert result.exit_code == 0

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CliRun, ProcRun, event_count
+from tests.conftest import CliRun, Database, ProcRun, event_count
 
 LOCK_FIELDS = {"lock_id", "locked_by", "operation", "reason", "locked_at", "expires_at",
                "generation"}
@@ -35,7 +35,7 @@ def test_not_found(cli: CliRun, where: str) -> None:
                      "message": "stack 'nope' not found", "stack": "nope"}
 
 
-def test_invalid_input_and_conflict(cli: CliRun, db_path: Path) -> None:
+def test_invalid_input_and_conflict(cli: CliRun, db_path: Database) -> None:
     assert json_error(cli("--json", "stack", "create", "bad name"), 2)["code"] == "invalid_input"
     cli("stack", "create", "app")
     error = json_error(cli("--json", "stack", "create", "app"), 5)

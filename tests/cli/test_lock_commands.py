@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from freezegun import freeze_time
 
-from tests.conftest import CliRun, event_count
+from tests.conftest import CliRun, Database, event_count
 
 
 def lock_id_of(cli: CliRun, stack: str) -> str:
@@ -64,10 +64,10 @@ MUTATIONS = [
 
 @pytest.mark.parametrize("command", MUTATIONS, ids=lambda c: " ".join(c[1:3]))
 def test_every_mutation_by_someone_else_is_refused_with_the_lock_info(
-        cli: CliRun, db_path: Path, command: tuple[str, ...]) -> None:
-    resources = db_path.parent / "resources.yaml"
+        cli: CliRun, db_path: Database, tmp_path: Path, command: tuple[str, ...]) -> None:
+    resources = tmp_path / "resources.yaml"
     resources.write_text(f"resources:\n  - name: data\n    type: directory\n"
-                         f"    path: {db_path.parent / 'data'}\n")
+                         f"    path: {tmp_path / 'data'}\n")
     with freeze_time("2020-01-01"):
         cli("stack", "create", "app", "--depends-on", "cache")
         cli("stack", "state", "set", "app", "a=1")
@@ -152,7 +152,7 @@ def test_renew_moves_the_expiry(cli: CliRun) -> None:
         assert status["lock"]["expires_at"].startswith("2025-10-10T14:38:00")
 
 
-def test_force_release_is_recorded_with_who_and_why(cli: CliRun, db_path: Path) -> None:
+def test_force_release_is_recorded_with_who_and_why(cli: CliRun, db_path: Database) -> None:
     cli("stack", "create", "app")
     cli("stack", "lock", "acquire", "app", env={"SLOTH_RUNNER_ACTOR": "deploy-bot"})
     before = event_count(db_path)
@@ -218,7 +218,7 @@ def test_acquire_json_has_the_lock_id(cli: CliRun) -> None:
     (["--wait", "-5s"], 2, "invalid --wait '-5s'"),
     (["--metadata", "novalue"], 2, "invalid --metadata 'novalue'"),
 ])
-def test_bad_acquire_input(cli: CliRun, db_path: Path, args: list[str], code: int,
+def test_bad_acquire_input(cli: CliRun, db_path: Database, args: list[str], code: int,
                            fragment: str) -> None:
     cli("stack", "create", "app")
     before = event_count(db_path)
@@ -229,7 +229,7 @@ def test_bad_acquire_input(cli: CliRun, db_path: Path, args: list[str], code: in
     assert event_count(db_path) == before
 
 
-def test_lock_commands_on_unknown_and_destroyed_stacks(cli: CliRun, db_path: Path) -> None:
+def test_lock_commands_on_unknown_and_destroyed_stacks(cli: CliRun, db_path: Database) -> None:
     cli("stack", "create", "gone")
     cli("stack", "destroy", "gone", "--yes")
     before = event_count(db_path)
@@ -244,7 +244,7 @@ def test_lock_commands_on_unknown_and_destroyed_stacks(cli: CliRun, db_path: Pat
     assert event_count(db_path) == before
 
 
-def test_a_forged_lock_id_is_refused(cli: CliRun, db_path: Path) -> None:
+def test_a_forged_lock_id_is_refused(cli: CliRun, db_path: Database) -> None:
     cli("stack", "create", "app")
     cli("stack", "lock", "acquire", "app")
     before = event_count(db_path)

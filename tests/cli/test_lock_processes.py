@@ -4,31 +4,29 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import SCRIPT, ProcRun
+from tests.conftest import SCRIPT, Database, ProcRun, database_env, rows
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def environment(db_path: Path, actor: str) -> dict[str, str]:
-    return {**os.environ, "SLOTH_RUNNER_DB": str(db_path), "SLOTH_RUNNER_ACTOR": actor}
+def environment(db_path: Database, actor: str) -> dict[str, str]:
+    return {**os.environ, **database_env(db_path), "SLOTH_RUNNER_ACTOR": actor}
 
 
-def lock_events(db_path: Path, stack: str) -> list[tuple[str, str]]:
-    with sqlite3.connect(db_path) as connection:
-        return connection.execute(
-            "SELECT event_type, actor FROM state_events WHERE stack_name = ? AND event_type LIKE"
-            " 'lock.%' ORDER BY id", (stack,)).fetchall()
+def lock_events(db_path: Database, stack: str) -> list[tuple[str, str]]:
+    return [(str(kind), str(actor)) for kind, actor in rows(
+        db_path, "SELECT event_type, actor FROM state_events WHERE stack_name = ? AND"
+        " event_type LIKE 'lock.%' ORDER BY id", (stack,))]
 
 
 @pytest.mark.slow
-def test_sixteen_processes_race_for_one_lock_twenty_times(db_path: Path, proc: ProcRun) -> None:
+def test_sixteen_processes_race_for_one_lock_twenty_times(db_path: Database, proc: ProcRun) -> None:
     assert proc("stack", "create", "contested").returncode == 0
     for round_number in range(20):
         racers = [subprocess.Popen([SCRIPT, "stack", "lock", "acquire", "contested", "--json"],
@@ -52,7 +50,7 @@ def test_sixteen_processes_race_for_one_lock_twenty_times(db_path: Path, proc: P
 
 
 @pytest.mark.slow
-def test_eight_processes_cycling_on_eight_stacks_never_fail(db_path: Path, proc: ProcRun) -> None:
+def test_eight_processes_cycling_on_eight_stacks_never_fail(db_path: Database, proc: ProcRun) -> None:
     for i in range(8):
         assert proc("stack", "create", f"s{i}").returncode == 0
     cycles = 25
@@ -73,7 +71,7 @@ def test_eight_processes_cycling_on_eight_stacks_never_fail(db_path: Path, proc:
 
 
 @pytest.mark.slow
-def test_wait_succeeds_when_the_holder_releases_in_time(db_path: Path, proc: ProcRun) -> None:
+def test_wait_succeeds_when_the_holder_releases_in_time(db_path: Database, proc: ProcRun) -> None:
     proc("stack", "create", "app")
     assert proc("stack", "lock", "acquire", "app", "--operation", "deploy",
                 env={"SLOTH_RUNNER_ACTOR": "first"}).returncode == 0
@@ -92,7 +90,7 @@ def test_wait_succeeds_when_the_holder_releases_in_time(db_path: Path, proc: Pro
 
 
 @pytest.mark.slow
-def test_wait_times_out_with_exit_3(db_path: Path, proc: ProcRun) -> None:
+def test_wait_times_out_with_exit_3(db_path: Database, proc: ProcRun) -> None:
     proc("stack", "create", "app")
     proc("stack", "lock", "acquire", "app", env={"SLOTH_RUNNER_ACTOR": "first"})
     result = proc("stack", "lock", "acquire", "app", "--wait", "1s",

@@ -7,11 +7,10 @@ import json
 import os
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import SCRIPT, ProcRun, event_count
+from tests.conftest import SCRIPT, Database, ProcRun, database_env, event_count
 
 
 @pytest.fixture
@@ -23,8 +22,8 @@ def closed_stdout() -> Iterator[int]:
     os.close(write_end)
 
 
-def run_into(closed: int, db_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "SLOTH_RUNNER_DB": str(db_path)}
+def run_into(closed: int, db_path: Database, *args: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, **database_env(db_path)}
     return subprocess.run([SCRIPT, *args], stdout=closed, stderr=subprocess.PIPE, text=True,
                           env=environment, timeout=60, check=False)
 
@@ -46,7 +45,7 @@ def many_events(proc: ProcRun, count: int = 400) -> None:
     ("--help",),
     ("stack", "lock", "--help"),
 ])
-def test_reads_into_a_closed_pipe_stop_quietly(proc: ProcRun, db_path: Path, closed_stdout: int,
+def test_reads_into_a_closed_pipe_stop_quietly(proc: ProcRun, db_path: Database, closed_stdout: int,
                                                args: tuple[str, ...]) -> None:
     many_events(proc)
     result = run_into(closed_stdout, db_path, *args)
@@ -56,7 +55,7 @@ def test_reads_into_a_closed_pipe_stop_quietly(proc: ProcRun, db_path: Path, clo
 
 @pytest.mark.parametrize("json_flag", [[], ["--json"]])
 def test_a_committed_write_whose_output_pipe_closed_succeeds(
-        proc: ProcRun, db_path: Path, closed_stdout: int, json_flag: list[str]) -> None:
+        proc: ProcRun, db_path: Database, closed_stdout: int, json_flag: list[str]) -> None:
     proc("stack", "list")
     result = run_into(closed_stdout, db_path, *json_flag, "stack", "create", "piped")
     assert result.returncode == 0, result.stderr
@@ -65,16 +64,16 @@ def test_a_committed_write_whose_output_pipe_closed_succeeds(
     assert proc("stack", "show", "piped").returncode == 0
 
 
-def test_an_error_still_reaches_stderr_when_stdout_is_closed(db_path: Path,
+def test_an_error_still_reaches_stderr_when_stdout_is_closed(db_path: Database,
                                                              closed_stdout: int) -> None:
     result = run_into(closed_stdout, db_path, "stack", "show", "nope")
     assert result.returncode == 4
     assert result.stderr == "error: stack 'nope' not found\n"
 
 
-def test_export_piped_into_head(proc: ProcRun, db_path: Path) -> None:
+def test_export_piped_into_head(proc: ProcRun, db_path: Database) -> None:
     many_events(proc)
-    environment = {**os.environ, "SLOTH_RUNNER_DB": str(db_path)}
+    environment = {**os.environ, **database_env(db_path)}
     export = subprocess.Popen([SCRIPT, "events", "export"], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, env=environment)
     head = subprocess.Popen(["head", "-1"], stdin=export.stdout, stdout=subprocess.PIPE)

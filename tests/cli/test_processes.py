@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from tests.conftest import SCRIPT, ProcRun, event_count
+from tests.conftest import SCRIPT, Database, ProcRun, database_env, event_count
 
 
 def test_exit_codes_through_the_console_script(proc: ProcRun) -> None:
@@ -27,9 +27,9 @@ def test_exit_codes_through_the_console_script(proc: ProcRun) -> None:
 
 
 @pytest.mark.slow
-def test_two_processes_creating_one_name_at_once(db_path: Path, proc: ProcRun) -> None:
+def test_two_processes_creating_one_name_at_once(db_path: Database, proc: ProcRun) -> None:
     proc("stack", "list")  # the database exists before the race
-    environment = {**os.environ, "SLOTH_RUNNER_DB": str(db_path)}
+    environment = {**os.environ, **database_env(db_path)}
     for round_number in range(6):
         name = f"race-{round_number}"
         racers = [subprocess.Popen([SCRIPT, "stack", "create", name], env=environment,

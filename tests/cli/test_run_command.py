@@ -13,14 +13,22 @@ from typing import Any
 import pytest
 
 from tests.cli.test_bad_input import assert_refused
-from tests.conftest import SCRIPT, CliRun, ProcRun, event_count, read_model_dump
+from tests.conftest import (
+    SCRIPT,
+    CliRun,
+    Database,
+    ProcRun,
+    database_env,
+    event_count,
+    read_model_dump,
+)
 
 # The specification's Workflow DSL Integration example as written, with its `exec.run` given a
 # command that exists.
 SEED_WORKFLOW = (Path(__file__).parent.parent / "fixtures" / "production_deploy.sloth").read_text()
 
 
-def refused(cli: CliRun, db_path: Path, args: list[str], code: int, fragment: str) -> None:
+def refused(cli: CliRun, db_path: Database, args: list[str], code: int, fragment: str) -> None:
     before = event_count(db_path)
     assert_refused(cli(*args), code, db_path, before, fragment=fragment)
 
@@ -41,7 +49,7 @@ def events_of(cli: CliRun, stack: str) -> list[dict[str, Any]]:
 
 
 def test_the_seed_workflow_runs_under_its_lock_after_a_snapshot(cli: CliRun, tmp_path: Path,
-                                                                db_path: Path) -> None:
+                                                                db_path: Database) -> None:
     assert cli("stack", "create", "production-stack").exit_code == 0
     workflow = write(tmp_path, SEED_WORKFLOW)
     result = cli("run", "production_deploy", "--file", str(workflow), "--stack",
@@ -190,11 +198,11 @@ workflow.define("slow", {{ tasks = {{ slow }}, config = {{ require_lock = true }
 """
 
 
-def start_slow(tmp_path: Path, db_path: Path, config: Path | None = None) -> tuple[
+def start_slow(tmp_path: Path, db_path: Database, config: Path | None = None) -> tuple[
         subprocess.Popen[str], Path]:
     marker = tmp_path / "started"
     workflow = write(tmp_path, SLOW.format(marker=marker), "slow.sloth")
-    env = {**os.environ, "SLOTH_RUNNER_DB": str(db_path)}
+    env = {**os.environ, **database_env(db_path)}
     if config is not None:
         env["SLOTH_RUNNER_CONFIG"] = str(config)
     process = subprocess.Popen([SCRIPT, "run", "--file", str(workflow), "--stack", "app"],
@@ -209,7 +217,7 @@ def start_slow(tmp_path: Path, db_path: Path, config: Path | None = None) -> tup
 
 @pytest.mark.slow
 def test_ctrl_c_records_an_interrupted_run_and_releases_the_lock(
-        proc: ProcRun, tmp_path: Path, db_path: Path) -> None:
+        proc: ProcRun, tmp_path: Path, db_path: Database) -> None:
     assert proc("stack", "create", "app").returncode == 0
     running, _ = start_slow(tmp_path, db_path)
     running.send_signal(signal.SIGINT)
@@ -225,7 +233,7 @@ def test_ctrl_c_records_an_interrupted_run_and_releases_the_lock(
 
 @pytest.mark.slow
 def test_two_runs_at_once_one_runs_the_other_is_refused(proc: ProcRun, tmp_path: Path,
-                                                        db_path: Path) -> None:
+                                                        db_path: Database) -> None:
     proc("stack", "create", "app")
     running, workflow = start_slow(tmp_path, db_path)
     try:
@@ -240,7 +248,7 @@ def test_two_runs_at_once_one_runs_the_other_is_refused(proc: ProcRun, tmp_path:
 
 @pytest.mark.slow
 def test_a_killed_runner_is_shown_failed_once_its_lease_lapses(
-        proc: ProcRun, tmp_path: Path, db_path: Path) -> None:
+        proc: ProcRun, tmp_path: Path, db_path: Database) -> None:
     config = tmp_path / "config.yaml"
     config.write_text("stacks:\n  lock_timeout: 2s\n")
     proc("stack", "create", "app")
@@ -264,7 +272,7 @@ def test_a_killed_runner_is_shown_failed_once_its_lease_lapses(
 
 
 def test_someone_elses_lock_refuses_a_run_before_anything_is_recorded(
-        cli: CliRun, tmp_path: Path, db_path: Path) -> None:
+        cli: CliRun, tmp_path: Path, db_path: Database) -> None:
     cli("stack", "create", "app")
     cli("stack", "lock", "acquire", "app", "--locked-by", "deploy-bot",
         env={"SLOTH_RUNNER_ACTOR": "deploy-bot@ci"})
@@ -296,7 +304,7 @@ def test_a_destroyed_stack_refuses_and_an_unknown_one_is_not_found(
 
 
 def test_a_dry_run_prints_the_plan_and_records_nothing(cli: CliRun, tmp_path: Path,
-                                                       db_path: Path) -> None:
+                                                       db_path: Database) -> None:
     cli("stack", "create", "app")
     before = event_count(db_path)
     result = cli("run", "--file", str(write(tmp_path, FAILING)), "--stack", "app", "--dry-run")
@@ -348,7 +356,7 @@ def test_many_stacks_run_in_dependency_order_and_skip_dependants_of_a_failure(
     (["--file", "/no/such.sloth", "--stack", "app"], None, "not found"),
 ])
 def test_bad_workflow_input_is_refused_with_one_line(cli: CliRun, tmp_path: Path,
-                                                     db_path: Path, args: list[str],
+                                                     db_path: Database, args: list[str],
                                                      text: str | None, message: str) -> None:
     cli("stack", "create", "app")
     if text is not None:
@@ -356,7 +364,7 @@ def test_bad_workflow_input_is_refused_with_one_line(cli: CliRun, tmp_path: Path
     refused(cli, db_path, ["run", *args], 2, message)
 
 
-def test_a_cycle_among_tasks_is_printed(cli: CliRun, tmp_path: Path, db_path: Path) -> None:
+def test_a_cycle_among_tasks_is_printed(cli: CliRun, tmp_path: Path, db_path: Database) -> None:
     cli("stack", "create", "app")
     text = ('local a = task("a"):depends_on({"b"}):command(function() return true end):build()\n'
             'local b = task("b"):depends_on({"a"}):command(function() return true end):build()\n'
@@ -365,7 +373,7 @@ def test_a_cycle_among_tasks_is_printed(cli: CliRun, tmp_path: Path, db_path: Pa
             "a -> b -> a")
 
 
-def test_a_values_file_that_is_not_yaml(cli: CliRun, tmp_path: Path, db_path: Path) -> None:
+def test_a_values_file_that_is_not_yaml(cli: CliRun, tmp_path: Path, db_path: Database) -> None:
     cli("stack", "create", "app")
     values = tmp_path / "values.yaml"
     values.write_text("key: [unclosed\n")

@@ -11,7 +11,7 @@ from freezegun import freeze_time
 from commands.models import CreateSnapshot, CreateStack, SetValues
 from infrastructure.runtime import Runtime
 from infrastructure.settings import Settings
-from tests.conftest import CliRun, event_count, invocation, read_model_dump
+from tests.conftest import CliRun, Database, event_count, invocation, read_model_dump
 
 
 def parsed(cli: CliRun, *args: str) -> dict:  # type: ignore[type-arg]
@@ -49,7 +49,7 @@ def test_seed_example_2_with_37_versions(cli: CliRun) -> None:
     assert (backup["creator"], backup["state"]["values"]) == ("system", {"release": "broken"})
 
 
-def test_restore_asks_dry_runs_and_records(cli: CliRun, db_path: Path) -> None:
+def test_restore_asks_dry_runs_and_records(cli: CliRun, db_path: Database) -> None:
     cli("stack", "create", "app")
     cli("stack", "state", "set", "app", "a=1", "b=2")
     cli("stack", "output", "app", "--set", "url=http://v1")
@@ -81,7 +81,7 @@ def test_restoring_a_destroyed_stack_brings_it_back(cli: CliRun) -> None:
     assert cli("stack", "state", "set", "app", "b=2").exit_code == 0
 
 
-def test_restore_respects_locks(cli: CliRun, db_path: Path) -> None:
+def test_restore_respects_locks(cli: CliRun, db_path: Database) -> None:
     cli("stack", "create", "app")
     cli("stack", "snapshot", "create", "app")
     cli("stack", "lock", "acquire", "app", env={"SLOTH_RUNNER_ACTOR": "deploy-bot"})
@@ -158,7 +158,7 @@ def test_a_thousand_snapshots_stay_correct(runtime: Runtime, cli: CliRun) -> Non
     assert diff["values"]["changed"] == [{"key": "i", "before": 1, "after": 1000}]
 
 
-def test_prune_by_age_and_keep(cli: CliRun, db_path: Path) -> None:
+def test_prune_by_age_and_keep(cli: CliRun, db_path: Database, tmp_path: Path) -> None:
     for day in range(1, 6):
         with freeze_time(f"2025-10-0{day} 12:00:00"):
             if day == 1:
@@ -178,7 +178,7 @@ def test_prune_by_age_and_keep(cli: CliRun, db_path: Path) -> None:
                                   {"stack": "other", "pruned": [1, 2]}]
         assert event_count(db_path) == before + 4
         # Default retention from the config file.
-        config = db_path.parent / "config.yaml"
+        config = tmp_path / "config.yaml"
         config.write_text("stacks:\n  snapshot_retention: 5d\n")
         again = parsed(cli, "--config", str(config), "stack", "snapshot", "prune", "app",
                        "--keep", "0", "--json")
@@ -235,7 +235,7 @@ def test_history_lists_every_change_newest_first(cli: CliRun) -> None:
     assert human[2].split() == ["EVENT", "VERSION", "TIME", "ACTOR", "TYPE", "SUMMARY"]
 
 
-def test_rebuild_until_into_equals_the_live_read_models_then(cli: CliRun, db_path: Path,
+def test_rebuild_until_into_equals_the_live_read_models_then(cli: CliRun, db_path: Database,
                                                              tmp_path: Path) -> None:
     with freeze_time("2025-10-10 09:00:00"):
         cli("stack", "create", "app")
@@ -296,7 +296,7 @@ def CliRunnerAt(path: Path):  # type: ignore[no-untyped-def]
     (["list", "nope"], 4, "stack 'nope' not found"),
     (["create", "nope"], 4, "stack 'nope' not found"),
 ])
-def test_bad_snapshot_input(cli: CliRun, db_path: Path, args: list[str], code: int,
+def test_bad_snapshot_input(cli: CliRun, db_path: Database, args: list[str], code: int,
                             fragment: str) -> None:
     cli("stack", "create", "app")
     cli("stack", "create", "other")
@@ -320,7 +320,7 @@ def test_bad_snapshot_input(cli: CliRun, db_path: Path, args: list[str], code: i
     (["projections", "rebuild", "--until-event", "3"], 2, "need --into"),
     (["projections", "rebuild", "--until", "nope", "--into", "x.db"], 2, "invalid --until"),
 ])
-def test_bad_time_travel_input(cli: CliRun, db_path: Path, args: list[str], code: int,
+def test_bad_time_travel_input(cli: CliRun, db_path: Database, args: list[str], code: int,
                                fragment: str) -> None:
     cli("stack", "create", "app")
     before = event_count(db_path)

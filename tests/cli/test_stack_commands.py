@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from tests.conftest import CliRun, event_count
+from tests.conftest import CliRun, Database, event_count
 
 
 def test_create_list_show(cli: CliRun) -> None:
@@ -37,7 +36,7 @@ def test_state_values_round_trip(cli: CliRun) -> None:
     assert json.loads(cli("stack", "state", "list", "app", "--json").stdout) == {"version": "v2.0.0"}
 
 
-def test_setting_the_same_values_again_appends_nothing(cli: CliRun, db_path: Path) -> None:
+def test_setting_the_same_values_again_appends_nothing(cli: CliRun, db_path: Database) -> None:
     cli("stack", "create", "app")
     cli("stack", "state", "set", "app", "a=1")
     before = event_count(db_path)
@@ -78,7 +77,7 @@ def test_destroy_hides_refuses_and_can_be_created_again(cli: CliRun) -> None:
         "stack.created", "state.set", "stack.destroyed", "stack.created"]
 
 
-def test_destroy_without_a_terminal_and_without_yes_refuses(cli: CliRun, db_path: Path) -> None:
+def test_destroy_without_a_terminal_and_without_yes_refuses(cli: CliRun, db_path: Database) -> None:
     cli("stack", "create", "app")
     before = event_count(db_path)
     result = cli("stack", "destroy", "app", input="y\n")

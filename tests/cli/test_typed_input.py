@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cli.output import key_list, printable
-from tests.conftest import SCRIPT, CliRun, event_count
+from tests.conftest import SCRIPT, CliRun, Database, database_env, event_count
 
 
 def test_values_from_files(cli: CliRun, tmp_path: Path) -> None:
@@ -34,7 +34,7 @@ def test_values_from_files(cli: CliRun, tmp_path: Path) -> None:
     ("missing", None, "No such file or directory"),
     ("binary", b"\xff\xfe\x00", "not UTF-8 text"),
 ])
-def test_an_unreadable_value_file_is_named(cli: CliRun, db_path: Path, tmp_path: Path,
+def test_an_unreadable_value_file_is_named(cli: CliRun, db_path: Database, tmp_path: Path,
                                            name: str, content: bytes | None,
                                            fragment: str) -> None:
     path = tmp_path / name
@@ -50,7 +50,7 @@ def test_an_unreadable_value_file_is_named(cli: CliRun, db_path: Path, tmp_path:
     assert event_count(db_path) == before
 
 
-def test_a_huge_integer_is_refused_with_a_hint_to_quote_it(cli: CliRun, db_path: Path) -> None:
+def test_a_huge_integer_is_refused_with_a_hint_to_quote_it(cli: CliRun, db_path: Database) -> None:
     cli("stack", "create", "app")
     before = event_count(db_path)
     result = cli("stack", "state", "set", "app", "big:=99999999999999999999")
@@ -108,8 +108,8 @@ def test_values_print_raw_for_scripts(cli: CliRun) -> None:
     assert 'multi  "a\\nb"' in listed
 
 
-def test_arguments_that_are_not_utf8_are_refused(db_path: Path) -> None:
-    environment = {**os.environ, "SLOTH_RUNNER_DB": str(db_path)}
+def test_arguments_that_are_not_utf8_are_refused(db_path: Database) -> None:
+    environment = {**os.environ, **database_env(db_path)}
     result = subprocess.run([SCRIPT, "stack", "create", "app", "--description", b"caf\xe9"],
                             capture_output=True, text=True, env=environment, timeout=60,
                             check=False)
@@ -122,7 +122,7 @@ def test_arguments_that_are_not_utf8_are_refused(db_path: Path) -> None:
     ("bot\x07", "must not contain control characters"),
     ("x" * 2000, "is longer than 1024 characters"),
 ])
-def test_an_unrecordable_actor_is_refused(cli: CliRun, db_path: Path, actor: str,
+def test_an_unrecordable_actor_is_refused(cli: CliRun, db_path: Database, actor: str,
                                           fragment: str) -> None:
     result = cli("stack", "create", "app", env={"SLOTH_RUNNER_ACTOR": actor})
     assert result.exit_code == 2

@@ -8,7 +8,7 @@ from pathlib import Path
 from freezegun import freeze_time
 
 from tests.cli.test_bad_input import assert_refused
-from tests.conftest import CliRun, ProcRun, event_count
+from tests.conftest import CliRun, Database, ProcRun, event_count, settings
 
 
 def validation_events(cli: CliRun, stack: str) -> list[dict[str, object]]:
@@ -160,13 +160,13 @@ def test_a_bad_config_file_naming_the_database_is_still_exit_2(proc: ProcRun,
                                                                tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text(f"stacks:\n  database_path: {tmp_path / 'x.db'}\n  bogus: 1\n")
-    env = {"SLOTH_RUNNER_DB": ""}
+    env = {"SLOTH_RUNNER_DB": "", "SLOTH_RUNNER_DATABASE_URL": ""}
     result = proc("--config", str(config), "stack", "validate", "all", env=env)
     assert result.returncode == 2
     assert result.stderr.startswith("error: config ") and "stacks.bogus: unknown key" in result.stderr
 
 
-def test_unknown_or_invalid_stacks_append_nothing(cli: CliRun, db_path: Path) -> None:
+def test_unknown_or_invalid_stacks_append_nothing(cli: CliRun, db_path: Database) -> None:
     cli("stack", "create", "app")
     before = event_count(db_path)
     assert_refused(cli("stack", "validate", "nope"), 4, db_path, before,
@@ -175,16 +175,15 @@ def test_unknown_or_invalid_stacks_append_nothing(cli: CliRun, db_path: Path) ->
                    fragment="invalid stack name")
 
 
-def test_a_stack_with_an_invalid_resource_fails(cli: CliRun, db_path: Path) -> None:
+def test_a_stack_with_an_invalid_resource_fails(cli: CliRun, db_path: Database) -> None:
     """A resource declared with a plug-in type that is no longer installed, say."""
     from domain.names import stack_id
     from domain.resources import Resource
     from infrastructure.runtime import Runtime
-    from infrastructure.settings import Settings
     from tests.conftest import invocation
 
     cli("stack", "create", "app")
-    runtime = Runtime(Settings(db_path=db_path))
+    runtime = Runtime(settings(db_path))
     try:
         store = runtime.store()
         stack = store.repository.get(stack_id("app"))

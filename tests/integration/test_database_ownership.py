@@ -13,10 +13,15 @@ from infrastructure import ownership
 from infrastructure.errors import DamagedDatabase, DatabaseUnusable, ForeignDatabase
 from infrastructure.runtime import Runtime
 from infrastructure.settings import Settings
+from infrastructure.sql import SQLITE
 from projections import schema
 from projections.queries.stacks import list_stacks
 from tests.conftest import event_count, invocation
 from tests.fixtures.go_database import GO_TABLES, build_go_database
+
+pytestmark = pytest.mark.sqlite_only(
+    reason="SQLite's application_id and files; tests/integration/test_postgres_database.py "
+           "holds PostgreSQL's counterparts")
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 
@@ -207,9 +212,9 @@ def test_read_models_are_never_migrated_in_a_database_that_is_not_ours(db_path: 
     connection = sqlite3.connect(db_path, isolation_level=None)
     try:
         with pytest.raises(ForeignDatabase):
-            schema.migrate(connection.cursor())
+            schema.migrate(connection.cursor(), SQLITE)
         with pytest.raises(ForeignDatabase):
-            schema.drop_tables(connection.cursor(), schema.STACKS)
+            schema.drop_tables(connection.cursor(), schema.STACKS, SQLITE)
     finally:
         connection.close()
     assert set(GO_TABLES) <= tables(db_path)
@@ -218,7 +223,7 @@ def test_read_models_are_never_migrated_in_a_database_that_is_not_ours(db_path: 
 def test_only_registered_projections_have_tables_dropped(runtime: Runtime) -> None:
     stray = schema.ProjectionSpec(name="stray", version=1, tables=("sqlite_sequence",), ddl=())
     with pytest.raises(ValueError, match="stray"):
-        schema.drop_tables(runtime.connection().cursor(), stray)
+        schema.drop_tables(runtime.connection().cursor(), stray, SQLITE)  # type: ignore[attr-defined]
 
 
 # ---- unusable files -----------------------------------------------------------------------

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from commands.models import AddDependencies, CreateStack, DestroyStack
@@ -16,7 +14,7 @@ from infrastructure.clock import now
 from infrastructure.runtime import Runtime
 from projections.graph import DependencyGraph
 from projections.queries import dependencies, validations
-from tests.conftest import event_count, invocation
+from tests.conftest import Database, event_count, invocation
 
 
 def create(runtime: Runtime, name: str, *depends_on: str) -> None:
@@ -26,7 +24,7 @@ def create(runtime: Runtime, name: str, *depends_on: str) -> None:
 
 
 def test_the_add_time_check_reads_the_graph_from_the_read_model(runtime: Runtime,
-                                                                db_path: Path) -> None:
+                                                                db_path: Database) -> None:
     create(runtime, "db")
     create(runtime, "app", "db")
     create(runtime, "web", "app")

@@ -19,10 +19,10 @@ from domain.locks import StackLocked
 from domain.resources import Resource, ResourceNotFound, ResourcesChanged
 from infrastructure.providers import ProviderRegistry
 from infrastructure.runtime import Runtime
-from infrastructure.settings import Settings, StackSettings
+from infrastructure.settings import StackSettings
 from projections.queries import events
 from projections.queries import resources as resource_rows
-from tests.conftest import event_count, invocation, world
+from tests.conftest import Database, database_of, event_count, invocation, settings, world
 
 
 @pytest.fixture
@@ -189,10 +189,10 @@ def test_fix_of_named_resources_only(runtime: Runtime, srv: Path) -> None:
     outcome = fix(service, resources=["data-dir"])
     assert [f.name for f in outcome.detail["fixes"]] == ["data-dir"]
     assert not (srv / "app" / "motd").exists()
-    before = event_count(runtime.settings.db_path)
+    before = event_count(database_of(runtime))
     with pytest.raises(ResourceNotFound):
         fix(service, resources=["ghost"])
-    assert event_count(runtime.settings.db_path) == before
+    assert event_count(database_of(runtime)) == before
 
 
 def test_a_declined_plan_changes_nothing(runtime: Runtime, srv: Path) -> None:
@@ -203,12 +203,12 @@ def test_a_declined_plan_changes_nothing(runtime: Runtime, srv: Path) -> None:
         seen.append(plan)
         return False
 
-    before = event_count(runtime.settings.db_path)
+    before = event_count(database_of(runtime))
     outcome = service.drift.fix(FixDrift(stack="app"), invocation(), confirm=decline)
     assert outcome.detail["cancelled"]
     assert [r.name for r in seen[0].resources] == ["data-dir", "motd", "marker"]
     assert world(srv) == {}
-    assert event_count(runtime.settings.db_path) == before
+    assert event_count(database_of(runtime)) == before
 
 
 def test_someone_elses_lock_refuses_the_fix_before_anything_is_touched(
@@ -216,11 +216,11 @@ def test_someone_elses_lock_refuses_the_fix_before_anything_is_touched(
     service = declared(runtime, seed_resources(srv))
     held = service.acquire_lock(AcquireLock(stack="app", ttl=timedelta(minutes=5)),
                                 invocation(actor="deploy-bot"))
-    before = event_count(runtime.settings.db_path)
+    before = event_count(database_of(runtime))
     with pytest.raises(StackLocked):
         fix(service)
     assert world(srv) == {}
-    assert event_count(runtime.settings.db_path) == before
+    assert event_count(database_of(runtime)) == before
     detect(service)  # observing is not a change: allowed, and recorded
     lock_id = held.detail["lock"].lock_id
     outcome = service.drift.fix(FixDrift(stack="app"), invocation(actor="ci", lock_id=lock_id))
@@ -246,8 +246,8 @@ class Watching(ProviderRegistry):
 
 
 @pytest.fixture
-def auto_locked(db_path: Path) -> Iterator[Runtime]:
-    rt = Runtime(Settings(db_path=db_path, stacks=StackSettings(auto_lock=True)))
+def auto_locked(db_path: Database) -> Iterator[Runtime]:
+    rt = Runtime(settings(db_path, stacks=StackSettings(auto_lock=True)))
     yield rt
     rt.close()
 
@@ -330,7 +330,7 @@ def test_a_stack_with_many_resources_loads_through_library_snapshots(
     snapshots = runtime.store().snapshots
     assert snapshots is not None
     assert list(snapshots.get(stack_id))  # taken at versions 100 and 200
-    other = Runtime(Settings(db_path=runtime.settings.db_path))
+    other = Runtime(runtime.settings)
     try:
         loaded = other.service().load("app")
         assert loaded.resources == service.load("app").resources
@@ -382,8 +382,8 @@ def _rendezvous_probes(srv: Path, count: int, patience: int) -> list[Resource]:
         "check": ["sh", "-c", script, "sh", str(n)], "timeout": "30s"}) for n in range(count)]
 
 
-def test_command_probes_run_side_by_side_up_to_the_limit(db_path: Path, srv: Path) -> None:
-    rt = Runtime(Settings(db_path=db_path, stacks=StackSettings(max_concurrent_executions=3)))
+def test_command_probes_run_side_by_side_up_to_the_limit(db_path: Database, srv: Path) -> None:
+    rt = Runtime(settings(db_path, stacks=StackSettings(max_concurrent_executions=3)))
     try:
         motd = srv / "motd"
         motd.write_text("hi\n")
@@ -400,8 +400,8 @@ def test_command_probes_run_side_by_side_up_to_the_limit(db_path: Path, srv: Pat
         rt.close()
 
 
-def test_command_probes_run_one_at_a_time_when_the_limit_is_one(db_path: Path, srv: Path) -> None:
-    rt = Runtime(Settings(db_path=db_path, stacks=StackSettings(max_concurrent_executions=1)))
+def test_command_probes_run_one_at_a_time_when_the_limit_is_one(db_path: Database, srv: Path) -> None:
+    rt = Runtime(settings(db_path, stacks=StackSettings(max_concurrent_executions=1)))
     try:
         service = declared(rt, _rendezvous_probes(srv, 2, patience=10))
         report = detect(service)

@@ -19,9 +19,8 @@ from domain.names import stack_id
 from domain.stack import Stack
 from infrastructure.eventstore import SNAPSHOT_INTERVAL
 from infrastructure.runtime import Runtime
-from infrastructure.settings import Settings
 from projections.queries import events, stacks
-from tests.conftest import invocation, read_model_dump
+from tests.conftest import Database, invocation, read_model_dump, settings
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 STACK_EVENT_TYPES = {cls.TOPIC: cls for cls in vars(Stack).values()
@@ -51,7 +50,7 @@ def test_events_stored_by_the_first_release_still_load(runtime: Runtime) -> None
 
 
 def test_every_event_type_as_stored_by_the_second_release_loads_as_itself(
-        runtime: Runtime, db_path: Path) -> None:
+        runtime: Runtime, db_path: Database) -> None:
     """Each stored topic resolves to its own class: no event type is read as a subclass of
     another (`resource.updated` is not a `resource.declared`, nor `drift.checked` a
     `drift.detected`), and the read models built from them are the same after a rebuild."""
@@ -136,7 +135,7 @@ def test_stack_snapshots_upcast_too(monkeypatch: pytest.MonkeyPatch) -> None:
     assert restored.description == "d"
 
 
-def test_library_snapshots_bound_the_replay(runtime: Runtime, db_path: Path) -> None:
+def test_library_snapshots_bound_the_replay(runtime: Runtime, db_path: Database) -> None:
     service = runtime.service()
     service.create_stack(CreateStack(stack="long"), invocation())
     for i in range(2 * SNAPSHOT_INTERVAL + 5):
@@ -145,7 +144,7 @@ def test_library_snapshots_bound_the_replay(runtime: Runtime, db_path: Path) -> 
     assert store.snapshots is not None
     snapshots = list(store.snapshots.get(stack_id("long")))
     assert [s.originator_version for s in snapshots] == [SNAPSHOT_INTERVAL, 2 * SNAPSHOT_INTERVAL]
-    fresh = Runtime(Settings(db_path=db_path))
+    fresh = Runtime(settings(db_path))
     try:
         assert fresh.service().load("long").values == {"i": 2 * SNAPSHOT_INTERVAL + 4}
         assert fresh.service().load("long", version=150).values == {"i": 148}
@@ -153,9 +152,9 @@ def test_library_snapshots_bound_the_replay(runtime: Runtime, db_path: Path) -> 
         fresh.close()
 
 
-def test_a_create_that_loses_a_race_is_a_conflict(runtime: Runtime, db_path: Path) -> None:
+def test_a_create_that_loses_a_race_is_a_conflict(runtime: Runtime, db_path: Database) -> None:
     """The rival's write lands between our load and our save: we retry and see it exists."""
-    rival = Runtime(Settings(db_path=db_path))
+    rival = Runtime(settings(db_path))
     store = runtime.store()
     original_save = store.save
     calls = []
@@ -188,7 +187,7 @@ def _comparable(stack: Stack) -> dict[str, Any]:
 
 
 def test_bulk_loading_gives_the_stacks_the_repository_gives(
-        runtime: Runtime, db_path: Path) -> None:
+        runtime: Runtime, db_path: Database) -> None:
     from eventsourcing.application import project_aggregate
 
     from commands.models import AcquireLock, DestroyStack
@@ -206,7 +205,7 @@ def test_bulk_loading_gives_the_stacks_the_repository_gives(
     service.destroy_stack(DestroyStack(stack="gone", force=True), invocation())
     service.create_stack(CreateStack(stack="gone", description="again"), invocation())
     names = ["long", "exact", "short", "gone"]
-    fresh = Runtime(Settings(db_path=db_path))  # nothing cached
+    fresh = Runtime(settings(db_path))  # nothing cached
     try:
         store = fresh.store()
         assert store.snapshots is not None

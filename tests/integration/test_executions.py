@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 from freezegun import freeze_time
 
@@ -12,10 +11,10 @@ from domain.executions import TaskRecord
 from infrastructure.runtime import Runtime
 from projections.queries.executions import find_executions, list_executions
 from projections.queries.stacks import find_stack, list_stacks
-from tests.conftest import invocation, read_model_dump
+from tests.conftest import Database, invocation, read_model_dump
 
 
-def test_runs_fill_the_stack_list_columns(runtime: Runtime, db_path: Path) -> None:
+def test_runs_fill_the_stack_list_columns(runtime: Runtime, db_path: Database) -> None:
     service = runtime.service()
     service.create_stack(CreateStack(stack="app"), invocation())
     for number, succeeded in enumerate([True, True, False]):

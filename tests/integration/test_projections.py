@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import random
-import sqlite3
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -35,11 +34,17 @@ from domain.invocation import Invocation
 from domain.resources import Resource
 from domain.validation import CheckResult, CheckStatus
 from infrastructure.runtime import Runtime
-from infrastructure.settings import Settings
 from projections import schema
 from projections.projectors.stacks import StackProjector
 from projections.queries import positions, stacks
-from tests.conftest import event_count, invocation, read_model_dump
+from tests.conftest import (
+    Database,
+    event_count,
+    execute,
+    invocation,
+    read_model_dump,
+    settings,
+)
 
 
 def random_resources(rng: random.Random, world: Path) -> list[Resource]:
@@ -65,10 +70,11 @@ def disturb(rng: random.Random, world: Path) -> None:
 
 
 def random_command(runtime: Runtime, rng: random.Random, name: str, names: list[str],
-                   inv: Invocation) -> None:
-    """One command of any kind, chosen with rough real-world frequencies."""
+                   inv: Invocation, world_root: Path) -> None:
+    """One command of any kind, chosen with rough real-world frequencies (resources are
+    files and directories under `world_root`)."""
     service = runtime.service()
-    world = runtime.settings.db_path.parent / "world" / name
+    world = world_root / name
     other = rng.choice(names)
     version = rng.randint(1, 4)
     commands: list[tuple[float, Callable[[], object]]] = [
@@ -112,20 +118,21 @@ def random_command(runtime: Runtime, rng: random.Random, name: str, names: list[
         command()
 
 
-def random_history(runtime: Runtime, steps: int, seed: int) -> None:
+def random_history(runtime: Runtime, world: Path, steps: int, seed: int) -> None:
     """Apply a long random sequence of commands, catching up after most (as the CLI does)."""
     rng = random.Random(seed)
     names = [f"s{i}" for i in range(6)]
     for _ in range(steps):
         inv = invocation(actor=rng.choice(["alice@a", "bob@b"]))
-        random_command(runtime, rng, rng.choice(names), names, inv)
+        random_command(runtime, rng, rng.choice(names), names, inv, world)
         if rng.random() < 0.7:
             runtime.catch_up()
     runtime.catch_up()
 
 
-def test_rebuild_from_zero_equals_incremental(runtime: Runtime, db_path: Path) -> None:
-    random_history(runtime, steps=400, seed=7)
+def test_rebuild_from_zero_equals_incremental(runtime: Runtime, db_path: Database,
+        tmp_path: Path) -> None:
+    random_history(runtime, tmp_path / "world", steps=400, seed=7)
     assert event_count(db_path) > 200
     incremental = read_model_dump(db_path)
     assert incremental["stacks"] and incremental["state_events"]
@@ -139,8 +146,9 @@ def test_rebuild_from_zero_equals_incremental(runtime: Runtime, db_path: Path) -
     assert read_model_dump(db_path) == incremental
 
 
-def test_reprocessing_an_event_changes_nothing(runtime: Runtime, db_path: Path) -> None:
-    random_history(runtime, steps=60, seed=3)
+def test_reprocessing_an_event_changes_nothing(runtime: Runtime, db_path: Database,
+        tmp_path: Path) -> None:
+    random_history(runtime, tmp_path / "world", steps=60, seed=3)
     before = read_model_dump(db_path)
     connection = runtime.connection()
     connection.execute("UPDATE projection_positions SET position = position - 5")
@@ -148,7 +156,7 @@ def test_reprocessing_an_event_changes_nothing(runtime: Runtime, db_path: Path) 
     assert read_model_dump(db_path) == before
 
 
-def test_a_crash_between_event_write_and_projection_is_healed(runtime: Runtime, db_path: Path,
+def test_a_crash_between_event_write_and_projection_is_healed(runtime: Runtime, db_path: Database,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     service = runtime.service()
     service.create_stack(CreateStack(stack="app"), invocation())
@@ -166,21 +174,22 @@ def test_a_crash_between_event_write_and_projection_is_healed(runtime: Runtime, 
     assert stacks.find_stack(runtime.connection(), "app").values == {}  # type: ignore[union-attr]
     assert positions.lag(runtime.connection()) == 2
     # The next reader heals it.
-    other = Runtime(Settings(db_path=db_path))
+    other = Runtime(settings(db_path))
     try:
         assert stacks.find_stack(other.reader(), "app").values == {"a": 1, "b": 2}  # type: ignore[union-attr]
     finally:
         other.close()
 
 
-def test_a_changed_projection_is_rebuilt_on_open(runtime: Runtime, db_path: Path) -> None:
-    random_history(runtime, steps=50, seed=11)
+def test_a_changed_projection_is_rebuilt_on_open(runtime: Runtime, db_path: Database,
+        tmp_path: Path) -> None:
+    random_history(runtime, tmp_path / "world", steps=50, seed=11)
     expected = read_model_dump(db_path)
-    with sqlite3.connect(db_path) as connection:
-        connection.execute("UPDATE projection_positions SET version = 0 WHERE name = 'stacks'")
-        connection.execute("DELETE FROM state_values")
-        connection.execute("PRAGMA user_version = 0")
-    reopened = Runtime(Settings(db_path=db_path))
+    schema_version_forgotten = ("PRAGMA user_version = 0" if isinstance(db_path, Path) else
+                                "DELETE FROM sloth_runner_meta WHERE key = 'schema_version'")
+    execute(db_path, "UPDATE projection_positions SET version = 0 WHERE name = 'stacks'",
+            "DELETE FROM state_values", schema_version_forgotten)
+    reopened = Runtime(settings(db_path))
     try:
         reopened.reader()
     finally:
@@ -200,21 +209,22 @@ def test_projection_status_reports_lag(runtime: Runtime) -> None:
     assert set(status) == {spec.name for spec in schema.PROJECTIONS}
 
 
-def test_batched_projection_equals_one_event_at_a_time(runtime: Runtime, db_path: Path,
+def test_batched_projection_equals_one_event_at_a_time(runtime: Runtime, db_path: Database,
+                                                       tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """Projectors keep rows back until the end of a batch (values, stamps, audit rows): the
     read models are the same as when every event is its own batch."""
     import projections.runner
 
     monkeypatch.setattr(projections.runner, "BATCH_SIZE", 1)
-    random_history(runtime, steps=300, seed=23)
+    random_history(runtime, tmp_path / "world", steps=300, seed=23)
     one_by_one = read_model_dump(db_path)
     monkeypatch.undo()
     runtime.projections().rebuild()
     assert read_model_dump(db_path) == one_by_one
 
 
-def test_values_changed_again_and_again_in_one_batch(runtime: Runtime, db_path: Path,
+def test_values_changed_again_and_again_in_one_batch(runtime: Runtime, db_path: Database,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     import projections.runner
 
@@ -244,9 +254,11 @@ def test_values_changed_again_and_again_in_one_batch(runtime: Runtime, db_path: 
     assert read_model_dump(db_path) == in_one_batch
 
 
+@pytest.mark.sqlite_only(reason="SQLite's index SQL and page-cache settings; "
+                                "tests/integration/test_postgres_database.py checks the indexes")
 def test_a_rebuild_leaves_the_indexes_and_the_connection_as_they_were(
-        runtime: Runtime, db_path: Path) -> None:
-    random_history(runtime, steps=40, seed=5)
+        runtime: Runtime, tmp_path: Path) -> None:
+    random_history(runtime, tmp_path / "world", steps=40, seed=5)
     connection = runtime.connection()
 
     def indexes() -> list[tuple[str, str]]:

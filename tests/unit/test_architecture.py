@@ -138,3 +138,17 @@ def test_a_write_no_hook_wants_loads_only_the_light_part_of_the_hook_machinery(
                                                        "SLOTH_RUNNER_ACTOR": "t@t"})
     assert result.stdout.strip().splitlines()[-1] == str(
         ["infrastructure.hooks.definitions", "infrastructure.hooks.inline"])
+
+
+def test_a_read_command_on_sqlite_never_imports_the_postgresql_driver(tmp_path: Path) -> None:
+    import subprocess
+
+    database = tmp_path / "stacks.db"
+    code = ("import sys; from cli.main import app; "
+            f"app(['--db', {str(database)!r}, 'stack', 'list'], standalone_mode=False); "
+            "print([m for m in ('psycopg', 'psycopg_pool', 'infrastructure.postgres',"
+            " 'infrastructure.postgres_connection') if m in sys.modules], file=sys.stderr)")
+    for _ in range(2):  # the first run creates the database, the second only reads
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                check=True, cwd=ROOT)
+        assert result.stderr.strip().splitlines()[-1] == "[]"

@@ -111,7 +111,10 @@ def test_other_query_parameters_go_to_libpq() -> None:
     ("postgresql://u@[::1/d", "IPv6"),
     ("postgresql://u@[::1]x/d", "malformed IPv6 host"),
     ("postgresql://u@h/d#frag", "unexpected '#frag'"),
-    ("postgresql://u@h/d?connect_timeout=0", "connect_timeout '0' is not a positive number"),
+    ("postgresql://u@h/d?connect_timeout=0", "connect_timeout '0' is not a number of seconds"),
+    ("postgresql://u@h/d?connect_timeout=99999999999999999999", "from 1 to 3600"),
+    ("postgresql://u@h/d\x00x", "control characters are not allowed"),
+    ("postgresql://u@h/d\nx", "control characters are not allowed"),
     ("postgresql://u@h/d?connect_timeout=soon", "connect_timeout 'soon'"),
 ])
 def test_bad_urls_are_settings_errors(url: str, problem: str) -> None:
