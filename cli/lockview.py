@@ -1,4 +1,4 @@
-"""How locks read: the seed's status layout and a Terraform-like lock-info block."""
+"""How locks read: the original tool's status layout and a Terraform-like lock-info block."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def lock_info_block(lock: Any, now: datetime) -> list[str]:
 
 
 def status_lines(stack: str, lock: Any, now: datetime, colour: bool) -> list[str]:
-    """The seed's "Lock Status Output", plus Lock ID and Expires."""
+    """The original tool's "Lock Status Output", plus Lock ID and Expires."""
     if lock is None:
         return [f"Stack: {stack}", f"Status: {output.paint('UNLOCKED', 'UNLOCKED', colour)}"]
     state = lock_state(lock.expires_at, now)

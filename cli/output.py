@@ -1,4 +1,4 @@
-"""Rendering: JSON documents, the seed's plain tables, times, colours, values."""
+"""Rendering: JSON documents, the original tool's plain tables, times, colours, values."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from cli.context import CliState, JsonFlag, LockIdOption, state
 from cli.errors import Typer, UsageProblem
 from cli.secretview import ShowSecrets
 from domain.values import INT64_MAX
-from domain.wording import listed
+from domain.wording import listed, plural
 
 if TYPE_CHECKING:
     from domain.versions import StateDiff
@@ -190,7 +190,7 @@ def restore(
     outcome = st.service().restore_snapshot(command, st.invocation(lock_id=lock_id))
     backup, diff = outcome.detail["backup"], outcome.detail["diff"]
     st.finish(outcome, json_output, f"{output.tick()} Stack '{stack}' restored to "
-              f"v{record.version} ({diff.count} changes; backup taken first as v{backup.version})")
+              f"v{record.version} ({plural(diff.count, 'change')}; backup taken first as v{backup.version})")
 
 
 @app.command("delete")

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from domain.dependencies import format_path
 from domain.invocation import Invocation
 from domain.resources import Resource
+from domain.wording import agreeing, plural
 
 
 class CheckStatus(StrEnum):
@@ -169,13 +170,14 @@ def check_resources(facts: StackFacts) -> CheckResult:
     count = facts.resources_declared
     return _result("resources valid", facts.resource_problems,
                    "no resources declared" if not count else
-                   f"{count} declared resource{'s' if count != 1 else ''} valid for their types")
+                   f"{plural(count, 'declared resource')} valid for "
+                   f"{agreeing(count, 'its type', 'their types')}")
 
 
 def check_drift(facts: StackFacts) -> CheckResult:
     """Observed now, every declared resource matches its desired state (with --check-drift)."""
     return _result("no drift", facts.drift or (),
-                   f"{facts.resources_declared} resource(s) in sync")
+                   f"{plural(facts.resources_declared, 'resource')} in sync")
 
 
 CHECKS: tuple[Check, ...] = (

@@ -17,6 +17,11 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
+def agreeing(count: int, one: str, many: str) -> str:
+    """The words that agree with `count` things: `agreeing(1, "its type", "their types")`."""
+    return one if count == 1 else many
+
+
 def entries(count: int, what: str = "history") -> str:
     """`1 history entry`, `3 history entries`."""
     return f"{count} {what} {'entry' if count == 1 else 'entries'}"

@@ -35,7 +35,9 @@ if TYPE_CHECKING:
 class Runtime:
     """Everything one run of the tool needs, opened lazily, for one database."""
 
-    def __init__(self, settings: Settings, *, warn: Callable[[str], None] | None = None) -> None:
+    def __init__(self, settings: Settings, *, warn: Callable[[str], None] | None = None,
+                 providers: ProviderRegistry | None = None) -> None:
+        """`providers`: the resource types to use instead of the built-ins and plug-ins."""
         self.settings = settings
         self._warn = warn or _print_warning
         self._warned = False
@@ -44,7 +46,7 @@ class Runtime:
         self._store: StackStore | None = None
         self._runner: ProjectionRunner | None = None
         self._service: StackService | None = None
-        self._providers: ProviderRegistry | None = None
+        self._providers: ProviderRegistry | None = providers
         self._documents: DocumentStore | None = None
         self._keyring: Keyring | None = None
 

@@ -20,7 +20,7 @@ SYSTEM_DIR = Path("/etc/sloth-runner")
 
 
 class StackSettings(NamedTuple):
-    """The `stacks:` section of the config file (seed section 12)."""
+    """The `stacks:` section of the config file (as the original tool documents it)."""
 
     database_path: Path | None = None
     database_url: str | None = None

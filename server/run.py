@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Generator
@@ -12,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from domain.errors import InvalidInput
+from domain.errors import CheckFailed, InvalidInput
 from server.app import ServerOptions, build_app
 
 log = logging.getLogger("sloth_runner.server")
@@ -57,6 +58,28 @@ def check_listen(listen: Listen) -> None:
         raise InvalidInput(f"invalid --port {listen.port}: 0 to 65535")
 
 
+def url_host(host: str) -> str:
+    """The host as a URL writes it: an IPv6 address in brackets."""
+    bare = host.strip("[]")
+    return f"[{bare}]" if ":" in bare else bare
+
+
+def bind(listen: Listen) -> socket.socket:
+    """The listening socket, bound before the server starts, so the port it got (the one the
+    system chose for `--port 0`) is known and a port in use is one line, not a stack of logs."""
+    host = listen.host.strip("[]")
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, listen.port))
+    except OSError as exc:
+        sock.close()
+        raise CheckFailed(f"cannot listen on {url_host(host)}:{listen.port}: "
+                          f"{exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
 def serve(options: ServerOptions, listen: Listen) -> int:
     """Serve until SIGTERM or SIGINT; returns the signal that stopped it (0: none)."""
     import uvicorn
@@ -64,19 +87,22 @@ def serve(options: ServerOptions, listen: Listen) -> int:
     check_listen(listen)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format="%(asctime)s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S%z")
+    listening = bind(listen)
+    port = int(listening.getsockname()[1])
     app = build_app(options)
     config = uvicorn.Config(
-        app, host=listen.host, port=listen.port, log_config=None, access_log=False,
+        app, host=listen.host, port=port, log_config=None, access_log=False,
         ssl_certfile=str(listen.tls_cert) if listen.tls_cert else None,
         ssl_keyfile=str(listen.tls_key) if listen.tls_key else None,
         timeout_graceful_shutdown=30, server_header=False)
     server = _Server(config)
     log.info("sloth-runner serve: %s://%s:%d (database %s); Terraform backend at "
-             "/terraform/STACK, REST API at /api/v1", listen.scheme, listen.host, listen.port,
+             "/terraform/STACK, REST API at /api/v1", listen.scheme, url_host(listen.host), port,
              options.settings.db_path)
     try:
-        server.run()
+        server.run(listening)
     finally:
+        listening.close()
         app.state.runtimes.close()
     log.info("sloth-runner serve: stopped")
     return server.stopped_by
@@ -112,8 +138,8 @@ class _Server:
 
         self._server = Server(config)  # type: ignore[arg-type]
 
-    def run(self) -> None:
-        self._server.run()
+    def run(self, listening: socket.socket) -> None:
+        self._server.run(sockets=[listening])
 
     @property
     def stopped_by(self) -> int:

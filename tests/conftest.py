@@ -25,7 +25,7 @@ from typer.testing import CliRunner, Result
 from cli.main import app
 from domain.invocation import Invocation, Source
 from infrastructure.runtime import Runtime
-from infrastructure.settings import Settings, StackSettings
+from infrastructure.settings import HookSettings, Settings, StackSettings
 from tests.support.pg_fixtures import own_postgres_server, postgres_server, postgres_url
 
 __all__ = ["own_postgres_server", "postgres_server", "postgres_url"]
@@ -97,12 +97,13 @@ def db_path(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Dat
     return tmp_path / "stacks.db"
 
 
-def settings(db: Database, *, stacks: StackSettings | None = None) -> Settings:
+def settings(db: Database, *, stacks: StackSettings | None = None,
+             hooks: HookSettings | None = None) -> Settings:
     """Settings for the test database, on its backend."""
     if isinstance(db, str):
         return Settings(db_path=Path("unused.db"), database_url=db,
-                        stacks=stacks or StackSettings())
-    return Settings(db_path=db, stacks=stacks or StackSettings())
+                        stacks=stacks or StackSettings(), hooks=hooks or HookSettings())
+    return Settings(db_path=db, stacks=stacks or StackSettings(), hooks=hooks or HookSettings())
 
 
 def database_of(runtime: Runtime) -> Database:
@@ -178,6 +179,13 @@ def event_count(db: Database) -> int:
             return 0
 
 
+def nothing_stored(db: Database) -> bool:
+    """No event is stored: on SQLite, not even the file was created."""
+    if isinstance(db, str):
+        return event_count(db) == 0
+    return not db.exists()
+
+
 def rows(db: Database, sql: str, parameters: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
     """The rows of one query (with `?` parameters) on the test database, read directly."""
     if isinstance(db, str):
@@ -215,6 +223,24 @@ def _postgres_rows(url: str, sql: str, parameters: tuple[object, ...] = (), *,
             if missing is None:
                 raise
             return missing
+
+
+def stored_bytes(db: Database) -> bytes:
+    """Everything the database holds, as bytes: a SQLite file with its write-ahead log, or
+    every row of every table of a PostgreSQL database (binary columns as stored)."""
+    if not isinstance(db, str):
+        return b"".join(path.read_bytes() for path in sorted(db.parent.glob(f"{db.name}*")))
+    import psycopg
+
+    parts: list[bytes] = []
+    with psycopg.connect(db, autocommit=True) as connection:
+        tables = [row[0] for row in connection.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()]
+        for table in tables:
+            for row in connection.execute(f'SELECT * FROM "{table}"'.encode()):
+                parts.extend(value if isinstance(value, bytes) else str(value).encode()
+                             for value in row)
+    return b"\n".join(parts)
 
 
 World = dict[str, tuple[str, int, bytes, int]]

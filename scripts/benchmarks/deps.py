@@ -13,15 +13,26 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import random
 import statistics
+import subprocess
 import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks.common import SCRIPT, invocation, median_wall, report, workdir
+from benchmarks.common import (
+    SCRIPT,
+    Figure,
+    figure,
+    invocation,
+    median_wall,
+    ms,
+    report,
+    workdir,
+)
 
 STACKS = 10_000
 EDGES = 50_000
@@ -141,19 +152,15 @@ def order(quick: bool) -> None:
     process = median_wall({"order": [SCRIPT, "stack", "deps", "order", "--all"]}, runs,
                           env={"SLOTH_RUNNER_DB": str(db)})["order"]
     report(f"(a) database of {STACKS:,} stacks, {EDGES:,} edges built in", f"{built:.1f} s")
-    report(f"    networkx generations, graph in memory ({levels} levels)",
-           f"{times['alone'] * 1000:.0f} ms")
-    report("    networkx build from edge list in memory + generations",
-           f"{times['build'] * 1000:.0f} ms")
-    report("    the same with the cyclic collector paused",
-           f"{times['build paused'] * 1000:.0f} ms")
-    report("    `deps order --all`, whole command in-process", f"{ours * 1000:.0f} ms")
-    report("    ratio in-process / networkx build + generations (aim <= 1x)",
-           f"{ours / times['build']:.2f}x")
-    report("    ratio in-process / the same, collector paused",
-           f"{ours / times['build paused']:.2f}x")
-    report("    ratio in-process / generations alone", f"{ours / times['alone']:.2f}x")
-    report("    `deps order --all` whole process, median wall", f"{process * 1000:.0f} ms")
+    figure(Figure(f"(a) `deps order --all`, {STACKS:,} stacks, {EDGES:,} edges, whole command "
+                  "in-process", ms(ours), "networkx building the graph from an in-memory edge "
+                  f"list + generations: {ms(times['build'])}", ours / times["build"], "<= 1x",
+                  ours <= times["build"]))
+    figure(Figure("(a2) same", ms(ours), "that baseline with the cyclic collector paused: "
+                  f"{ms(times['build paused'])}", ours / times["build paused"]))
+    figure(Figure("(a3) same", ms(ours), "networkx `topological_generations`, graph already "
+                  f"in memory ({levels} levels): {ms(times['alone'])}", ours / times["alone"]))
+    figure(Figure(f"(a4) `deps order --all`, whole process, median of {runs}", ms(process)))
 
 
 def startup(quick: bool) -> None:
@@ -174,10 +181,15 @@ def startup(quick: bool) -> None:
         "list": [sys.executable, "-c", entry],
         "with networkx": [sys.executable, "-c", "import networkx; " + entry],
     }, runs, env={"SLOTH_RUNNER_DB": str(db)})
-    report("(b) `stack list` (100 stacks), median wall", f"{times['list'] * 1000:.0f} ms")
-    report("    the same, importing networkx first", f"{times['with networkx'] * 1000:.0f} ms")
-    report("    saved by importing networkx lazily",
-           f"{(times['with networkx'] - times['list']) * 1000:.0f} ms")
+    probe = ("import atexit, sys; atexit.register(lambda: sys.stderr.write("
+             "'networkx imported' if 'networkx' in sys.modules else 'networkx not imported')); ")
+    imported = subprocess.run([sys.executable, "-c", probe + entry], capture_output=True,
+                              text=True, check=False, env={**os.environ, "SLOTH_RUNNER_DB": str(db)})
+    figure(Figure(f"(b) `stack list`, 100 stacks, whole process, median of {runs}",
+                  ms(times["list"]), f"the same importing networkx first: "
+                  f"{ms(times['with networkx'])}",
+                  f"saves {ms(times['with networkx'] - times['list'])}", "networkx not imported",
+                  imported.stderr.endswith("networkx not imported")))
 
 
 def run(quick: bool = False) -> None:

@@ -17,7 +17,18 @@ import subprocess
 import time
 from typing import Any
 
-from benchmarks.common import SCRIPT, invocation, median_wall, open_runtime, report, workdir
+from benchmarks.common import (
+    SCRIPT,
+    Figure,
+    figure,
+    invocation,
+    median_wall,
+    ms,
+    open_runtime,
+    rate,
+    us,
+    workdir,
+)
 
 
 def _history(runtime: Any, events: int) -> None:
@@ -95,10 +106,9 @@ def lua_throughput(quick: bool) -> None:
         sandbox.call(function, to_lua(sandbox.lua, document))
     bare = len(documents) / (time.perf_counter() - started)
     ours = delivered / elapsed
-    report(f"(a) no-op Lua hook, {delivered:,} events, events process in-process",
-           f"{ours:,.0f} /s (aim >= 20,000/s)")
-    report("    the same calls in a loop (no log, no recording)",
-           f"{bare:,.0f} /s ({ours / bare:.2f}x)")
+    figure(Figure(f"(a) no-op Lua hook, {delivered:,} events, `events process` in-process",
+                  rate(ours), f"the same Lua calls in a loop: {rate(bare)}", ours / bare,
+                  ">= 20,000/s", ours >= 20_000))
 
 
 def command_throughput(quick: bool) -> None:
@@ -126,10 +136,9 @@ def command_throughput(quick: bool) -> None:
     finally:
         runtime.close()
     mine, theirs = statistics.median(ours), statistics.median(loop)
-    report(f"(b) no-op command hook (`true`), {events} events, median of {rounds}",
-           f"{mine:,.0f} /s")
-    report("    a plain loop spawning `true` with the same input",
-           f"{theirs:,.0f} /s ({mine / theirs:.2f}x, aim >= 0.8x)")
+    figure(Figure(f"(b) no-op command hook (`true`), {events} events, median of {rounds}",
+                  rate(mine), f"a plain loop spawning `true` with the same input: {rate(theirs)}",
+                  mine / theirs, ">= 0.8x", mine / theirs >= 0.8))
 
 
 def inline_cost(quick: bool) -> None:
@@ -161,12 +170,12 @@ def inline_cost(quick: bool) -> None:
     times = median_wall({"on": [*command[:1], "--config", str(on), *command[1:], "k=on"],
                          "off": [*command[:1], "--config", str(off), *command[1:], "k=off"]},
                         runs)
-    report("(c) `state set`, whole process, 2 hooks that do not match, inline on",
-           f"{times['on'] * 1000:.0f} ms")
-    report("    the same with inline delivery off",
-           f"{times['off'] * 1000:.0f} ms ({times['on'] / times['off']:.3f}x, aim <= 1.05x)")
-    report("    the after-write check alone, in-process, median",
-           f"{statistics.median(samples) * 1e6:.0f} us")
+    ratio = times["on"] / times["off"]
+    figure(Figure(f"(c) `state set`, whole process, 2 hooks that do not match, median of {runs}",
+                  ms(times["on"]), f"the same with `hooks.inline: false`: {ms(times['off'])}",
+                  f"{ratio:.3f}x", "<= 1.05x", ratio <= 1.05))
+    figure(Figure(f"(c') the after-write check alone (in-process), median of {len(samples)}",
+                  us(statistics.median(samples))))
 
 
 def run(quick: bool = False) -> None:

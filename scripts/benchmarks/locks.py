@@ -11,10 +11,14 @@ from pathlib import Path
 
 from benchmarks.common import (
     SCRIPT,
+    Figure,
+    figure,
     invocation,
     median_wall,
+    ms,
     open_runtime,
     per_second,
+    rate,
     raw_wal_connection,
     report,
     typer_floor_command,
@@ -64,11 +68,11 @@ def cycles(quick: bool) -> None:
 
     baseline = per_second(raw_cycle, count)
     raw.close()
-    report("raw sqlite3: two one-row transactions per cycle, cycles/s", f"{baseline:,.0f}")
-    report("acquire+release in-process (command side), cycles/s", f"{ours:,.0f}")
-    report("    ratio (aim >= 0.25x)", f"{ours / baseline:.2f}x")
-    report("acquire+release with read-model catch-up, cycles/s", f"{ours_full:,.0f}")
-    report("    ratio", f"{ours_full / baseline:.2f}x")
+    figure(Figure("acquire + release cycle, in-process (command side)", rate(ours),
+                  f"raw sqlite3, two one-row transactions per cycle: {rate(baseline)}",
+                  ours / baseline, ">= 0.25x", ours / baseline >= 0.25))
+    figure(Figure("the same with the read-model catch-up after each write", rate(ours_full),
+                  "same", ours_full / baseline))
 
 
 def status_startup(quick: bool) -> None:
@@ -79,11 +83,13 @@ def status_startup(quick: bool) -> None:
                     ["stack", "lock", "acquire", "prod", "--reason", "bench"]):
         subprocess.run([SCRIPT, *command], env={**os.environ, **env}, check=True,
                        capture_output=True)
+    runs = 7 if quick else 21
     times = median_wall({"status": [SCRIPT, "stack", "lock", "status", "prod"],
-                         "floor": typer_floor_command(directory)}, 7 if quick else 21, env=env)
-    report("`lock status`, whole process, median wall", f"{times['status'] * 1000:.0f} ms")
-    report("typer one-command app, median wall", f"{times['floor'] * 1000:.0f} ms")
-    report("    ratio (aim <= 1.3x)", f"{times['status'] / times['floor']:.2f}x")
+                         "floor": typer_floor_command(directory)}, runs, env=env)
+    ratio = times["status"] / times["floor"]
+    figure(Figure(f"`stack lock status`, whole process, median of {runs}", ms(times["status"]),
+                  f"typer one-command app: {ms(times['floor'])}", ratio, "<= 1.3x",
+                  ratio <= 1.3))
 
 
 def contention(quick: bool) -> None:
@@ -109,9 +115,10 @@ def contention(quick: bool) -> None:
         done += int(count)
         failures += int(failed)
         errors += [line for line in err.splitlines() if line]
-    report("8 processes x acquire/release cycles on 8 stacks", f"{done} cycles in {elapsed:.1f}s")
-    report("    total cycles/s (each cycle: 2 writes + 2 catch-ups)", f"{done / elapsed:,.0f}")
-    report("    failures (must be 0)", str(failures))
+    figure(Figure(f"8 processes, each cycling acquire/release on its own stack ({per_worker} "
+                  "cycles each; a cycle is 2 writes and 2 catch-ups)",
+                  f"{rate(done / elapsed, 'cycles/s')}, {done} cycles in {elapsed:.1f} s, "
+                  f"{failures} failures", aim="0 failures", met=failures == 0))
     for line in errors[:5]:
         report("    error", line)
 

@@ -25,12 +25,18 @@ from pathlib import Path
 
 from benchmarks.common import (
     SCRIPT,
+    Figure,
     append_history,
+    environment,
+    figure,
     invocation,
     median_wall,
+    ms,
     open_runtime,
     per_second,
+    rate,
     report,
+    secs,
     typer_floor_command,
     workdir,
 )
@@ -69,6 +75,8 @@ def state_set(server, quick: bool) -> None:  # type: ignore[no-untyped-def]
 
     keys = iter(range(10**9))
     raw = psycopg.connect(server.url(server.create_database("raw")), autocommit=True)
+    version = raw.execute("SHOW server_version").fetchone()
+    environment(f"PostgreSQL {str(version[0]).split()[0] if version else '?'}")
     raw.execute("CREATE TABLE t (k bigint PRIMARY KEY, v text)")
 
     def one_row() -> None:
@@ -83,11 +91,12 @@ def state_set(server, quick: bool) -> None:  # type: ignore[no-untyped-def]
     runtime.close()
     raw.close()
     baseline, ours_write, ours = (statistics.median(rates[k]) for k in ("raw", "write", "whole"))
-    report("(a) raw psycopg one-row insert transactions/s", f"{baseline:,.0f}")
-    report("    `state set` write (command side), commands/s", f"{ours_write:,.0f}")
-    report("    ratio (aim >= 0.3x)", f"{ours_write / baseline:.2f}x")
-    report("    `state set` write + read-model catch-up, commands/s", f"{ours:,.0f}")
-    report("    ratio", f"{ours / baseline:.2f}x")
+    figure(Figure(f"(a) `state set` write (command side), in-process, median of {rounds} rounds",
+                  rate(ours_write), "raw psycopg one-row insert transactions (`BEGIN`, `INSERT`, "
+                  f"`COMMIT`): {rate(baseline)}", ours_write / baseline, ">= 0.3x",
+                  ours_write / baseline >= 0.3))
+    figure(Figure("(a') `state set` write + read-model catch-up (what the CLI does)", rate(ours),
+                  "same", ours / baseline))
 
 
 def contention(server, quick: bool) -> None:  # type: ignore[no-untyped-def]
@@ -113,10 +122,10 @@ def contention(server, quick: bool) -> None:  # type: ignore[no-untyped-def]
         done += int(count)
         failures += int(failed)
         errors += [line for line in err.splitlines() if line]
-    report("(b) 8 processes x acquire/release cycles on 8 stacks",
-           f"{done} cycles in {elapsed:.1f}s")
-    report("    total cycles/s (each cycle: 2 writes + 2 catch-ups)", f"{done / elapsed:,.0f}")
-    report("    failures (must be 0)", str(failures))
+    figure(Figure("(b) 8 processes, each cycling acquire/release with catch-up on its own stack "
+                  f"({per_worker} cycles each)",
+                  f"{rate(done / elapsed, 'cycles/s')}, {done} cycles in {elapsed:.1f} s, "
+                  f"{failures} failures", aim="0 failures", met=failures == 0))
     for line in errors[:5]:
         report("    error", line)
 
@@ -136,13 +145,14 @@ def listing(server, quick: bool) -> None:  # type: ignore[no-untyped-def]
     times = median_wall({"list": [SCRIPT, "stack", "list"],
                          "floor": typer_floor_command(workdir())}, runs,
                         env={"SLOTH_RUNNER_DATABASE_URL": url})
-    report("(c) `stack list`, 1,000 stacks, median wall", f"{times['list'] * 1000:.0f} ms")
-    report("    typer one-command app, median wall", f"{times['floor'] * 1000:.0f} ms")
-    report("    ratio list / floor (aim <= 1.4x)", f"{times['list'] / times['floor']:.2f}x")
+    ratio = times["list"] / times["floor"]
+    figure(Figure(f"(c) `stack list` with 1,000 stacks, whole process, median of {runs}",
+                  ms(times["list"]), f"typer one-command app: {ms(times['floor'])}", ratio,
+                  "<= 1.4x", ratio <= 1.4))
     driver = median_wall({"import": [sys.executable, "-c", "import psycopg"],
                           "none": [sys.executable, "-c", "pass"]}, runs)
-    report("    of which importing psycopg alone, median wall",
-           f"{(driver['import'] - driver['none']) * 1000:.0f} ms")
+    figure(Figure(f"(c') importing psycopg alone, whole process, median of {runs}",
+                  f"{ms(driver['import'] - driver['none'])} over a bare `python -c pass`"))
 
 
 def copy(server, quick: bool) -> None:  # type: ignore[no-untyped-def]
@@ -156,8 +166,8 @@ def copy(server, quick: bool) -> None:  # type: ignore[no-untyped-def]
     url = server.url(server.create_database("copy"))
     environment = {**os.environ, "SLOTH_RUNNER_DB": str(source)}
     for label, command in (
-            ("SQLite -> PostgreSQL", [SCRIPT, "db", "copy", "--to", url, "--json"]),
-            ("PostgreSQL -> SQLite", [SCRIPT, "db", "copy", "--from", url, "--to",
+            ("SQLite to PostgreSQL", [SCRIPT, "db", "copy", "--to", url, "--json"]),
+            ("PostgreSQL to SQLite", [SCRIPT, "db", "copy", "--from", url, "--to",
                                       str(directory / "back.db"), "--json"])):
         started = time.perf_counter()
         done = subprocess.run(command, env=environment, capture_output=True, text=True,
@@ -166,11 +176,10 @@ def copy(server, quick: bool) -> None:  # type: ignore[no-untyped-def]
         if done.returncode != 0:
             raise RuntimeError(f"db copy exited with {done.returncode}: {done.stderr[-500:]}")
         copy_seconds = json.loads(done.stdout)["copy_seconds"]
-        report(f"(d) `db copy` of {events:,} events, {label}",
-               f"{events / copy_seconds:,.0f} events/s copied and verified "
-               f"({copy_seconds:.1f} s)")
-        report("    the whole command, read models rebuilt too",
-               f"{events / elapsed:,.0f} events/s ({elapsed:.1f} s)")
+        figure(Figure(f"(d) `db copy` of {events:,} events, {label}: copied and verified",
+                      f"{rate(events / copy_seconds, 'events/s')} ({secs(copy_seconds, 1)})"))
+        figure(Figure("(d') the same, whole command (the target's read models rebuilt too)",
+                      f"{rate(events / elapsed, 'events/s')} ({secs(elapsed, 1)})"))
 
 
 def run(quick: bool = False) -> None:

@@ -13,10 +13,12 @@ from datetime import timedelta
 
 from benchmarks.common import (
     SCRIPT,
+    Figure,
+    figure,
     invocation,
     median_wall,
+    ms,
     open_runtime,
-    report,
     typer_floor_command,
     workdir,
 )
@@ -45,14 +47,15 @@ def whole_run(quick: bool) -> None:
     runtime.close()
     workflow = directory / "five.sloth"
     workflow.write_text(FIVE_TASKS)
+    runs = 5 if quick else 21
     times = median_wall({
         "run": [SCRIPT, "--db", str(db), "run", "--file", str(workflow), "--stack", "bench"],
         "typer": typer_floor_command(directory),
-    }, runs=5 if quick else 21)
-    report("(a) `run` of a 5-task workflow, lock + snapshot, median",
-           f"{times['run'] * 1000:.0f} ms")
-    report("    typer one-command app, median", f"{times['typer'] * 1000:.0f} ms")
-    report("    ratio (aim <= 1.6x)", f"{times['run'] / times['typer']:.2f}x")
+    }, runs=runs)
+    ratio = times["run"] / times["typer"]
+    figure(Figure("(a) `run` of a 5-task workflow (each task one `state.set`), `require_lock` and "
+                  f"`create_snapshot`, whole process, median of {runs}", ms(times["run"]),
+                  f"typer one-command app: {ms(times['typer'])}", ratio, "<= 1.6x", ratio <= 1.6))
 
 
 def listing(quick: bool) -> None:
@@ -75,12 +78,13 @@ def listing(quick: bool) -> None:
     runtime.catch_up()
     runtime.close()
     directory_floor = typer_floor_command(directory)
+    runs = 5 if quick else 21
     times = median_wall({"list": [SCRIPT, "--db", str(db), "stack", "list"],
-                         "typer": directory_floor}, runs=5 if quick else 21)
-    report(f"(b) `stack list`, {stacks} stacks x 10 executions, median",
-           f"{times['list'] * 1000:.0f} ms")
-    report("    typer one-command app, median", f"{times['typer'] * 1000:.0f} ms")
-    report("    ratio (aim <= 1.3x)", f"{times['list'] / times['typer']:.2f}x")
+                         "typer": directory_floor}, runs=runs)
+    ratio = times["list"] / times["typer"]
+    figure(Figure(f"(b) `stack list`, {stacks:,} stacks with 10 executions each, whole process, "
+                  f"median of {runs}", ms(times["list"]),
+                  f"typer one-command app: {ms(times['typer'])}", ratio, "<= 1.3x", ratio <= 1.3))
 
 
 def run(quick: bool = False) -> None:

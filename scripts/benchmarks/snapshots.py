@@ -8,11 +8,13 @@ import time
 
 from benchmarks.common import (
     SCRIPT,
+    Figure,
     append_history,
+    figure,
     invocation,
     median_wall,
+    ms,
     open_runtime,
-    report,
     typer_floor_command,
     workdir,
 )
@@ -37,9 +39,10 @@ def create_cost(quick: bool) -> None:
         write.append(written - started)
         total.append(time.perf_counter() - started)
     runtime.close()
-    report("snapshot create, in-process (write), median", f"{statistics.median(write)*1000:.2f} ms")
-    report("snapshot create + catch-up (replay into state_versions)",
-           f"{statistics.median(total)*1000:.2f} ms")
+    figure(Figure(f"`snapshot create`, in-process write, median of {count}",
+                  ms(statistics.median(write), 2)))
+    figure(Figure("`snapshot create` + catch-up (state derived by replay into `state_versions`)",
+                  ms(statistics.median(total), 2)))
 
 
 def point_in_time(quick: bool) -> None:
@@ -67,9 +70,9 @@ def point_in_time(quick: bool) -> None:
 
     short, long = median_load("short"), median_load("long")
     runtime.close()
-    report("`stack show --at-event`, 100-event stack, median", f"{short*1000:.2f} ms")
-    report(f"`stack show --at-event`, {long_events:,}-event stack, median", f"{long*1000:.2f} ms")
-    report("    ratio long / short (aim <= 2x)", f"{long / short:.2f}x")
+    figure(Figure(f"`stack show --at-event`, stack with {long_events:,} events, median of 200 "
+                  "random points", ms(long, 2), f"same on a 100-event stack: {ms(short, 2)}",
+                  long / short, "<= 2x", long / short <= 2))
 
 
 def list_startup(quick: bool) -> None:
@@ -85,12 +88,13 @@ def list_startup(quick: bool) -> None:
                                 invocation())
     runtime.catch_up()
     runtime.close()
+    runs = 7 if quick else 21
     times = median_wall({"list": [SCRIPT, "stack", "snapshot", "list", "my-stack"],
-                         "floor": typer_floor_command(directory)}, 7 if quick else 21,
+                         "floor": typer_floor_command(directory)}, runs,
                         env={"SLOTH_RUNNER_DB": str(db)})
-    report("`snapshot list`, 1,000 snapshots, whole process, median", f"{times['list']*1000:.0f} ms")
-    report("typer one-command app, median", f"{times['floor']*1000:.0f} ms")
-    report("    ratio", f"{times['list'] / times['floor']:.2f}x")
+    figure(Figure(f"`snapshot list` with 1,000 snapshots, whole process, median of {runs}",
+                  ms(times["list"]), f"typer one-command app: {ms(times['floor'])}",
+                  times["list"] / times["floor"]))
 
 
 def run(quick: bool = False) -> None:

@@ -14,7 +14,16 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from benchmarks.common import SCRIPT, invocation, report, typer_floor_command, workdir
+from benchmarks.common import (
+    SCRIPT,
+    Figure,
+    figure,
+    invocation,
+    report,
+    secs,
+    typer_floor_command,
+    workdir,
+)
 
 STACKS = 5000
 
@@ -71,7 +80,8 @@ def validate_all(quick: bool) -> None:
         "floor": typer_floor_command(directory),
     }
     samples: dict[str, list[float]] = {name: [] for name in commands}
-    for _ in range(3 if quick else 7):
+    runs = 3 if quick else 7
+    for _ in range(runs):
         # Each run validates the database as built (a run appends 5,000 events).
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
@@ -85,13 +95,12 @@ def validate_all(quick: bool) -> None:
                 raise RuntimeError(f"{name} exited with {done.returncode}: {done.stderr!r}")
     times = {name: statistics.median(values) for name, values in samples.items()}
     report(f"(a) database of {STACKS:,} stacks built in", f"{built:.1f} s")
-    report(f"    `stack validate all`, {STACKS:,} stacks, whole process, median",
-           f"{times['validate']:.2f} s (aim <= 1.5 s)")
-    report(f"    `stack list`, the same {STACKS:,} stacks, whole process, median",
-           f"{times['list']:.2f} s")
-    report("    typer one-command app, median", f"{times['floor']:.2f} s")
-    report("    ratio validate / list", f"{times['validate'] / times['list']:.2f}x")
-    report("    ratio validate / typer floor", f"{times['validate'] / times['floor']:.2f}x")
+    validate = times["validate"]
+    figure(Figure(f"(a) `stack validate all`, {STACKS:,} stacks, whole process, median of {runs}",
+                  secs(validate), f"`stack list` on the same database: {secs(times['list'])}",
+                  validate / times["list"], "<= 1.5 s", validate <= 1.5))
+    figure(Figure("(a2) same", secs(validate), f"typer one-command app: {secs(times['floor'])}",
+                  validate / times["floor"]))
 
 
 def run(quick: bool = False) -> None:

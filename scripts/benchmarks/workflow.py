@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks.common import report, workdir
+from benchmarks.common import Figure, figure, ms, us, workdir
 
 TASKS = 200
 
@@ -62,11 +62,13 @@ def engine_overhead(quick: bool) -> None:
             spec, _one_task_runner(small, host), default_parallel=p).run(), runs) / TASKS
         lua_big = _median(lambda p=parallel: WorkflowEngine(
             loaded.spec, loaded.runner(host), default_parallel=p).run(), runs) / TASKS
-        report(f"(a) {parallel} at a time: engine alone, per task", f"{bare * 1000:.3f} ms")
-        report("    empty Lua task, 1-task file reloaded per task",
-               f"{lua_small * 1000:.3f} ms (aim <= 2 ms)")
-        report(f"    empty Lua task, {TASKS}-task file reloaded per task",
-               f"{lua_big * 1000:.3f} ms")
+        label = "(a)" if parallel == 1 else "(a')"
+        figure(Figure(f"{label} engine overhead per empty Lua task, "
+                      f"{parallel} at a time (a "
+                      f"1-task file / a {TASKS}-task file, reloaded per task)",
+                      f"{ms(lua_small, 2)} / {ms(lua_big, 2)}",
+                      f"the scheduler alone: {ms(bare, 2)}", aim="<= 2 ms",
+                      met=lua_small <= 0.002))
 
 
 def _small_file(directory: Path) -> Path:
@@ -104,10 +106,9 @@ def interpreter_cost(quick: bool) -> None:
 
     three = _median(session(small), runs)
     many = _median(session(big), runs // 10)
-    report("(b) bare lupa LuaRuntime()", f"{bare * 1e6:.0f} us")
-    report("    sandbox + modules + DSL + load basic-locking.sloth (3 tasks)",
-           f"{three * 1e6:.0f} us ({three / bare:.0f}x)")
-    report(f"    the same with a {TASKS}-task file", f"{many * 1e6:.0f} us")
+    figure(Figure("(b) a sandboxed interpreter with the modules and the DSL, loading a 3-task "
+                  "file", us(three), f"a bare `LuaRuntime()`: {us(bare)}", three / bare))
+    figure(Figure(f"(b') the same with a {TASKS}-task file", us(many), "same", many / bare))
 
 
 def hook_cost(quick: bool) -> None:
@@ -121,9 +122,8 @@ def hook_cost(quick: bool) -> None:
     sandbox = Sandbox(lambda: None)
     bare = _median(lambda: bare_runtime.execute(loop), runs)
     hooked = _median(lambda: sandbox.run(loop, "loop"), runs)
-    report("(c) 10,000,000-step Lua loop, bare LuaRuntime", f"{bare * 1000:.0f} ms")
-    report("    the same in the sandbox (deadline hook)",
-           f"{hooked * 1000:.0f} ms ({hooked / bare:.2f}x)")
+    figure(Figure("(c) a 10,000,000-step Lua loop in the sandbox (deadline hook)", ms(hooked),
+                  f"bare `LuaRuntime`: {ms(bare)}", hooked / bare))
 
 
 def run(quick: bool = False) -> None:

@@ -254,7 +254,8 @@ def test_a_new_event_appears_without_reloading(site: Site, admin: Page) -> None:
     assert rows.first.get_attribute("class") == "new"
     arrived.locator("summary").click()
     document = arrived.locator("pre.document")
-    assert document.is_visible() and '"size"' in document.inner_text()
+    document.wait_for(state="visible", timeout=20_000)
+    assert '"size"' in document.inner_text()
     site.shot(admin, "events", full_page=False)
     _no_problems(admin)
 
@@ -305,7 +306,7 @@ def test_without_javascript_everything_but_the_live_parts_works(site: Site) -> N
     assert "As of change 1 of" in page.locator("#as-of").inner_text()
     page.goto(site.url + "/events?type=lock.*")
     page.locator("#event-rows summary").first.click()
-    assert page.locator("#event-rows pre.document").first.is_visible()
+    page.locator("#event-rows pre.document").first.wait_for(state="visible", timeout=20_000)
     page.goto(site.url + "/graph")
     assert page.locator("svg path.edge.cycle").count() == 2
 
@@ -330,7 +331,8 @@ def test_a_read_only_token_sees_no_buttons_and_its_posts_are_refused(site: Site)
 def test_the_holder_releases_its_lock_with_a_button(site: Site, admin: Page) -> None:
     admin.goto(site.url + "/stacks/app")
     admin.get_by_role("button", name="Release my lock").click()
-    assert admin.get_by_role("status").filter(has_text="Your lock was released.").is_visible()
+    admin.get_by_role("status").filter(has_text="Your lock was released.").wait_for(
+        state="visible", timeout=20_000)
     assert "Unlocked." in admin.locator("section", has=admin.locator("#lock-title")).inner_text()
     assert '"lock.released"' in site.cli("--json", "events", "list", "--stack", "app",
                                          "--type", "lock.released")

@@ -175,6 +175,7 @@ def test_database_files_are_private(tmp_path: Path) -> None:
     assert os.access(path, os.R_OK)
 
 
+@pytest.mark.sqlite_only(reason="the database is a file path here")
 @pytest.mark.parametrize("variable", ["SLOTH_RUNNER_DB", "SLOTH_RUNNER_CONFIG"])
 def test_a_path_too_long_for_the_file_system_from_the_environment(proc: ProcRun, tmp_path: Path,
                                                                  variable: str) -> None:

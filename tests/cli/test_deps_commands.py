@@ -1,4 +1,4 @@
-"""`sloth-runner stack deps ...` end to end: the seed's Example 4, cycles, graph files, bad input."""
+"""`sloth-runner stack deps ...` end to end: usage example 4, cycles, graph files, bad input."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def make_stacks(cli: CliRun) -> None:
-    """The seed's three stacks, plus a cache that app-stack needs and nobody created yet."""
+    """The usage example's three stacks, plus a cache that app-stack needs and nobody created yet."""
     assert cli("stack", "create", "db-stack").exit_code == 0
     assert cli("stack", "create", "app-stack", "--depends-on", "db-stack").exit_code == 0
     assert cli("stack", "create", "frontend-stack", "--depends-on", "app-stack").exit_code == 0
@@ -37,7 +37,7 @@ def edges_of(cli: CliRun, *args: str) -> set[tuple[str, str]]:
     return {(e["stack"], e["depends_on"]) for e in document["edges"]}
 
 
-def test_seed_example_4(cli: CliRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_usage_example_4(cli: CliRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     make_stacks(cli)
     monkeypatch.chdir(tmp_path)
     shown = cli("stack", "deps", "show", "app-stack")

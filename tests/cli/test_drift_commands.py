@@ -1,4 +1,4 @@
-"""`stack resources` and `stack drift` end to end: the seed's Example 3, plans, locks, bad input."""
+"""`stack resources` and `stack drift` end to end: usage example 3, plans, locks, bad input."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def event_types(cli: CliRun, stack: str) -> list[str]:
     return [e["type"] for e in json.loads(result.stdout)["events"]]
 
 
-def test_seed_example_3(cli: CliRun, tmp_path: Path, srv: Path) -> None:
+def test_usage_example_3(cli: CliRun, tmp_path: Path, srv: Path) -> None:
     declared(cli, tmp_path, srv)
     detected = ok(cli("stack", "drift", "detect", "production-stack"))
     assert "Drift report for stack: production-stack" in detected
@@ -85,7 +85,7 @@ def test_seed_example_3(cli: CliRun, tmp_path: Path, srv: Path) -> None:
         "drift.detected", "drift.fixed", "drift.checked"]
 
 
-def test_seed_example_3_through_the_console_script(proc: ProcRun, tmp_path: Path,
+def test_usage_example_3_through_the_console_script(proc: ProcRun, tmp_path: Path,
                                                    srv: Path) -> None:
     assert proc("stack", "create", "production-stack").returncode == 0
     file = resources_file(tmp_path, srv)

@@ -8,7 +8,6 @@ import os
 import select
 import shlex
 import signal
-import sqlite3
 import subprocess
 import time
 from collections import Counter
@@ -19,8 +18,8 @@ import pytest
 
 from commands.models import CreateStack, SetValues
 from infrastructure.runtime import Runtime
-from infrastructure.settings import Settings
-from tests.conftest import SCRIPT, ProcRun, invocation
+from tests.conftest import SCRIPT, ProcRun, database_env, invocation, rows
+from tests.conftest import settings as settings_of
 
 pytestmark = pytest.mark.slow
 
@@ -32,8 +31,7 @@ def no_inline_config(tmp_path: Path) -> Path:
 
 
 def start(db_path: Path, config: Path, *args: str) -> subprocess.Popen[str]:
-    environment = {**os.environ, "SLOTH_RUNNER_DB": str(db_path),
-                   "SLOTH_RUNNER_CONFIG": str(config)}
+    environment = {**os.environ, **database_env(db_path), "SLOTH_RUNNER_CONFIG": str(config)}
     return subprocess.Popen([SCRIPT, *args], env=environment, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
@@ -55,7 +53,7 @@ def positions(path: Path) -> list[int]:
 
 def write_events(db_path: Path, count: int) -> list[int]:
     """`count` state.set events on stack 'app' (written in-process, quickly); their positions."""
-    runtime = Runtime(Settings(db_path=db_path))
+    runtime = Runtime(settings_of(db_path))
     try:
         runtime.service().create_stack(CreateStack(stack="app"), invocation())
         head = runtime.event_log().head()
@@ -68,8 +66,8 @@ def write_events(db_path: Path, count: int) -> list[int]:
 
 
 def tracked(db_path: Path) -> dict[str, int]:
-    with sqlite3.connect(db_path) as connection:
-        return dict(connection.execute("SELECT hook, position FROM hook_tracking").fetchall())
+    return {str(hook): int(str(position))
+            for hook, position in rows(db_path, "SELECT hook, position FROM hook_tracking")}
 
 
 def test_kill_9_mid_stream_then_restart_delivers_everything(proc: ProcRun, db_path: Path,
@@ -127,7 +125,11 @@ def test_events_follow_shows_what_another_process_writes_within_a_second(
     try:
         def line_within(seconds: float) -> str | None:
             ready, _, _ = select.select([follower.stdout], [], [], seconds)
-            return follower.stdout.readline() if ready else None  # type: ignore[union-attr]
+            if not ready:
+                return None
+            line = follower.stdout.readline()  # type: ignore[union-attr]
+            assert line, f"the follower ended: {follower.stderr.read()}"  # type: ignore[union-attr]
+            return line
 
         for attempt in range(30):  # until the follower has started reading
             proc("stack", "state", "set", "app", f"warmup={attempt}")
@@ -153,5 +155,4 @@ def test_events_follow_shows_what_another_process_writes_within_a_second(
 
 
 def _lock_id(db_path: Path) -> str:
-    with sqlite3.connect(db_path) as connection:
-        return str(connection.execute("SELECT lock_id FROM state_locks").fetchone()[0])
+    return str(rows(db_path, "SELECT lock_id FROM state_locks")[0][0])

@@ -143,7 +143,7 @@ def fuzz_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(_Stop, "is_set", _stopped_after_two_looks)
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "fuzz.db"
-    _seed(path)
+    _populate(path)
     return path
 
 
@@ -155,8 +155,8 @@ def _stopped_after_two_looks(self: _Stop) -> bool:
     return looks > 2
 
 
-def _seed(path: Path) -> None:
-    """(Re)create the seeded stacks a previous example destroyed, and the foreign lock."""
+def _populate(path: Path) -> None:
+    """(Re)create the fixed stacks a previous example destroyed, and the foreign lock."""
     live, locked = set(), set()
     if path.exists():
         with sqlite3.connect(path) as connection:
@@ -178,7 +178,7 @@ def _seed(path: Path) -> None:
 
 def check_contract(path: Path, line: list[str]) -> None:
     """Run one command line and check everything the exit-code contract promises."""
-    _seed(path)
+    _populate(path)
     before = event_count(path)
     result = CliRunner().invoke(app, ["--db", str(path), *line])
     code, stderr = result.exit_code, result.stderr

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CliRun, ProcRun, event_count
+from tests.conftest import CliRun, ProcRun, event_count, nothing_stored, rows, stored_bytes
 from tests.fixtures.go_database import (
     HISTORY_OF_PRODUCTION,
     LOCK_HOLDER,
@@ -180,7 +180,7 @@ def test_a_dry_run_prints_the_same_and_writes_nothing(cli: CliRun, go_db: Path,
                                                       db_path: Path) -> None:
     dry = cli("import", "go", str(go_db), "--dry-run")
     assert dry.exit_code == 0, dry.stderr
-    assert not db_path.exists()
+    assert nothing_stored(db_path)
     assert dry.stdout.splitlines()[0].startswith(f"Would import 3 stacks from {go_db}: 39 ")
     assert dry.stdout.splitlines()[-1] == "(dry run: nothing was written)"
     real = cli("import", "go", str(go_db))
@@ -214,15 +214,15 @@ def test_a_stack_of_the_same_name_here_is_left_alone(cli: CliRun, go_db: Path,
     assert parsed(cli, "stack", "show", "dev-box")["description"] == "mine"
 
 
-def test_only_the_stacks_named(cli: CliRun, go_db: Path) -> None:
+def test_only_the_stacks_named(cli: CliRun, go_db: Path, db_path: Path) -> None:
     result = cli("import", "go", str(go_db), "--stack", "staging-db")
     assert result.exit_code == 0, result.stderr
     assert [s["name"] for s in parsed(cli, "stack", "list")["stacks"]] == ["staging-db"]
-    missing = cli("--db", str(go_db.parent / "new.db"), "import", "go", str(go_db),
-                  "--stack", "nope")
+    before = event_count(db_path)
+    missing = cli("import", "go", str(go_db), "--stack", "nope")
     assert missing.exit_code == 4
     assert missing.stderr.startswith("error: stack 'nope' not found")
-    assert not (go_db.parent / "new.db").exists()
+    assert event_count(db_path) == before
 
 
 def test_resources_keep_their_type_where_a_provider_takes_them(cli: CliRun, go_db: Path) -> None:
@@ -251,7 +251,7 @@ def test_a_go_database_with_unexpected_columns_is_refused(cli: CliRun, go_db: Pa
         connection.execute("ALTER TABLE state_versions ADD COLUMN parent_version INTEGER")
     line = refused(cli, db_path, "import", "go", str(go_db))
     assert "table state_versions" in line and "'parent_version'" in line
-    assert not db_path.exists()
+    assert nothing_stored(db_path)
 
 
 def test_a_go_database_missing_a_column_is_refused(cli: CliRun, go_db: Path,
@@ -286,7 +286,7 @@ def test_files_that_are_not_what_the_command_expects(cli: CliRun, go_db: Path, d
         f"error: cannot read {tmp_path}: Is a directory")
     assert refused(cli, db_path, "import", "go", str(tmp_path)) == (
         f"error: {tmp_path} is a directory, not a database file")
-    assert not db_path.exists()
+    assert nothing_stored(db_path)
 
 
 def test_an_unreadable_file_is_named(go_db: Path, unprivileged: Unprivileged) -> None:
@@ -300,6 +300,7 @@ def test_an_unreadable_file_is_named(go_db: Path, unprivileged: Unprivileged) ->
     assert not target.exists()
 
 
+@pytest.mark.sqlite_only(reason="the target is a file")
 def test_the_go_database_cannot_be_the_one_imported_into(cli: CliRun, go_db: Path,
                                                          db_path: Path) -> None:
     shutil.copy(go_db, db_path)
@@ -309,6 +310,7 @@ def test_the_go_database_cannot_be_the_one_imported_into(cli: CliRun, go_db: Pat
     assert fingerprint(db_path) == before
 
 
+@pytest.mark.sqlite_only(reason="the source is a sloth-runner database file")
 def test_a_sloth_runner_database_is_not_a_go_database(cli: CliRun, db_path: Path,
                                                       tmp_path: Path) -> None:
     cli("stack", "create", "app")
@@ -354,10 +356,8 @@ def test_a_terraform_state_is_a_push_to_the_backend(cli: CliRun, db_path: Path) 
     assert len(pushed) == 1
     assert (pushed[0]["source"], pushed[0]["data"]["serial"], pushed[0]["data"]["lineage"]) == (
         "import", 12, "3f1a6b2c-8d4e-4f5a-9b6c-7d8e9f0a1b2c")
-    with sqlite3.connect(db_path) as connection:
-        (kept,) = connection.execute("SELECT COUNT(*) FROM state_documents WHERE sha256 = ?",
-                                     (hashlib.sha256(TFSTATE.read_bytes()).hexdigest(),)
-                                     ).fetchone()
+    ((kept,),) = rows(db_path, "SELECT COUNT(*) FROM state_documents WHERE sha256 = ?",
+                      (hashlib.sha256(TFSTATE.read_bytes()).hexdigest(),))
     assert kept == 1
     before = event_count(db_path)
     again = cli("import", "tfstate", str(TFSTATE), "--stack", "network")
@@ -381,7 +381,7 @@ def test_a_terraform_dry_run_writes_nothing(cli: CliRun, db_path: Path) -> None:
     result = cli("import", "tfstate", str(TFSTATE), "--stack", "network", "--dry-run")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith("Would import Terraform state serial 12")
-    assert not db_path.exists()
+    assert nothing_stored(db_path)
 
 
 # ---- Pulumi exports --------------------------------------------------------------------------
@@ -408,7 +408,7 @@ def test_a_pulumi_export_brings_outputs_and_resources(cli: CliRun, db_path: Path
 def test_pulumi_secrets_are_nowhere_in_the_database(cli: CliRun, db_path: Path) -> None:
     assert cli("import", "pulumi", str(PULUMI), "--stack", "web-dev").exit_code == 0
     cli("events", "list")
-    stored = b"".join(path.read_bytes() for path in db_path.parent.glob("stacks.db*"))
+    stored = stored_bytes(db_path)
     for secret in (b"ak-live-0123456789", b"c2VjcmV0LWNpcGhlcnRleHQtb2YtdGhlLXBhc3N3b3Jk",
                    b"YW5vdGhlci1zZWNyZXQ=", b"v1:AAAAAAAAAAAAAAAA"):
         assert secret not in stored
@@ -447,7 +447,7 @@ def test_a_real_process_exits_2_on_bad_input(proc: ProcRun, db_path: Path) -> No
     result = proc("import", "go", str(TFSTATE))
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
-    assert not db_path.exists()
+    assert nothing_stored(db_path)
 
 
 def test_the_production_stack_id_is_the_go_tools(cli: CliRun, go_db: Path) -> None:

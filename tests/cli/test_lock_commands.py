@@ -1,4 +1,4 @@
-"""`sloth-runner stack lock ...` end to end: the seed's Example 1, enforcement, expiry, bad input."""
+"""`sloth-runner stack lock ...` end to end: usage example 1, enforcement, expiry, bad input."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def event_types(cli: CliRun, stack: str) -> list[str]:
     return [e["type"] for e in json.loads(result.stdout)["events"]]
 
 
-def test_seed_example_1(cli: CliRun) -> None:
+def test_usage_example_1(cli: CliRun) -> None:
     cli("stack", "create", "production-stack")
     acquired = cli("stack", "lock", "acquire", "production-stack",
                    "--reason", "Deploying v2.0.0", "--locked-by", "deploy-bot")

@@ -25,7 +25,7 @@ from tests.conftest import (
 
 # The specification's Workflow DSL Integration example as written, with its `exec.run` given a
 # command that exists.
-SEED_WORKFLOW = (Path(__file__).parent.parent / "fixtures" / "production_deploy.sloth").read_text()
+SPEC_WORKFLOW = (Path(__file__).parent.parent / "fixtures" / "production_deploy.sloth").read_text()
 
 
 def refused(cli: CliRun, db_path: Database, args: list[str], code: int, fragment: str) -> None:
@@ -48,10 +48,10 @@ def events_of(cli: CliRun, stack: str) -> list[dict[str, Any]]:
     return list(json.loads(cli("events", "list", "--stack", stack, "--json").stdout)["events"])
 
 
-def test_the_seed_workflow_runs_under_its_lock_after_a_snapshot(cli: CliRun, tmp_path: Path,
-                                                                db_path: Database) -> None:
+def test_the_documented_workflow_runs_under_its_lock_after_a_snapshot(
+        cli: CliRun, tmp_path: Path, db_path: Database) -> None:
     assert cli("stack", "create", "production-stack").exit_code == 0
-    workflow = write(tmp_path, SEED_WORKFLOW)
+    workflow = write(tmp_path, SPEC_WORKFLOW)
     result = cli("run", "production_deploy", "--file", str(workflow), "--stack",
                  "production-stack")
     assert result.exit_code == 0, result.stderr
@@ -82,7 +82,7 @@ def test_the_seed_workflow_runs_under_its_lock_after_a_snapshot(cli: CliRun, tmp
 
 def test_the_workflow_may_be_left_out_when_the_file_has_one(cli: CliRun, tmp_path: Path) -> None:
     cli("stack", "create", "app")
-    report = document(cli("run", "--file", str(write(tmp_path, SEED_WORKFLOW)), "--stack",
+    report = document(cli("run", "--file", str(write(tmp_path, SPEC_WORKFLOW)), "--stack",
                           "app", "--json"))
     assert (report["status"], report["workflow"]) == ("completed", "production_deploy")
     assert report["tasks"][0]["name"] == "deploy_app"
@@ -277,7 +277,7 @@ def test_someone_elses_lock_refuses_a_run_before_anything_is_recorded(
     cli("stack", "lock", "acquire", "app", "--locked-by", "deploy-bot",
         env={"SLOTH_RUNNER_ACTOR": "deploy-bot@ci"})
     before = event_count(db_path)
-    result = cli("run", "--file", str(write(tmp_path, SEED_WORKFLOW)), "--stack", "app")
+    result = cli("run", "--file", str(write(tmp_path, SPEC_WORKFLOW)), "--stack", "app")
     assert result.exit_code == 3
     assert "locked by deploy-bot" in result.stderr
     assert event_count(db_path) == before
@@ -287,7 +287,7 @@ def test_validate_stops_a_run_whose_upstream_failed(cli: CliRun, tmp_path: Path)
     cli("stack", "create", "db")
     cli("stack", "create", "app", "--depends-on", "db")
     assert cli("run", "--file", str(write(tmp_path, FAILING)), "--stack", "db").exit_code == 1
-    result = cli("run", "--file", str(write(tmp_path, SEED_WORKFLOW, "ok.sloth")), "--stack",
+    result = cli("run", "--file", str(write(tmp_path, SPEC_WORKFLOW, "ok.sloth")), "--stack",
                  "app", "--validate")
     assert result.exit_code == 1
     assert "dependencies did not fail" in result.stderr
@@ -296,7 +296,7 @@ def test_validate_stops_a_run_whose_upstream_failed(cli: CliRun, tmp_path: Path)
 
 def test_a_destroyed_stack_refuses_and_an_unknown_one_is_not_found(
         cli: CliRun, tmp_path: Path) -> None:
-    workflow = str(write(tmp_path, SEED_WORKFLOW))
+    workflow = str(write(tmp_path, SPEC_WORKFLOW))
     assert cli("run", "--file", workflow, "--stack", "ghost").exit_code == 4
     cli("stack", "create", "gone")
     cli("stack", "destroy", "gone", "--yes")
@@ -343,8 +343,8 @@ def test_many_stacks_run_in_dependency_order_and_skip_dependants_of_a_failure(
 
 @pytest.mark.parametrize(("args", "text", "message"), [
     (["--stack", "app"], "this is not lua (", "deploy.sloth:1"),
-    (["nope", "--stack", "app"], SEED_WORKFLOW, "production_deploy"),
-    (["--stack", "app"], SEED_WORKFLOW + 'workflow.define("second", { tasks = { task("x")'
+    (["nope", "--stack", "app"], SPEC_WORKFLOW, "production_deploy"),
+    (["--stack", "app"], SPEC_WORKFLOW + 'workflow.define("second", { tasks = { task("x")'
      ':command(function() return true end):build() } })', "defines 2 workflows"),
     (["--stack", "app"], 'workflow.define("w", { tasks = { task("a"):depends_on({"zz"})'
      ':command(function() return true end):build() } })', "unknown task 'zz'"),
@@ -352,7 +352,7 @@ def test_many_stacks_run_in_dependency_order_and_skip_dependants_of_a_failure(
      ':command(function() return true end):build() } })', "invalid"),
     (["--stack", "app"], 'workflow.define("w", { tasks = { task("a"):command(function() '
      'return true end):build() }, config = { retry_forever = true } })', "unknown config key"),
-    (["--stack", "app", "--set", "novalue"], SEED_WORKFLOW, "novalue"),
+    (["--stack", "app", "--set", "novalue"], SPEC_WORKFLOW, "novalue"),
     (["--file", "/no/such.sloth", "--stack", "app"], None, "not found"),
 ])
 def test_bad_workflow_input_is_refused_with_one_line(cli: CliRun, tmp_path: Path,
@@ -377,14 +377,14 @@ def test_a_values_file_that_is_not_yaml(cli: CliRun, tmp_path: Path, db_path: Da
     cli("stack", "create", "app")
     values = tmp_path / "values.yaml"
     values.write_text("key: [unclosed\n")
-    refused(cli, db_path, ["run", "--file", str(write(tmp_path, SEED_WORKFLOW)), "--stack",
+    refused(cli, db_path, ["run", "--file", str(write(tmp_path, SPEC_WORKFLOW)), "--stack",
                            "app", "--values", str(values)], 2, "values.yaml")
 
 
-DEPLOY = SEED_WORKFLOW.replace('workflow.define("production_deploy")', 'workflow.define("deploy")')
+DEPLOY = SPEC_WORKFLOW.replace('workflow.define("production_deploy")', 'workflow.define("deploy")')
 
 
-def test_seed_examples_1_and_5_run_as_written(cli: CliRun, tmp_path: Path,
+def test_usage_examples_1_and_5_run_as_written(cli: CliRun, tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "deploy.sloth").write_text(DEPLOY)

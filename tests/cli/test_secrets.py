@@ -250,6 +250,7 @@ def test_rotation_seals_again_and_history_stays_readable_with_the_fallback_key(
     assert [key["secrets"] for key in status["keys"]] == [2]
 
 
+@pytest.mark.sqlite_only(reason="reads the stored event rows of the SQLite file")
 def test_encrypt_events_encrypts_every_stored_event_body(proc: ProcRun, tmp_path: Path,
                                                          db_path: Path) -> None:
     key = tmp_path / "events.key"

@@ -20,7 +20,7 @@ def parsed(cli: CliRun, *args: str) -> dict:  # type: ignore[type-arg]
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
-def test_seed_example_2_with_37_versions(cli: CliRun) -> None:
+def test_usage_example_2_with_37_versions(cli: CliRun) -> None:
     cli("stack", "create", "my-stack")
     for i in range(1, 37):
         cli("stack", "state", "set", "my-stack", f"release={i}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import CliRun, event_count
+from tests.conftest import CliRun, event_count, stored_bytes
 
 
 def test_create_prints_the_secret_once_and_stores_only_its_digest(cli: CliRun,
@@ -16,7 +16,7 @@ def test_create_prints_the_secret_once_and_stores_only_its_digest(cli: CliRun,
     secret = document["token"]
     assert secret.startswith("slr_") and len(secret) > 40
     assert document["read_only"] is True and document["stacks"] == ["prod-*"]
-    stored = b"".join(path.read_bytes() for path in db_path.parent.glob("stacks.db*"))
+    stored = stored_bytes(db_path)
     assert secret.encode() not in stored
     listed = cli("tokens", "list")
     assert "ci" in listed.stdout and "read-only" in listed.stdout and "prod-*" in listed.stdout

@@ -1,4 +1,4 @@
-"""`sloth-runner stack validate STACK|all` end to end: the seed's Example 5, each check, events."""
+"""`sloth-runner stack validate STACK|all` end to end: usage example 5, each check, events."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def checks_of(result_stdout: str) -> dict[str, tuple[str, str]]:
     return {c["check"]: (c["status"], c["reason"]) for c in document["checks"]}
 
 
-def test_seed_example_5(cli: CliRun) -> None:
+def test_usage_example_5(cli: CliRun) -> None:
     cli("stack", "create", "db-stack")
     cli("stack", "create", "production-stack", "--depends-on", "db-stack")
     one = cli("stack", "validate", "production-stack")
@@ -210,7 +210,7 @@ def test_check_drift_observes_the_real_world(cli: CliRun, tmp_path: Path) -> Non
     without = cli("stack", "validate", "app", "--json")
     assert "no drift" not in checks_of(without.stdout)
     assert checks_of(without.stdout)["resources valid"] == (
-        "pass", "1 declared resource valid for their types")
+        "pass", "1 declared resource valid for its type")
     drifted = cli("stack", "validate", "app", "--check-drift", "--json")
     assert drifted.exit_code == 1
     status, reason = checks_of(drifted.stdout)["no drift"]
@@ -219,4 +219,4 @@ def test_check_drift_observes_the_real_world(cli: CliRun, tmp_path: Path) -> Non
     motd.write_text("hello\n")
     fixed = cli("stack", "validate", "app", "--check-drift", "--json")
     assert fixed.exit_code == 0, fixed.stdout
-    assert checks_of(fixed.stdout)["no drift"] == ("pass", "1 resource(s) in sync")
+    assert checks_of(fixed.stdout)["no drift"] == ("pass", "1 resource in sync")

@@ -32,8 +32,8 @@ def srv(tmp_path: Path) -> Path:
     return root
 
 
-def seed_resources(srv: Path) -> list[Resource]:
-    """The issue's example, under a temporary directory."""
+def example_resources(srv: Path) -> list[Resource]:
+    """The documented example, under a temporary directory."""
     return [
         Resource(name="motd", type="file", attributes={
             "path": str(srv / "app" / "motd"), "content": "hello\n", "mode": "0644"}),
@@ -62,7 +62,7 @@ def fix(service: StackService, stack: str = "app", **options: Any) -> Outcome:
 
 
 def test_drift_out_of_band_is_detected_fixed_and_then_in_sync(runtime: Runtime, srv: Path) -> None:
-    service = declared(runtime, seed_resources(srv))
+    service = declared(runtime, example_resources(srv))
     first = fix(service)  # brings the empty directory tree to the declared state
     assert [f.result for f in first.detail["fixes"]] == [FixResult.REPAIRED] * 3
     motd = srv / "app" / "motd"
@@ -86,7 +86,7 @@ def test_drift_out_of_band_is_detected_fixed_and_then_in_sync(runtime: Runtime, 
 
 
 def test_a_deleted_file_is_recreated(runtime: Runtime, srv: Path) -> None:
-    service = declared(runtime, seed_resources(srv)[:1])
+    service = declared(runtime, example_resources(srv)[:1])
     fix(service)
     (srv / "app" / "motd").unlink()
     assert [(d.attribute, d.actual) for d in detect(service)["motd"].differences] == [
@@ -96,7 +96,7 @@ def test_a_deleted_file_is_recreated(runtime: Runtime, srv: Path) -> None:
 
 
 def test_accept_adopts_the_observed_state_and_touches_nothing(runtime: Runtime, srv: Path) -> None:
-    service = declared(runtime, seed_resources(srv)[:1])
+    service = declared(runtime, example_resources(srv)[:1])
     fix(service)
     motd = srv / "app" / "motd"
     motd.write_text("edited by hand\n")
@@ -114,7 +114,7 @@ def test_accept_adopts_the_observed_state_and_touches_nothing(runtime: Runtime, 
 
 
 def test_a_command_resource_follows_its_marker_file(runtime: Runtime, srv: Path) -> None:
-    service = declared(runtime, seed_resources(srv)[1:])
+    service = declared(runtime, example_resources(srv)[1:])
     marker = srv / "app" / "data" / "marker"
     report = detect(service)
     assert report["marker"].differences[0].attribute == "exit_code"
@@ -171,7 +171,7 @@ def test_a_partial_failure_records_what_succeeded_and_skips_dependents(
 
 
 def test_detect_and_dry_runs_write_nothing_outside(runtime: Runtime, srv: Path) -> None:
-    service = declared(runtime, seed_resources(srv))
+    service = declared(runtime, example_resources(srv))
     fix(service)
     (srv / "app" / "motd").write_text("tampered\n")
     (srv / "app" / "data" / "marker").unlink()
@@ -185,7 +185,7 @@ def test_detect_and_dry_runs_write_nothing_outside(runtime: Runtime, srv: Path) 
 
 
 def test_fix_of_named_resources_only(runtime: Runtime, srv: Path) -> None:
-    service = declared(runtime, seed_resources(srv))
+    service = declared(runtime, example_resources(srv))
     outcome = fix(service, resources=["data-dir"])
     assert [f.name for f in outcome.detail["fixes"]] == ["data-dir"]
     assert not (srv / "app" / "motd").exists()
@@ -196,7 +196,7 @@ def test_fix_of_named_resources_only(runtime: Runtime, srv: Path) -> None:
 
 
 def test_a_declined_plan_changes_nothing(runtime: Runtime, srv: Path) -> None:
-    service = declared(runtime, seed_resources(srv))
+    service = declared(runtime, example_resources(srv))
     seen: list[FixPlan] = []
 
     def decline(plan: FixPlan) -> bool:
@@ -213,7 +213,7 @@ def test_a_declined_plan_changes_nothing(runtime: Runtime, srv: Path) -> None:
 
 def test_someone_elses_lock_refuses_the_fix_before_anything_is_touched(
         runtime: Runtime, srv: Path) -> None:
-    service = declared(runtime, seed_resources(srv))
+    service = declared(runtime, example_resources(srv))
     held = service.acquire_lock(AcquireLock(stack="app", ttl=timedelta(minutes=5)),
                                 invocation(actor="deploy-bot"))
     before = event_count(database_of(runtime))
@@ -254,7 +254,7 @@ def auto_locked(db_path: Database) -> Iterator[Runtime]:
 
 def test_auto_lock_holds_the_lock_across_the_real_world_work(
         auto_locked: Runtime, srv: Path) -> None:
-    service = declared(auto_locked, seed_resources(srv))
+    service = declared(auto_locked, example_resources(srv))
     holders: list[str | None] = []
 
     def check_lock(resource: Resource) -> None:
@@ -273,12 +273,12 @@ def test_auto_lock_holds_the_lock_across_the_real_world_work(
 
 def test_declarations_changed_during_detection_are_not_recorded(
         runtime: Runtime, srv: Path) -> None:
-    service = declared(runtime, seed_resources(srv))
+    service = declared(runtime, example_resources(srv))
 
     def meddle(resource: Resource) -> None:
         if resource.name == "motd":
             service.declare_resources(DeclareResources(
-                stack="app", resources=seed_resources(srv)[:2]), invocation())
+                stack="app", resources=example_resources(srv)[:2]), invocation())
 
     service.drift = DriftProcess(service, Watching(on_read=meddle))
     with pytest.raises(ResourcesChanged):
@@ -286,7 +286,7 @@ def test_declarations_changed_during_detection_are_not_recorded(
 
 
 def test_read_models_follow_declarations_observations_and_fixes(runtime: Runtime, srv: Path) -> None:
-    service = declared(runtime, seed_resources(srv))
+    service = declared(runtime, example_resources(srv))
     connection = runtime.connection()
     stack_id = str(service.load("app").id)
     rows = {r.name: r for r in resource_rows.list_resources(connection, stack_id)}
@@ -312,7 +312,7 @@ def test_read_models_follow_declarations_observations_and_fixes(runtime: Runtime
     assert (report.event_type, report.fix_mode) == ("drift.detected", "apply")
     assert [f["result"] for f in report.fix or []] == ["repaired"] * 3
     assert {r.state for r in resource_rows.list_resources(connection, stack_id)} == {"in_sync"}
-    changed = [*seed_resources(srv)[:2],
+    changed = [*example_resources(srv)[:2],
                Resource(name="extra", type="directory", attributes={"path": str(srv / "x")})]
     service.declare_resources(DeclareResources(stack="app", resources=changed), invocation())
     runtime.catch_up()

@@ -8,7 +8,6 @@ import hmac
 import http.server
 import json
 import shlex
-import sqlite3
 import threading
 import tracemalloc
 from collections.abc import Iterator
@@ -24,8 +23,9 @@ from domain.names import stack_id
 from infrastructure.hooks import tracking
 from infrastructure.hooks.processor import Processor, Summary
 from infrastructure.runtime import Runtime
-from infrastructure.settings import HookSettings, Settings
-from tests.conftest import invocation
+from infrastructure.settings import HookSettings
+from tests.conftest import invocation, rows
+from tests.conftest import settings as settings_of
 
 
 def add_hook(runtime: Runtime, name: str, action: HookAction, on: tuple[str, ...] = ("*",),
@@ -310,11 +310,11 @@ def test_the_worker_pool_grows_with_the_work_and_never_past_its_size(runtime: Ru
 def test_a_processor_holding_a_hook_keeps_inline_delivery_away(db_path: Path,
                                                                tmp_path: Path) -> None:
     out = tmp_path / "events.jsonl"
-    writer = Runtime(Settings(db_path=db_path))
+    writer = Runtime(settings_of(db_path))
     try:
         writer.service().create_stack(CreateStack(stack="app"), invocation())
         add_hook(writer, "audit", append_to(out), ("state.set",))
-        follower = Runtime(Settings(db_path=db_path))
+        follower = Runtime(settings_of(db_path))
         stop = threading.Event()
         processor = Processor(follower, workers=2, queue_size=10, poll_interval=0.02,
                               log=lambda message: None)
@@ -354,7 +354,7 @@ def test_inline_delivery_delivers_a_commands_events_right_after_it(runtime: Runt
 
 def test_inline_delivery_can_be_turned_off(db_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "events.jsonl"
-    runtime = Runtime(Settings(db_path=db_path, hooks=HookSettings(inline=False)))
+    runtime = Runtime(settings_of(db_path, hooks=HookSettings(inline=False)))
     try:
         runtime.service().create_stack(CreateStack(stack="app"), invocation())
         add_hook(runtime, "audit", append_to(out), ("state.set",))
@@ -404,9 +404,9 @@ def test_the_hooks_read_model_rebuilt_from_zero_equals_the_incremental_one(
 def test_the_tracking_tables_are_created_with_the_read_models(db_path: Path,
                                                               runtime: Runtime) -> None:
     runtime.connection()
-    with sqlite3.connect(db_path) as connection:
-        tables = {row[0] for row in connection.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = {str(row[0]) for row in rows(
+        db_path, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+        if isinstance(db_path, str) else "SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"hooks", "hook_tracking", "hook_deliveries"} <= tables
 
 

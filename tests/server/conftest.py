@@ -17,8 +17,8 @@ from starlette.testclient import TestClient
 from commands.tokens import CreateToken
 from domain.invocation import Invocation, Source
 from infrastructure.runtime import Runtime
-from infrastructure.settings import Settings
 from server.app import ServerOptions, build_app
+from tests.conftest import settings as settings_of
 
 Client = Callable[..., TestClient]
 
@@ -33,7 +33,7 @@ def tokens(db_path: Path) -> Callable[..., str]:
     """Make a token (as `sloth-runner tokens create` does) and return its secret."""
 
     def make(name: str, *, read_only: bool = False, stacks: tuple[str, ...] = ()) -> str:
-        runtime = Runtime(Settings(db_path=db_path))
+        runtime = Runtime(settings_of(db_path))
         try:
             made = runtime.tokens().create(
                 CreateToken(name=name, read_only=read_only, stacks=list(stacks)), admin())
@@ -51,7 +51,7 @@ def client(db_path: Path) -> Iterator[Client]:
     made: list[tuple[TestClient, Any]] = []
 
     def make(token: str | None = None, **options: Any) -> TestClient:
-        app = build_app(ServerOptions(Settings(db_path=db_path), **options))
+        app = build_app(ServerOptions(settings_of(db_path), **options))
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         test_client = TestClient(app, headers=headers, raise_server_exceptions=False)
         test_client.__enter__()

@@ -13,6 +13,7 @@ import pytest
 from server import api
 from server.openapi import document, markdown
 from tests.conftest import event_count
+from tests.conftest import settings as settings_of
 from tests.server.conftest import Client
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -263,12 +264,11 @@ def test_a_revoked_token_opens_nothing(client: Client, tokens: Callable[..., str
                                        db_path: Path) -> None:
     from commands.tokens import TokenService  # noqa: F401  (the use case the CLI calls)
     from infrastructure.runtime import Runtime
-    from infrastructure.settings import Settings
     from tests.server.conftest import admin
 
     http = client(tokens("ci"))
     assert http.get(f"{V1}/stacks").status_code == 200
-    runtime = Runtime(Settings(db_path=db_path))
+    runtime = Runtime(settings_of(db_path))
     runtime.tokens().revoke("ci", admin())
     runtime.catch_up()
     runtime.close()

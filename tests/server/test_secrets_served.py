@@ -5,13 +5,12 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
 from commands.models import ChangeOutputs, CreateSnapshot, CreateStack, SetValues
 from infrastructure.runtime import Runtime
-from infrastructure.settings import Settings
+from tests.conftest import Database, settings
 from tests.server.conftest import Client, admin
 
 PLAINTEXT = "served-Plain-xyzzy"
@@ -23,9 +22,9 @@ ROUTES = ("/api/v1/stacks/app", "/api/v1/stacks/app/state", "/api/v1/stacks/app/
 
 
 @pytest.fixture
-def secret_world(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
+def secret_world(db_path: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
     monkeypatch.setenv("SLOTH_RUNNER_SECRET_KEY", base64.b64encode(os.urandom(32)).decode())
-    runtime = Runtime(Settings(db_path=db_path))
+    runtime = Runtime(settings(db_path))
     service = runtime.service()
     service.create_stack(CreateStack(stack="app"), admin())
     service.set_values(SetValues(stack="app", values={"plain": 1},

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import orjson
 
-from tests.conftest import event_count
+from tests.conftest import event_count, rows
 from tests.server.conftest import Client, lock_body, md5, state_document
 
 URL = "/terraform/prod"
@@ -46,15 +46,12 @@ def test_a_push_is_served_back_exactly_with_its_md5(client: Client,
 
 def test_a_push_declares_the_resources_as_terraform_records(
         client: Client, tokens: Callable[..., str], db_path: Path) -> None:
-    import sqlite3
-
     http = client(tokens("ci"))
     push(http, state_document(1))
     http.get("/api/v1/stacks/prod")  # catches the read models up
-    with sqlite3.connect(db_path) as connection:
-        rows = connection.execute("SELECT r.name, r.type, r.state, d.desired FROM resources r"
-                                  " JOIN resource_declarations d ON d.id = r.id").fetchall()
-    ((name, kind, state, desired),) = rows
+    ((name, kind, state, desired),) = rows(
+        db_path, "SELECT r.name, r.type, r.state, d.desired FROM resources r"
+        " JOIN resource_declarations d ON d.id = r.id")
     assert (name, kind, state) == ("null_resource.web", "terraform", "recorded")
     assert orjson.loads(desired) == {"address": "null_resource.web", "mode": "managed",
                                      "type": "null_resource", "provider": "provider.null",
@@ -63,18 +60,14 @@ def test_a_push_declares_the_resources_as_terraform_records(
 
 def test_large_documents_are_stored_compressed_and_come_back_intact(
         client: Client, tokens: Callable[..., str], db_path: Path) -> None:
-    import sqlite3
-
     http = client(tokens("ci"))
     data = state_document(1, padding="x" * 2_000_000)
     assert push(http, data).status_code == 200  # type: ignore[attr-defined]
     assert http.get(URL).content == data
-    with sqlite3.connect(db_path) as connection:
-        ((encoding, stored),) = connection.execute(
-            "SELECT encoding, length(content) FROM state_documents").fetchall()
-        (largest,) = connection.execute("SELECT MAX(length(data)) FROM state_events").fetchone()
-    assert encoding == "zlib+base64" and stored < len(data) // 10
-    assert largest < 2000  # the audit log keeps no document
+    ((encoding, stored),) = rows(db_path, "SELECT encoding, length(content) FROM state_documents")
+    ((largest,),) = rows(db_path, "SELECT MAX(length(data)) FROM state_events")
+    assert encoding == "zlib+base64" and int(str(stored)) < len(data) // 10
+    assert int(str(largest)) < 2000  # the audit log keeps no document
 
 
 def test_a_wrong_content_md5_is_refused_and_records_nothing(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ProcRun
+from tests.conftest import ProcRun, rows
 from tests.support.serve import Server, make_token, running_server, terraform_executable
 
 pytestmark = pytest.mark.slow
@@ -129,16 +129,13 @@ def test_two_applies_are_two_versions_with_outputs_compare_and_the_token_as_acto
 
 
 def test_state_pull_is_the_pushed_document(terraform: Terraform, db_path: Path) -> None:
-    import sqlite3
-
     terraform.apply("hello")
     pulled = terraform.run("state", "pull").stdout
-    with sqlite3.connect(db_path) as connection:
-        ((content,),) = connection.execute(
-            "SELECT content FROM state_documents d JOIN state_events e"
-            " ON json_extract(e.data, '$.sha256') = d.sha256"
-            " WHERE e.event_type = 'terraform.state.pushed'").fetchall()
-    assert pulled.strip() == content.strip()
+    (pushed,) = [json.loads(str(data)) for (data,) in rows(
+        db_path, "SELECT data FROM state_events WHERE event_type = 'terraform.state.pushed'")]
+    ((content,),) = rows(db_path, "SELECT content FROM state_documents WHERE sha256 = ?",
+                         (pushed["sha256"],))
+    assert pulled.strip() == str(content).strip()
     assert json.loads(pulled)["modules"][0]["outputs"]["secret"]["value"] == "s3cr3t-hello"
 
 

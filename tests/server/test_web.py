@@ -13,9 +13,9 @@ from starlette.testclient import TestClient
 
 from commands.models import AcquireLock, ChangeOutputs, CreateSnapshot, CreateStack, SetValues
 from infrastructure.runtime import Runtime
-from infrastructure.settings import Settings
 from server.web import LOGIN_COOKIE, SESSION_COOKIE
 from tests.conftest import event_count
+from tests.conftest import settings as settings_of
 from tests.server.conftest import Client, admin
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def world(db_path: Path) -> Iterator[Runtime]:
     """Stacks to look at: app depends on db and on a missing cache; a and b form a cycle;
     app has two snapshots (replicas 3 then 5) and is locked by `ci`."""
-    runtime = Runtime(Settings(db_path=db_path))
+    runtime = Runtime(settings_of(db_path))
     service = runtime.service()
     service.create_stack(CreateStack(stack="db", description="the database"), admin())
     service.create_stack(CreateStack(stack="app", depends_on=["db", "cache"]), admin())
@@ -99,7 +99,7 @@ def test_the_session_cookie_is_secure_over_tls(world: Runtime, db_path: Path,
                                                tokens: Callable[..., str]) -> None:
     from server.app import ServerOptions, build_app
 
-    app = build_app(ServerOptions(Settings(db_path=db_path)))
+    app = build_app(ServerOptions(settings_of(db_path)))
     with TestClient(app, base_url="https://sloth.test") as browser:
         answer = _login(browser, tokens("ci"))
         cookie = answer.headers["set-cookie"].lower()  # type: ignore[attr-defined]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SCRIPT
+from tests.conftest import SCRIPT, Database, database_env
 
 
 def free_port() -> int:
@@ -53,10 +53,12 @@ def wait_until_listening(process: subprocess.Popen[str], port: int, log: Path) -
 
 
 @contextmanager
-def running_server(db_path: Path, *args: str, scheme: str = "http") -> Iterator[Server]:
+def running_server(db_path: Database, *args: str, scheme: str = "http") -> Iterator[Server]:
+    import tempfile
+
     port = free_port()
-    log = db_path.parent / f"serve-{port}.log"
-    environment = {**os.environ, "SLOTH_RUNNER_DB": str(db_path)}
+    log = Path(tempfile.mkdtemp(prefix="serve-")) / f"serve-{port}.log"
+    environment = {**os.environ, **database_env(db_path)}
     with log.open("w") as sink:
         process = subprocess.Popen([SCRIPT, "serve", "--port", str(port), *args], env=environment,
                                    stdout=sink, stderr=subprocess.STDOUT, text=True)
@@ -68,8 +70,8 @@ def running_server(db_path: Path, *args: str, scheme: str = "http") -> Iterator[
         server.stop()
 
 
-def make_token(db_path: Path, name: str, *options: str) -> str:
-    environment = {**os.environ, "SLOTH_RUNNER_DB": str(db_path)}
+def make_token(db_path: Database, name: str, *options: str) -> str:
+    environment = {**os.environ, **database_env(db_path)}
     result = subprocess.run([SCRIPT, "tokens", "create", name, *options, "--json"],
                             capture_output=True, text=True, env=environment, check=True)
     import json

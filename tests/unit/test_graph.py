@@ -50,7 +50,7 @@ def test_order_respects_every_edge_and_levels_are_maximal(
     assert all(level == sorted(level) for level in levels)
 
 
-def test_order_of_the_seed_example() -> None:
+def test_order_of_the_usage_example() -> None:
     g = graph([("app-stack", "db-stack"), ("frontend-stack", "app-stack"),
                ("app-stack", "cache-stack"), ("worker", "db-stack")])
     assert g.order(["db-stack", "app-stack", "frontend-stack"]) == [

@@ -48,7 +48,7 @@ def topics(stack: Stack) -> list[str]:
     return [type(e).TOPIC for e in stack.collect_events()]  # type: ignore[attr-defined]
 
 
-SEED = (res("motd", path="/srv/app/motd", content="hello\n", mode="0644"),
+EXAMPLE = (res("motd", path="/srv/app/motd", content="hello\n", mode="0644"),
         res("data-dir", "directory", path="/srv/app/data"),
         res("marker", "command", ("data-dir",), check=["test", "-f", "/srv/app/data/marker"]))
 
@@ -101,12 +101,12 @@ def test_a_plan_adds_changes_removes_and_names_what_changed() -> None:
 def test_declaring_appends_one_event_per_change_and_nothing_when_unchanged() -> None:
     stack = Stack.create("app", "", invocation())
     stack.collect_events()
-    stack.declare_resources(list(SEED), invocation())
+    stack.declare_resources(list(EXAMPLE), invocation())
     assert topics(stack) == ["resource.declared"] * 3
-    assert stack.declare_resources(list(SEED), invocation()).is_empty
+    assert stack.declare_resources(list(EXAMPLE), invocation()).is_empty
     assert topics(stack) == []
     changed = res("motd", path="/srv/app/motd", content="bye\n", mode="0644")
-    stack.declare_resources([changed, SEED[1]], invocation())
+    stack.declare_resources([changed, EXAMPLE[1]], invocation())
     events = stack.collect_events()
     assert [type(e).TOPIC for e in events] == ["resource.updated", "resource.removed"]  # type: ignore[attr-defined]
     assert events[0].changed == ["content"]  # type: ignore[attr-defined]
@@ -117,17 +117,17 @@ def test_a_locked_or_destroyed_stack_refuses_declarations() -> None:
     stack = stack_with()
     stack.acquire_lock(invocation("bob@b"), ttl=timedelta(minutes=5))
     with pytest.raises(StackLocked):
-        stack.declare_resources(list(SEED), invocation("alice@a"))
+        stack.declare_resources(list(EXAMPLE), invocation("alice@a"))
     destroyed = stack_with()
     destroyed.destroy(invocation())
     with pytest.raises(StackDestroyed):
-        destroyed.declare_resources(list(SEED), invocation())
+        destroyed.declare_resources(list(EXAMPLE), invocation())
     with pytest.raises(StackDestroyed):
-        destroyed.plan_resources(list(SEED))
+        destroyed.plan_resources(list(EXAMPLE))
 
 
 def test_removing_a_needed_resource_is_refused() -> None:
-    stack = stack_with(*SEED)
+    stack = stack_with(*EXAMPLE)
     with pytest.raises(ResourceInUse, match="needed by 'marker'"):
         stack.remove_resource("data-dir", invocation())
     with pytest.raises(ResourceNotFound, match="resource 'ghost' not found in stack 'app'"):
@@ -140,7 +140,7 @@ def test_removing_a_needed_resource_is_refused() -> None:
 
 
 def test_creating_a_destroyed_stack_again_starts_without_resources() -> None:
-    stack = stack_with(*SEED)
+    stack = stack_with(*EXAMPLE)
     stack.destroy(invocation())
     assert stack.resources  # a destroyed stack still shows what it had
     stack.recreate("", invocation())
@@ -148,7 +148,7 @@ def test_creating_a_destroyed_stack_again_starts_without_resources() -> None:
 
 
 def test_resources_survive_a_library_snapshot_and_copies_are_independent() -> None:
-    stack = stack_with(*SEED)
+    stack = stack_with(*EXAMPLE)
     restored = StackSnapshot.take(stack).mutate(None)
     assert restored.resources == stack.resources
     copied = copy.deepcopy(stack)
@@ -170,7 +170,7 @@ def report(*statuses: DriftStatus) -> DriftReport:
 
 
 def test_an_observation_is_recorded_as_checked_or_detected() -> None:
-    stack = stack_with(*SEED)
+    stack = stack_with(*EXAMPLE)
     stack.record_drift(report(DriftStatus.IN_SYNC), invocation(), against=stack.resources)
     stack.record_drift(report(DriftStatus.IN_SYNC, DriftStatus.UNKNOWN), invocation(),
                        against=stack.resources)
@@ -178,7 +178,7 @@ def test_an_observation_is_recorded_as_checked_or_detected() -> None:
 
 
 def test_an_observation_keeps_only_what_was_not_in_sync() -> None:
-    stack = stack_with(*SEED)
+    stack = stack_with(*EXAMPLE)
     stack.record_drift(report(DriftStatus.IN_SYNC, DriftStatus.DRIFTED, DriftStatus.IN_SYNC),
                        invocation(), against=stack.resources)
     stack.record_drift(report(DriftStatus.IN_SYNC, DriftStatus.IN_SYNC), invocation(),
@@ -189,7 +189,7 @@ def test_an_observation_keeps_only_what_was_not_in_sync() -> None:
 
 
 def test_an_observation_is_recorded_while_someone_else_holds_the_lock() -> None:
-    stack = stack_with(*SEED)
+    stack = stack_with(*EXAMPLE)
     stack.acquire_lock(invocation("bob@b"), ttl=timedelta(minutes=5))
     stack.collect_events()
     stack.record_drift(report(DriftStatus.DRIFTED), invocation("alice@a"),
@@ -198,7 +198,7 @@ def test_an_observation_is_recorded_while_someone_else_holds_the_lock() -> None:
 
 
 def test_an_observation_of_changed_declarations_is_refused() -> None:
-    stack = stack_with(*SEED)
+    stack = stack_with(*EXAMPLE)
     before = dict(stack.resources)
     stack.remove_resource("marker", invocation())
     stack.collect_events()
@@ -208,7 +208,7 @@ def test_an_observation_of_changed_declarations_is_refused() -> None:
 
 
 def test_selecting_resources_for_a_fix_checks_the_lock_and_the_names() -> None:
-    stack = stack_with(*SEED)
+    stack = stack_with(*EXAMPLE)
     assert [r.name for r in stack.select_resources(invocation())] == [
         "data-dir", "motd", "marker"]
     assert [r.name for r in stack.select_resources(invocation(), ["motd"], for_change=True)] == [
@@ -222,7 +222,7 @@ def test_selecting_resources_for_a_fix_checks_the_lock_and_the_names() -> None:
 
 
 def test_accepting_drift_updates_the_declarations_and_records_the_fix() -> None:
-    stack = stack_with(*SEED)
+    stack = stack_with(*EXAMPLE)
     before = ResourceDrift(name="motd", type="file", status=DriftStatus.DRIFTED,
                            differences=(AttributeDrift(attribute="content", expected="hello\n",
                                                        actual="hi\n"),))
