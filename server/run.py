@@ -72,6 +72,7 @@ def bind(listen: Listen) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, listen.port))
+        sock.listen(2048)  # connections wait from now on, before the server takes them
     except OSError as exc:
         sock.close()
         raise CheckFailed(f"cannot listen on {url_host(host)}:{listen.port}: "
