@@ -8,7 +8,7 @@ import statistics
 import time
 from pathlib import Path
 
-from benchmarks.common import invocation, report, workdir
+from benchmarks.common import Figure, figure, invocation, ms, us, workdir
 
 
 def _runtime(db: Path, *, encrypt_events: bool = False, key_file: Path | None = None):  # type: ignore[no-untyped-def]
@@ -19,8 +19,8 @@ def _runtime(db: Path, *, encrypt_events: bool = False, key_file: Path | None = 
     return Runtime(Settings(db_path=db, stacks=stacks))
 
 
-def _median_ms(samples: list[float]) -> float:
-    return statistics.median(samples) * 1000
+def _median(samples: list[float]) -> float:
+    return statistics.median(samples)
 
 
 def set_and_get(quick: bool) -> None:
@@ -57,14 +57,13 @@ def set_and_get(quick: bool) -> None:
         reads["secret"].append(time.perf_counter() - started)
     runtime.close()
     del os.environ["SLOTH_RUNNER_SECRET_KEY"]
-    plain_w, secret_w = _median_ms(writes["plain"]), _median_ms(writes["secret"])
-    plain_r, secret_r = _median_ms(reads["plain"]), _median_ms(reads["secret"])
-    report("`state set` one value, in-process, median: plain", f"{plain_w:.2f} ms")
-    report("`state set --secret` one value, in-process, median", f"{secret_w:.2f} ms")
-    report("    ratio secret / plain", f"{secret_w / plain_w:.2f}x")
-    report("`state get` (read model), median: plain", f"{plain_r * 1000:.0f} us")
-    report("`state get --show-secrets` (read model + decrypt), median", f"{secret_r * 1000:.0f} us")
-    report("    ratio secret / plain", f"{secret_r / plain_r:.2f}x")
+    plain_w, secret_w = _median(writes["plain"]), _median(writes["secret"])
+    plain_r, secret_r = _median(reads["plain"]), _median(reads["secret"])
+    figure(Figure(f"(a) `state set --secret` one value, in-process (write), median of {count}",
+                  ms(secret_w, 2), f"`state set` of the same value, plain: {ms(plain_w, 2)}",
+                  secret_w / plain_w))
+    figure(Figure("(b) `state get --show-secrets` (read model + decrypt), median",
+                  us(secret_r), f"`state get`, plain: {us(plain_r)}", secret_r / plain_r))
 
 
 def encrypted_store(quick: bool) -> None:
@@ -92,10 +91,10 @@ def encrypted_store(quick: bool) -> None:
             samples[name].append(time.perf_counter() - started)
     for runtime in runtimes.values():
         runtime.close()
-    plain, encrypted = _median_ms(samples["plain"]), _median_ms(samples["encrypted"])
-    report("`state set` + catch-up, plain store, median", f"{plain:.2f} ms")
-    report("`state set` + catch-up, encrypt_events, median", f"{encrypted:.2f} ms")
-    report("    ratio encrypted / plain", f"{encrypted / plain:.2f}x")
+    plain, encrypted = _median(samples["plain"]), _median(samples["encrypted"])
+    figure(Figure(f"(c) `state set` + catch-up with `encrypt_events`, median of {count}",
+                  ms(encrypted, 2), f"the same on a plain store: {ms(plain, 2)}",
+                  encrypted / plain))
 
 
 def run(quick: bool = False) -> None:
