@@ -15,7 +15,7 @@ app = Typer(
     cls=type("Root", (EntryPoint, lazy_group(stack="cli.stack", events="cli.events",
                                              projections="cli.projections", run="cli.run",
                                              tokens="cli.tokens", serve="cli.serve",
-                                             hooks="cli.hooks", db="cli.db",
+                                             hooks="cli.hooks", db="cli.db", secrets="cli.secrets",
                                              **{"import": "cli.importing"})), {}),
     no_args_is_help=True,
     add_completion=False,

@@ -56,10 +56,26 @@ def stdout_closed() -> None:
 
 
 def json_text(document: Any) -> str:
-    """A JSON document as `--json` prints it (indented)."""
+    """A JSON document as `--json` prints it (indented), every secret in it `[secret]`."""
     import orjson
 
-    return orjson.dumps(document, option=orjson.OPT_INDENT_2).decode()
+    return _dumps(document, orjson.OPT_INDENT_2).decode()
+
+
+_MARKED = b'"$secret"'
+
+
+def _dumps(document: Any, option: int = 0) -> bytes:
+    """JSON of a document with every secret envelope in it shown as `[secret]` (everything
+    printed as JSON passes here; a revealed secret is no longer an envelope)."""
+    import orjson
+
+    data = orjson.dumps(document, option=option)
+    if _MARKED not in data:
+        return data
+    from domain.secrets import mask_deep
+
+    return orjson.dumps(mask_deep(document), option=option)
 
 
 def emit_json(document: Any) -> None:
@@ -67,11 +83,10 @@ def emit_json(document: Any) -> None:
 
 
 def emit_json_lines(documents: Iterable[Any]) -> None:
-    import orjson
 
     write = sys.stdout.write
     for document in documents:
-        write(orjson.dumps(document).decode() + "\n")
+        write(_dumps(document).decode() + "\n")
 
 
 def say(text: str = "") -> None:
@@ -126,15 +141,18 @@ def short_time(stamp: str | None, *, seconds: bool = True) -> str:
 
 
 def value_text(value: Any) -> str:
-    """A state value or output as JSON text, printable on one line."""
-    import orjson
+    """A state value or output as JSON text, printable on one line (a secret `[secret]`)."""
 
-    return printable(orjson.dumps(value).decode())
+    from domain.secrets import MASK, is_secret
+
+    if is_secret(value):
+        return MASK
+    return printable(_dumps(value).decode())
 
 
 def raw_value(value: Any) -> str:
     """Strings as they are for scripts (escaped only on a terminal), anything else as JSON."""
-    if not isinstance(value, str):
+    if not isinstance(value, str):  # a secret reads `[secret]`
         return value_text(value)
     return printable(value) if sys.stdout.isatty() else value
 

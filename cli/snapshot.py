@@ -10,6 +10,7 @@ from cli import output
 from cli.confirm import confirm_or_refuse
 from cli.context import CliState, JsonFlag, LockIdOption, state
 from cli.errors import Typer, UsageProblem
+from cli.secretview import ShowSecrets
 from domain.values import INT64_MAX
 from domain.wording import listed, plural
 
@@ -86,19 +87,22 @@ def list_snapshots(
 
 @app.command("show")
 def show(ctx: typer.Context, stack: StackArg, version: VersionArg,
-         json_output: JsonFlag = False) -> None:
+         show_secrets: ShowSecrets = False, json_output: JsonFlag = False) -> None:
     """Show a snapshot: who took it, when, and the full state it names."""
+    from cli.secretview import revealed_state
+
     st = state(ctx)
     record = _live_version(st, stack, version)
+    snapshot_state = revealed_state(st, show_secrets, stack, record.state)
     if st.wants_json(json_output):
-        output.emit_json(record.to_json())
+        output.emit_json({**record.to_json(), "state": snapshot_state})
         return
     output.say(f"Snapshot v{record.version} of stack: {stack}")
     output.say(f"  Creator:       {output.printable(record.creator)}")
     output.say(f"  Description:   {output.printable(record.description or '-')}")
     output.say(f"  Created at:    {output.short_time(record.created_at)}")
     output.say(f"  Position:      event {record.event_id} (stack event {record.position})")
-    _state_block(record.state)
+    _state_block(snapshot_state)
 
 
 def _state_block(snapshot_state: dict[str, Any]) -> None:
@@ -121,6 +125,8 @@ def _state_block(snapshot_state: dict[str, Any]) -> None:
 
 
 def _diff_lines(diff: StateDiff) -> list[str]:
+    from domain.secrets import is_secret
+
     lines = []
     for change in (diff.description, diff.status):
         if change is not None:
@@ -141,8 +147,9 @@ def _diff_lines(diff: StateDiff) -> list[str]:
         lines.append(f"  {title}:")
         lines += [f"    + {c.key} = {output.value_text(c.after)}" for c in section.added]
         lines += [f"    - {c.key} = {output.value_text(c.before)}" for c in section.removed]
-        lines += [f"    ~ {c.key}: {output.value_text(c.before)} -> "
-                  f"{output.value_text(c.after)}" for c in section.changed]
+        lines += [f"    ~ {c.key}: changed (secret)" if is_secret(c.before) or is_secret(c.after)
+                  else f"    ~ {c.key}: {output.value_text(c.before)} -> "
+                       f"{output.value_text(c.after)}" for c in section.changed]
     return lines
 
 
@@ -210,12 +217,19 @@ def delete(
 
 @app.command("compare")
 def compare(ctx: typer.Context, stack: StackArg, first: VersionArg, second: VersionArg,
-            json_output: JsonFlag = False) -> None:
-    """What changed from one version to another (`current` is the live state)."""
+            show_secrets: ShowSecrets = False, json_output: JsonFlag = False) -> None:
+    """What changed from one version to another (`current` is the live state); a secret
+    that changed reads `changed (secret)` unless --show-secrets."""
+    from cli.secretview import revealed_state
     from projections.versions import compare_versions
 
     st = state(ctx)
-    compared = compare_versions(st.runtime().store(), st.reader(), stack, first, second)
+
+    def opened(state_document: dict[str, Any]) -> dict[str, Any]:
+        return revealed_state(st, show_secrets, stack, state_document)
+
+    compared = compare_versions(st.runtime().store(), st.reader(), stack, first, second,
+                                reveal=opened if show_secrets else None)
     diff = compared.diff
     if st.wants_json(json_output):
         output.emit_json(compared.to_json())

@@ -11,6 +11,7 @@ from cli.confirm import confirm_or_refuse
 from cli.context import CliState, JsonFlag, LockIdOption, state
 from cli.errors import Typer, UsageProblem
 from cli.lazy import lazy_group
+from cli.secretview import ShowSecrets, revealed
 from domain.errors import KeyNotFound, StackDestroyed, StackNotFound
 from domain.names import validate_stack_name
 from domain.values import INT64_MAX
@@ -118,11 +119,12 @@ def show(
         int | None, typer.Option("--at-event", max=INT64_MAX,
                                  help="As it was at this event id (log position).")
     ] = None,
+    show_secrets: ShowSecrets = False,
     json_output: JsonFlag = False,
 ) -> None:
     """Show a stack: status, history counters, state values and outputs (or as it was)."""
     if at is not None or at_event is not None:
-        _show_as_of(ctx, name, at, at_event, json_output)
+        _show_as_of(ctx, name, at, at_event, json_output, show_secrets)
         return
     from cli.lockview import lock_state
     from infrastructure.clock import now
@@ -140,8 +142,11 @@ def show(
     lock_status = lock_state(lock.expires_at, now()) if lock else "UNLOCKED"
     runs = list_executions(connection, stack.id, 1) if stack.execution_count else []
     last_run = runs[0] if runs else None
+    values = revealed(st, show_secrets, name, stack.values)
+    outputs = revealed(st, show_secrets, name, stack.outputs)
     if st.wants_json(json_output):
-        output.emit_json({**stack.to_json(), "lock_status": lock_status,
+        output.emit_json({**stack.to_json(), "values": values, "outputs": outputs,
+                          "lock_status": lock_status,
                           "lock": lock.to_json() if lock else None,
                           "last_run": last_run.to_json() if last_run else None})
         return
@@ -167,12 +172,12 @@ def show(
                    f"{last_run.workflow} {status_text(last_run)} "
                    f"{duration_text(last_run.duration_ms)} ({last_run.id[:8]})")
     output.say(f"  Events:        {stack.event_version}")
-    _key_value_block("State values", stack.values)
-    _key_value_block("Outputs", stack.outputs)
+    _key_value_block("State values", values)
+    _key_value_block("Outputs", outputs)
 
 
 def _show_as_of(ctx: typer.Context, name: str, at: str | None, at_event: int | None,
-                json_output: bool) -> None:
+                json_output: bool, show_secrets: bool) -> None:
     from domain.timestamps import parse_timestamp
     from projections.timetravel import stack_as_of
 
@@ -185,8 +190,10 @@ def _show_as_of(ctx: typer.Context, name: str, at: str | None, at_event: int | N
     moment = parse_timestamp(at, what="--at") if at is not None else None
     connection = st.reader()
     past = stack_as_of(st.runtime().store(), connection, name, at=moment, event_id=at_event)
+    values = revealed(st, show_secrets, name, past.values)
+    outputs = revealed(st, show_secrets, name, past.outputs)
     if st.wants_json(json_output):
-        output.emit_json(past.to_json())
+        output.emit_json({**past.to_json(), "values": values, "outputs": outputs})
         return
     colour = st.color()
     output.say(f"Stack: {past.name} (as of {past.as_of})")
@@ -198,8 +205,8 @@ def _show_as_of(ctx: typer.Context, name: str, at: str | None, at_event: int | N
     output.say(f"  Created:       {output.short_time(past.created_at)}")
     output.say(f"  Updated:       {output.short_time(past.updated_at)}")
     output.say(f"  Events:        {past.stream_version}")
-    _key_value_block("State values", past.values)
-    _key_value_block("Outputs", past.outputs)
+    _key_value_block("State values", values)
+    _key_value_block("Outputs", outputs)
 
 
 @app.command("history")
@@ -297,19 +304,25 @@ def outputs(
         list[str] | None,
         typer.Option("--set", help="KEY=VALUE (a string) or KEY:=JSON. Repeatable."),
     ] = None,
+    set_secret: Annotated[list[str] | None, typer.Option(
+        "--set-secret", help="KEY=VALUE or KEY:=JSON stored encrypted; KEY=@FILE reads the "
+                             "file. Repeatable.")] = None,
     unset: Annotated[list[str] | None, typer.Option("--unset", help="KEY to delete. Repeatable.")] = None,
+    show_secrets: ShowSecrets = False,
     lock_id: LockIdOption = None,
     json_output: JsonFlag = False,
 ) -> None:
-    """Show a stack's outputs, or write them with --set / --unset."""
+    """Show a stack's outputs, or write them with --set / --set-secret / --unset."""
     st = state(ctx)
-    if set_ or unset:
+    if set_ or set_secret or unset:
         if key is not None:
             raise UsageProblem("give either KEY to show one output, or --set/--unset to write")
-        from commands.models import ChangeOutputs, parse_assignments
+        from commands.models import ChangeOutputs, parse_assignments, parse_secret_assignments
 
-        command = ChangeOutputs(stack=name, set=parse_assignments(set_ or [], kind="output key"),
-                                unset=unset or [])
+        command = ChangeOutputs(
+            stack=name, set=parse_assignments(set_ or [], kind="output key"),
+            set_secrets=parse_secret_assignments(set_secret or [], kind="output key"),
+            unset=unset or [])
         outcome = st.service().change_outputs(command, st.invocation(lock_id=lock_id))
         changed, deleted = outcome.detail["changed"], outcome.detail["deleted"]
         parts = ([f"set {output.key_list(changed)}"] if changed else []) + (
@@ -327,18 +340,19 @@ def outputs(
     if key is not None:
         if key not in stack.outputs:
             raise KeyNotFound(name, key, "output")
-        value = stack.outputs[key]
+        value = revealed(st, show_secrets, name, {key: stack.outputs[key]})[key]
         if st.wants_json(json_output):
             output.emit_json(value)
         else:
             output.say(output.raw_value(value))
         return
+    outputs = revealed(st, show_secrets, name, stack.outputs)
     if st.wants_json(json_output):
-        output.emit_json(stack.outputs)
+        output.emit_json(outputs)
         return
     output.say(f"Outputs of stack: {name}")
     output.say()
-    if not stack.outputs:
+    if not outputs:
         output.say("(none)")
-    for out_key, value in stack.outputs.items():
+    for out_key, value in outputs.items():
         output.say(f"{out_key} = {output.value_text(value)}")

@@ -9,6 +9,7 @@ import typer
 from cli import output
 from cli.context import JsonFlag, LockIdOption, state
 from cli.errors import Typer
+from cli.secretview import ShowSecrets, revealed
 from domain.errors import KeyNotFound, StackNotFound
 from domain.names import validate_stack_name
 
@@ -22,16 +23,24 @@ def set_values(
     ctx: typer.Context,
     name: NameArg,
     assignments: Annotated[
-        list[str], typer.Argument(help="KEY=VALUE (a string) or KEY:=JSON.", show_default=False)
-    ],
+        list[str] | None,
+        typer.Argument(help="KEY=VALUE (a string) or KEY:=JSON.", show_default=False)
+    ] = None,
+    secret: Annotated[list[str] | None, typer.Option(
+        "--secret", help="KEY=VALUE or KEY:=JSON stored encrypted; KEY=@FILE reads the file. "
+                         "Repeatable.")] = None,
     lock_id: LockIdOption = None,
     json_output: JsonFlag = False,
 ) -> None:
-    """Set one or more state values, atomically."""
-    from commands.models import SetValues, parse_assignments
+    """Set one or more state values (plain or --secret), atomically."""
+    from cli.errors import UsageProblem
+    from commands.models import SetValues, parse_assignments, parse_secret_assignments
 
     st = state(ctx)
-    command = SetValues(stack=name, values=parse_assignments(assignments, kind="state key"))
+    if not assignments and not secret:
+        raise UsageProblem("give at least one KEY=VALUE, or --secret KEY=VALUE")
+    command = SetValues(stack=name, values=parse_assignments(assignments or [], kind="state key"),
+                        secrets=parse_secret_assignments(secret or [], kind="state key"))
     outcome = st.service().set_values(command, st.invocation(lock_id=lock_id))
     changed = outcome.detail["changed"]
     st.finish(outcome, json_output,
@@ -44,9 +53,11 @@ def get_value(
     ctx: typer.Context,
     name: NameArg,
     key: Annotated[str, typer.Argument(help="State key.", show_default=False)],
+    show_secrets: ShowSecrets = False,
     json_output: JsonFlag = False,
 ) -> None:
-    """Print one state value (strings as they are, anything else as JSON)."""
+    """Print one state value (strings as they are, anything else as JSON; a secret as
+    [secret] unless --show-secrets)."""
     from projections.queries.stacks import find_stack
 
     st = state(ctx)
@@ -56,7 +67,7 @@ def get_value(
         raise StackNotFound(name)
     if key not in stack.values:
         raise KeyNotFound(name, key)
-    value = stack.values[key]
+    value = revealed(st, show_secrets, name, {key: stack.values[key]})[key]
     if st.wants_json(json_output):
         output.emit_json(value)
     else:
@@ -82,8 +93,9 @@ def unset_values(
 
 
 @app.command("list")
-def list_values(ctx: typer.Context, name: NameArg, json_output: JsonFlag = False) -> None:
-    """List a stack's state values."""
+def list_values(ctx: typer.Context, name: NameArg, show_secrets: ShowSecrets = False,
+                json_output: JsonFlag = False) -> None:
+    """List a stack's state values (secrets as [secret] unless --show-secrets)."""
     from projections.queries.stacks import find_stack
 
     st = state(ctx)
@@ -91,15 +103,16 @@ def list_values(ctx: typer.Context, name: NameArg, json_output: JsonFlag = False
     stack = find_stack(st.reader(), name)
     if stack is None:
         raise StackNotFound(name)
+    values = revealed(st, show_secrets, name, stack.values)
     if st.wants_json(json_output):
-        output.emit_json(stack.values)
+        output.emit_json(values)
         return
     output.say(f"State of stack: {name}")
     output.say()
-    if not stack.values:
+    if not values:
         output.say("(no values)")
         return
-    rows = [[key, output.value_text(value)] for key, value in stack.values.items()]
+    rows = [[key, output.value_text(value)] for key, value in values.items()]
     for line in output.table(["KEY", "VALUE"], rows):
         output.say(line)
     output.say()

@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from domain.errors import InvalidInput
 from domain.names import validate_key, validate_stack_name
 from domain.resources import Resource
+from domain.secrets import refuse_marker
 from domain.values import INT64_MAX, INT64_MIN, IntegerOutOfRange, check_json_value
 
 StackName = Annotated[str, AfterValidator(validate_stack_name)]
@@ -21,10 +22,24 @@ StackName = Annotated[str, AfterValidator(validate_stack_name)]
 def _storable(values: dict[str, Any]) -> dict[str, Any]:
     for key, value in values.items():
         check_json_value(key, value)
+        refuse_marker(key, value)
+    return values
+
+
+def _storable_secrets(values: dict[str, Any]) -> dict[str, Any]:
+    """Like `_storable`, but a refusal never quotes the value."""
+    for key, value in values.items():
+        try:
+            check_json_value(key, value)
+        except InvalidInput:
+            raise InvalidInput(f"invalid secret value for '{key}': not a storable JSON value "
+                               "(the value is not shown)", key=key) from None
     return values
 
 
 JsonValues = Annotated[dict[str, Any], AfterValidator(_storable)]
+SecretValues = Annotated[dict[str, Any], AfterValidator(_storable_secrets)]
+"""Plaintext secrets on their way to being sealed; they are never stored as they are."""
 
 
 class Command(BaseModel):
@@ -64,7 +79,22 @@ class DestroyStack(StackCommand):
 
 
 class SetValues(StackCommand):
-    values: JsonValues = Field(min_length=1)
+    values: JsonValues = Field(default_factory=dict)
+    secrets: SecretValues = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _something_to_set(self) -> SetValues:
+        if not self.values and not self.secrets:
+            raise InvalidInput("invalid values: give at least one KEY=VALUE (or a secret)")
+        _apart(self.values, self.secrets)
+        return self
+
+
+def _apart(plain: dict[str, Any], secret: dict[str, Any]) -> None:
+    both = sorted(plain.keys() & secret.keys())
+    if both:
+        raise InvalidInput(f"'{both[0]}' is given both as a plain value and as a secret",
+                           key=both[0])
 
 
 class UnsetValues(StackCommand):
@@ -73,7 +103,13 @@ class UnsetValues(StackCommand):
 
 class ChangeOutputs(StackCommand):
     set: JsonValues = Field(default_factory=dict)
+    set_secrets: SecretValues = Field(default_factory=dict)
     unset: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _keys_apart(self) -> ChangeOutputs:
+        _apart(self.set, self.set_secrets)
+        return self
 
 
 def parse_assignments(items: list[str], *, kind: str = "key") -> dict[str, Any]:
@@ -103,6 +139,27 @@ def parse_assignments(items: list[str], *, kind: str = "key") -> dict[str, Any]:
             else:
                 value = raw
         result[key] = value
+    return result
+
+
+def parse_secret_assignments(items: list[str], *, kind: str = "key") -> dict[str, Any]:
+    """`parse_assignments` for secrets: a refusal names the key, never the value."""
+    result: dict[str, Any] = {}
+    for item in items:
+        key, separator, raw = item.partition("=")
+        if not separator:
+            raise InvalidInput("expected KEY=VALUE or KEY:=JSON for a secret (what was given "
+                               "is not shown)")
+        name = validate_key(key[:-1] if key.endswith(":") else key, kind)
+        try:
+            result.update(parse_assignments([item], kind=kind))
+        except InvalidInput as exc:
+            about_the_file = raw.startswith("@") and str(exc).startswith(
+                ("cannot read", "no file named"))
+            if about_the_file:
+                raise
+            raise InvalidInput(f"invalid secret value for '{name}': not valid JSON, or a number "
+                               "out of range (the value is not shown)", key=name) from None
     return result
 
 

@@ -35,8 +35,9 @@ from commands.models import (
     UpdateStack,
 )
 from commands.outcome import Outcome
+from commands.secrets import SecretBox, SecretBoxes, resealed, sealed
 from commands.terraform import StateDocuments
-from domain.errors import ConcurrentModification, DomainError, StackNotFound
+from domain.errors import ConcurrentModification, DomainError, InvalidInput, StackNotFound
 from domain.invocation import Invocation
 from domain.locks import LockInfo
 from domain.names import stack_id
@@ -76,6 +77,7 @@ class StackService:
         providers: ResourceProviders | None = None,
         max_parallel_probes: int = 1,
         documents: StateDocuments | None = None,
+        secrets: SecretBoxes | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -88,6 +90,7 @@ class StackService:
         self.drift = DriftProcess(self, providers, concurrency=max_parallel_probes)
         self.documents = documents
         """Where Terraform state documents are kept (a restore may store one again)."""
+        self._secrets = secrets
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -125,21 +128,63 @@ class StackService:
 
     # ---- state values and outputs --------------------------------------------------------
 
+    def secrets(self) -> SecretBox:
+        """The keys that seal and open secrets (loaded now if not yet)."""
+        if self._secrets is None:
+            raise InvalidInput("secrets cannot be used here: no secret key is configured")
+        return self._secrets()
+
     def set_values(self, command: SetValues, invocation: Invocation) -> Outcome:
-        return self.change(command.stack, invocation, lambda stack, inv: {
-            "changed": stack.set_values(command.values, inv)}, "state set")
+        # The key is loaded before anything is written (an automatic lock included).
+        box = self.secrets() if command.secrets else None
+
+        def set_them(stack: Stack, inv: Invocation) -> dict[str, Any]:
+            values = dict(command.values)
+            if box is not None:
+                values.update(sealed(box, stack.name, stack.values, command.secrets))
+            return {"changed": stack.set_values(values, inv)}
+
+        return self.change(command.stack, invocation, set_them, "state set")
 
     def unset_values(self, command: UnsetValues, invocation: Invocation) -> Outcome:
         return self.change(command.stack, invocation, lambda stack, inv: {
             "deleted": stack.unset_values(command.keys, inv)}, "state unset")
 
     def change_outputs(self, command: ChangeOutputs, invocation: Invocation) -> Outcome:
+        box = self.secrets() if command.set_secrets else None
+
         def change(stack: Stack, inv: Invocation) -> dict[str, Any]:
-            changed = stack.set_outputs(command.set, inv) if command.set else []
+            outputs = dict(command.set)
+            if box is not None:
+                outputs.update(sealed(box, stack.name, stack.outputs, command.set_secrets))
+            changed = stack.set_outputs(outputs, inv) if outputs else []
             deleted = stack.unset_outputs(command.unset, inv) if command.unset else []
             return {"changed": changed, "deleted": deleted}
 
         return self.change(command.stack, invocation, change, "output")
+
+    def rotate_secrets(self, names: Sequence[str], sealer: SecretBox,
+                       invocation: Invocation) -> dict[str, dict[str, Any]]:
+        """Seal every secret of these stacks again under the sealer's key (opened with the
+        keys in use). Each stack is one write; a destroyed stack is left as it is."""
+        opener = self.secrets()
+        done: dict[str, dict[str, Any]] = {}
+        for name in names:
+            def rotate(stack: Stack, inv: Invocation) -> dict[str, Any]:
+                values = resealed(opener, sealer, stack.name, stack.values)
+                outputs = resealed(opener, sealer, stack.name, stack.outputs)
+                stack.rotate_secrets(inv, sealer.key_id, values=values, outputs=outputs)
+                return {"values": sorted(values), "outputs": sorted(outputs)}
+
+            try:
+                load = self.load(name)
+            except StackNotFound:
+                continue
+            if load.is_destroyed:
+                done[name] = {"values": [], "outputs": [], "skipped": "destroyed"}
+                continue
+            done[name] = self.change(name, invocation, rotate).detail
+        return done
 
     # ---- snapshots ----------------------------------------------------------------------
 

@@ -92,10 +92,30 @@ class StackHost:
         return self.service.load(self.stack).status.value
 
     def get_value(self, key: str) -> Any:
-        return self.service.load(self.stack).values.get(key)
+        return self._opened(key, self.service.load(self.stack).values.get(key))
+
+    def _opened(self, key: str, value: Any) -> Any:
+        """A secret in plain text, for the workflow that uses it (it needs the key)."""
+        from domain.secrets import is_secret
+
+        return self.service.secrets().open(self.stack, key, value) if is_secret(value) else value
 
     def set_value(self, key: str, value: Any) -> None:
+        from domain.secrets import refuse_marker
+
+        refuse_marker(key, value)
         self._change(lambda stack, inv: {"changed": stack.set_values({key: value}, inv)})
+
+    def set_secret(self, key: str, value: Any) -> None:
+        from commands.models import SetValues
+        from commands.secrets import sealed
+        from domain.names import validate_key
+
+        secrets = SetValues(stack=self.stack, secrets={validate_key(key, "state key"): value}
+                            ).secrets
+        box = self.service.secrets()
+        self._change(lambda stack, inv: {"changed": stack.set_values(
+            sealed(box, stack.name, stack.values, secrets), inv)})
 
     def delete_value(self, key: str) -> bool:
         def delete(stack: Stack, inv: Invocation) -> dict[str, Any]:
@@ -122,7 +142,7 @@ class StackHost:
         return value
 
     def get_output(self, key: str) -> Any:
-        return self.service.load(self.stack).outputs.get(key)
+        return self._opened(key, self.service.load(self.stack).outputs.get(key))
 
     def set_output(self, key: str, value: Any) -> None:
         self._change(lambda stack, inv: {"changed": stack.set_outputs({key: value}, inv)})

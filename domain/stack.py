@@ -56,6 +56,7 @@ from domain.resources import (
     plan_declarations,
     validate_declarations,
 )
+from domain.secrets import is_secret, key_id_of
 from domain.stack_events import StackStatus
 from domain.stack_memento import StackSnapshot
 from domain.terraform import TERRAFORM_TYPE, SerialWentBackwards, StateDocument, TerraformState
@@ -120,6 +121,7 @@ class Stack(BaseAggregate[UUID]):
     StateDeleted: TypeAlias = events.StateDeleted
     OutputSet: TypeAlias = events.OutputSet
     OutputDeleted: TypeAlias = events.OutputDeleted
+    SecretsRotated: TypeAlias = events.SecretsRotated
     LockAcquired: TypeAlias = events.LockAcquired
     LockRenewed: TypeAlias = events.LockRenewed
     LockReleased: TypeAlias = events.LockReleased
@@ -248,6 +250,35 @@ class Stack(BaseAggregate[UUID]):
     def unset_outputs(self, keys: Iterable[str], invocation: Invocation) -> list[str]:
         """Delete outputs; every key must exist."""
         return self._unset(keys, self.outputs, self.OutputDeleted, invocation, "output")
+
+    def rotate_secrets(self, invocation: Invocation, key_id: str, *,
+                       values: Mapping[str, Any], outputs: Mapping[str, Any]) -> bool:
+        """Replace secret envelopes by ones sealed under the key `key_id` (same plaintext).
+
+        Not held back by a lock: no value changes, only how it is encrypted. Returns False
+        (and records nothing) when there is nothing to replace.
+        """
+        if self.is_destroyed:
+            raise StackDestroyed(self.name)
+        replaced = {section: {key: envelope for key, envelope in new.items()
+                              if is_secret(envelope) and is_secret(current.get(key))
+                              and not same_json(current[key], envelope)}
+                    for section, new, current in (("values", values, self.values),
+                                                  ("outputs", outputs, self.outputs))}
+        if not replaced["values"] and not replaced["outputs"]:
+            return False
+        before = {key_id_of(current[key]) for section, current in (
+            ("values", self.values), ("outputs", self.outputs)) for key in replaced[section]}
+        fields = self._stamp(invocation)
+        for key, envelope in replaced["values"].items():
+            self.trigger_event(self.StateSet, key=key, value=envelope, **fields)
+        for key, envelope in replaced["outputs"].items():
+            self.trigger_event(self.OutputSet, key=key, value=envelope, **fields)
+        self.trigger_event(self.SecretsRotated, key_id=key_id,
+                           previous_key_ids=sorted(kid for kid in before if kid),
+                           values=sorted(replaced["values"]),
+                           outputs=sorted(replaced["outputs"]), **fields)
+        return True
 
     # ---- locks --------------------------------------------------------------------------
 

@@ -138,6 +138,20 @@ class OutputDeleted(StackEvent):
         del aggregate.outputs[self.key]
 
 
+class SecretsRotated(StackEvent):
+    """The stack's secret values were sealed again under another key (their plaintext did not
+    change); the `state.set` and `output.set` events before this one carry the new envelopes."""
+
+    TOPIC: ClassVar[str] = "secrets.rotated"
+    key_id: str
+    previous_key_ids: list[str] = []
+    values: list[str] = []
+    outputs: list[str] = []
+
+    def apply(self, aggregate: Any) -> None:
+        """The envelopes came with the events before it; this records why."""
+
+
 class LockAcquired(StackEvent):
     TOPIC: ClassVar[str] = "lock.acquired"
     lock_id: str

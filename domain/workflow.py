@@ -335,6 +335,9 @@ class WorkflowHost(Protocol):
 
     def set_value(self, key: str, value: Any) -> None: ...
 
+    def set_secret(self, key: str, value: Any) -> None:
+        """Set a state value that is stored encrypted (read back in plain text by get_value)."""
+
     def delete_value(self, key: str) -> bool:
         """Whether the key was set."""
 

@@ -56,6 +56,17 @@ LockTimeout = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_l
 Retention = Annotated[timedelta, BeforeValidator(_duration)]
 
 
+def _key_path(value: str) -> str:
+    if not value.strip() or "\x00" in value or len(value) > 4096:
+        raise ValueError("expected the path of a key file")
+    return value
+
+
+KeyPath = Annotated[str, AfterValidator(_key_path)]
+KeyPaths = Annotated[list[KeyPath], BeforeValidator(lambda value: [value] if isinstance(value, str)
+                                                    else value), Field(max_length=16)]
+
+
 class StacksSection(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -67,6 +78,10 @@ class StacksSection(BaseModel):
     lock_timeout: LockTimeout = timedelta(hours=1)
     snapshot_retention: Retention = timedelta(days=30)
     max_concurrent_executions: int = Field(default=10, ge=1, le=10_000)
+    secret_key_file: KeyPath | None = None
+    secret_fallback_key_file: KeyPaths = []
+    encrypt_events: bool = False
+    events_key_file: KeyPath | None = None
 
     @field_validator("database_url")
     @classmethod

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, cast
 from infrastructure.eventchain import Link
 
 if TYPE_CHECKING:
-    from eventsourcing.persistence import ApplicationRecorder, Notification
+    from eventsourcing.persistence import ApplicationRecorder, Cipher, Notification
 
     from infrastructure.chaincheck import Entry
     from infrastructure.eventchain import ChainRecorder
@@ -28,8 +28,10 @@ BATCH = 1000
 class EventLog:
     """The stored events of one event store, in log order (positions start at 1)."""
 
-    def __init__(self, recorder: ApplicationRecorder) -> None:
+    def __init__(self, recorder: ApplicationRecorder, cipher: Cipher | None = None) -> None:
         self.recorder = recorder
+        self.cipher = cipher
+        """The store's cipher (`stacks.encrypt_events`): events are read decrypted."""
 
     def head(self) -> int:
         """The position of the newest event (0 when there is none)."""
@@ -39,7 +41,14 @@ class EventLog:
         """Up to `limit` events after a position (and not after `until`)."""
         if until is not None and until <= after:
             return []
-        return self.recorder.select_notifications(start=after + 1, limit=limit, stop=until)
+        found = self.recorder.select_notifications(start=after + 1, limit=limit, stop=until)
+        if self.cipher is None:
+            return found
+        from dataclasses import replace
+
+        cipher = self.cipher
+        return [replace(notification, state=cipher.decrypt(notification.state))
+                for notification in found]
 
     def notifications(self, after: int = 0, until: int | None = None,
                       batch: int = BATCH) -> Iterator[Notification]:

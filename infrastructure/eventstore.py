@@ -239,17 +239,47 @@ def sqlite_environment(name: Path | str, *, create_tables: bool,
     }
 
 
-def open_sqlite_store(database: DatabaseFile, *, create_tables: bool) -> StackStore:
-    """An event store on a checked SQLite file; read-only when this process may not write it."""
-    store = StackStore(env=sqlite_environment(database.connection_name(),
-                                              create_tables=create_tables))
+def open_sqlite_store(database: DatabaseFile, *, create_tables: bool,
+                      cipher: dict[str, str] | None = None) -> StackStore:
+    """An event store on a checked SQLite file; read-only when this process may not write it.
+
+    `cipher` (eventsourcing's CIPHER_TOPIC and CIPHER_KEY) encrypts every event body.
+    """
+    store = StackStore(env={**sqlite_environment(database.connection_name(),
+                                                 create_tables=create_tables), **(cipher or {})})
     store.database = database
+    check_encryption(store, encrypted=bool(cipher))
     return store
 
 
-def open_postgres_store(url: str, *, create_tables: bool, checked: bool = False) -> StackStore:
+def check_encryption(store: StackStore, *, encrypted: bool) -> None:
+    """Refuse a store whose stored events are not as the settings say (plain or encrypted):
+    the library's cipher cannot read the other kind, and mixing them would lose events."""
+    from infrastructure.secrets import SecretKeyError, stored_in_plain_text
+
+    first = store.recorder.select_notifications(start=1, limit=1)
+    if not first:
+        return
+    plain = stored_in_plain_text(first[0].state)
+    where = store.database.path if store.database is not None else "the database"
+    if encrypted and plain:
+        raise SecretKeyError(f"{where} holds events in plain text; stacks.encrypt_events "
+                             "applies to a new database only")
+    if not encrypted and not plain:
+        raise SecretKeyError(f"the events in {where} are encrypted: set stacks.encrypt_events "
+                             "and its key to read them")
+    if encrypted:
+        try:
+            store.mapper.to_domain_event(first[0])
+        except Exception:
+            raise SecretKeyError(f"the events in {where} are encrypted with another key than "
+                                 "the events key given") from None
+
+
+def open_postgres_store(url: str, *, create_tables: bool, checked: bool = False,
+                        cipher: dict[str, str] | None = None) -> StackStore:
     """An event store in a PostgreSQL database, checked to be reachable first (unless the
-    caller has just `checked`: connected to it)."""
+    caller has just `checked`: connected to it). `cipher` as for SQLite."""
     from infrastructure import postgres
 
     target = postgres.parse_database_url(url)
@@ -257,4 +287,7 @@ def open_postgres_store(url: str, *, create_tables: bool, checked: bool = False)
     if not checked:
         postgres.check_connection(arguments)
     with postgres.reported_failures(arguments):
-        return StackStore(env=target.environment(create_tables=create_tables))
+        store = StackStore(env={**target.environment(create_tables=create_tables),
+                                **(cipher or {})})
+        check_encryption(store, encrypted=bool(cipher))
+        return store

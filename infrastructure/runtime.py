@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from infrastructure.eventlog import EventLog
     from infrastructure.eventstore import StackStore
     from infrastructure.providers import ProviderRegistry
+    from infrastructure.secrets import Keyring, KeySources
     from infrastructure.sql import Connection
     from projections.runner import ProjectionRunner
 
@@ -47,6 +48,7 @@ class Runtime:
         self._service: StackService | None = None
         self._providers: ProviderRegistry | None = providers
         self._documents: DocumentStore | None = None
+        self._keyring: Keyring | None = None
 
     # ---- the database -------------------------------------------------------------------
 
@@ -181,17 +183,44 @@ class Runtime:
             url = self.settings.database_url
             if url:
                 self._store = open_postgres_store(url, create_tables=create_tables,
-                                                  checked=True)
+                                                  checked=True, cipher=self._events_cipher())
             else:
                 assert self._database is not None
-                self._store = open_sqlite_store(self._database, create_tables=create_tables)
+                self._store = open_sqlite_store(self._database, create_tables=create_tables,
+                                                cipher=self._events_cipher())
         return self._store
+
+    def _events_cipher(self) -> dict[str, str]:
+        """With `stacks.encrypt_events`, the settings that encrypt every stored event."""
+        stacks = self.settings.stacks
+        if not stacks.encrypt_events:
+            return {}
+        from infrastructure.secrets import events_cipher_environment
+
+        return events_cipher_environment(stacks.events_key_file)
+
+    # ---- secrets ------------------------------------------------------------------------
+
+    def key_sources(self) -> KeySources:
+        from infrastructure.secrets import KeySources
+
+        stacks = self.settings.stacks
+        return KeySources(stacks.secret_key_file, stacks.secret_fallback_key_files)
+
+    def keyring(self) -> Keyring:
+        """The secret keys (loaded on first use; a missing key is a one-line error)."""
+        if self._keyring is None:
+            from infrastructure.secrets import load_keyring
+
+            self._keyring = load_keyring(self.key_sources())
+        return self._keyring
 
     def event_log(self) -> EventLog:
         """The stored events in log order, read through the event store."""
         from infrastructure.eventlog import EventLog
 
-        return EventLog(self.store().recorder)
+        store = self.store()
+        return EventLog(store.recorder, store.mapper.cipher)
 
     # ---- the read side ------------------------------------------------------------------
 
@@ -265,7 +294,8 @@ class Runtime:
                                          lock_ttl=stacks.lock_timeout,
                                          providers=self.providers(),
                                          max_parallel_probes=stacks.max_concurrent_executions,
-                                         documents=self.documents())
+                                         documents=self.documents(),
+                                         secrets=self.keyring)
         return self._service
 
     def documents(self) -> DocumentStore:

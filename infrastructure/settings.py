@@ -29,6 +29,10 @@ class StackSettings(NamedTuple):
     lock_timeout: timedelta = timedelta(hours=1)
     snapshot_retention: timedelta = timedelta(days=30)
     max_concurrent_executions: int = 10
+    secret_key_file: Path | None = None
+    secret_fallback_key_files: tuple[Path, ...] = ()
+    encrypt_events: bool = False
+    events_key_file: Path | None = None
 
 
 class DeclaredHook(NamedTuple):
@@ -202,8 +206,18 @@ def load_settings_file(path: Path) -> tuple[StackSettings, HookSettings]:
         lock_timeout=section.lock_timeout,
         snapshot_retention=section.snapshot_retention,
         max_concurrent_executions=section.max_concurrent_executions,
+        secret_key_file=_key_file(path, section.secret_key_file),
+        secret_fallback_key_files=tuple(_key_file(path, name) or path
+                                        for name in section.secret_fallback_key_file),
+        encrypt_events=section.encrypt_events,
+        events_key_file=_key_file(path, section.events_key_file),
     )
     return stacks, config.hooks.settings()
+
+
+def _key_file(config: Path, name: str | None) -> Path | None:
+    """A key file named in the config file (relative to the config file's directory)."""
+    return config.parent / Path(name).expanduser() if name else None
 
 
 def _shortened(text: str) -> str:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from domain.errors import InvalidInput
+from domain.secrets import mask_deep
 from infrastructure.eventlog import EventLog
 
 if TYPE_CHECKING:
@@ -110,9 +111,12 @@ def export_entries(lines: Iterable[bytes], name: str) -> Iterator[Entry]:
 
 
 def event_document(notification: Notification, names: Mapping[str, str]) -> dict[str, Any]:
-    """One stored event as the export writes it (and hooks receive it)."""
+    """One stored event as the export writes it (and hooks and the API receive it): every
+    secret in it reads `[secret]`."""
     stack = str(notification.originator_id)
     data = orjson.loads(notification.state)
+    if b'"$secret"' in notification.state:
+        data = mask_deep(data)
     document = {
         "position": notification.id,
         "stack_id": stack,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -62,10 +63,13 @@ class Comparison:
 
 
 def compare_versions(store: Application[UUID], connection: Connection, stack: str,
-                     first: str, second: str) -> Comparison:
+                     first: str, second: str, *,
+                     reveal: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+                     ) -> Comparison:
     """What changed from `first` to `second`: each a live version (`v5`, `5`) or `current`.
 
-    `snapshot compare`, the API and the web pages all compare through here.
+    `snapshot compare`, the API and the web pages all compare through here. `reveal` opens
+    the secrets of each state first, so that they are compared by their plaintext.
     """
     identity = stack_id(validate_stack_name(stack))
     if not is_known_stack(connection, str(identity)):
@@ -79,4 +83,7 @@ def compare_versions(store: Application[UUID], connection: Connection, stack: st
         return f"v{record.version}", StackState.model_validate(record.state)
 
     (before, state_a), (after, state_b) = state_of(first), state_of(second)
+    if reveal is not None:
+        state_a, state_b = (StackState.model_validate(reveal(s.model_dump(mode="json")))
+                            for s in (state_a, state_b))
     return Comparison(stack, before, after, diff_states(state_a, state_b))

@@ -172,8 +172,13 @@ Handler = Callable[[Call], Response]
 
 def json_response(document: Any, status: int = 200,
                   headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(document, default=str), status_code=status,
-                    media_type="application/json", headers=headers)
+    """A JSON answer; every secret in it reads `[secret]` (the API never reveals one)."""
+    body = orjson.dumps(document, default=str)
+    if b'"$secret"' in body:
+        from domain.secrets import mask_deep
+
+        body = orjson.dumps(mask_deep(document), default=str)
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
 def endpoint(handler: Handler, *, source: Source = Source.API,

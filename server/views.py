@@ -39,8 +39,14 @@ STATIC = Path(__file__).with_name("static")
 def shown(value: Any, *, pretty: bool = False) -> Markup:
     """A stored value as a page shows it: JSON on one line, or indented (`pretty`).
 
-    Terraform's sensitive outputs are stored as `<sensitive>` and read so here too.
+    Terraform's sensitive outputs are stored as `<sensitive>` and read so here too; a secret
+    reads `[secret]` (the pages never reveal one).
     """
+    from domain.secrets import MASK, is_secret, mask_deep
+
+    if is_secret(value):
+        return escape(MASK)
+    value = mask_deep(value)
     if pretty:
         text = orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str).decode()
         return Markup("\n").join(escape(printable(line)) for line in text.split("\n"))

@@ -21,6 +21,7 @@ class MemoryHost:
         self._lock = threading.Lock()
         self.values: dict[str, Any] = dict(values or {})
         self.outputs: dict[str, Any] = dict(outputs or {})
+        self.secrets: set[str] = set()
 
     def stack_name(self) -> str:
         return self._name
@@ -37,8 +38,15 @@ class MemoryHost:
         with self._lock:
             self.values[key] = copy.deepcopy(value)
 
+    def set_secret(self, key: str, value: Any) -> None:
+        """Held in memory like any value (nothing is stored), remembered as a secret."""
+        self.set_value(key, value)
+        with self._lock:
+            self.secrets.add(key)
+
     def delete_value(self, key: str) -> bool:
         with self._lock:
+            self.secrets.discard(key)
             return self.values.pop(key, None) is not None
 
     def has_value(self, key: str) -> bool:

@@ -46,7 +46,8 @@ local function module(names)
   return functions
 end
 
-state = module({ prefix = "state_", "set", "get", "delete", "exists", "keys", "increment" })
+state = module({ prefix = "state_", "set", "set_secret", "get", "delete", "exists", "keys",
+                 "increment" })
 stack = module({ prefix = "stack_", "name", "status", "set_output", "get_output" })
 exec = module({ prefix = "exec_", "run" })
 data = module({ prefix = "data_", "to_json", "from_json" })
@@ -85,7 +86,8 @@ class Modules:
         """False while the file loads: then state, stack and exec refuse to act."""
         self.log_sink: Callable[[LogLevel, str], None] = lambda level, message: None
         functions: dict[str, Callable[..., Any]] = {
-            "state.set": self._state_set, "state.get": self._state_get,
+            "state.set": self._state_set, "state.set_secret": self._state_set_secret,
+            "state.get": self._state_get,
             "state.delete": self._state_delete, "state.exists": self._state_exists,
             "state.keys": self._state_keys, "state.increment": self._state_increment,
             "stack.name": self._stack_name, "stack.status": self._stack_status,
@@ -138,6 +140,11 @@ class Modules:
         if value is None:
             raise InvalidInput("needs a value (use state.delete to remove a key)")
         self.host.set_value(_key(key), to_python(value))
+
+    def _state_set_secret(self, key: Any, value: Any = None) -> None:
+        if value is None:
+            raise InvalidInput("needs a value (use state.delete to remove a key)")
+        self.host.set_secret(_key(key), to_python(value))
 
     def _state_get(self, key: Any, default: Any = None) -> Any:
         value = self.host.get_value(_key(key))

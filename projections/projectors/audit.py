@@ -14,6 +14,7 @@ from domain.drift import DriftStatus, FixMode
 from domain.durations import format_duration
 from domain.events import DomainEvent
 from domain.hooks import Hook
+from domain.secrets import MASK, is_secret, mask_deep
 from domain.stack import Stack
 from domain.timestamps import to_text
 from domain.tokens import ApiToken
@@ -28,8 +29,10 @@ INFO, WARNING, ERROR = "info", "warning", "error"
 
 
 def shown(value: Any, limit: int = 60) -> str:
-    """A value as it reads in a one-line summary."""
-    return shortened(orjson.dumps(value).decode(), limit)
+    """A value as it reads in a one-line summary (a secret as `[secret]`)."""
+    if is_secret(value):
+        return MASK
+    return shortened(orjson.dumps(mask_deep(value)).decode(), limit)
 
 
 @singledispatch
@@ -78,6 +81,14 @@ def _(event: Stack.OutputSet) -> tuple[str, str]:
 @summarize.register
 def _(event: Stack.OutputDeleted) -> tuple[str, str]:
     return INFO, f"output '{event.key}' deleted"
+
+
+@summarize.register
+def _(event: Stack.SecretsRotated) -> tuple[str, str]:
+    sealed = [*([plural(len(event.values), "state value")] if event.values else []),
+              *([plural(len(event.outputs), "output")] if event.outputs else [])]
+    were = f" (were under {', '.join(event.previous_key_ids)})" if event.previous_key_ids else ""
+    return INFO, f"secrets sealed again under key {event.key_id}: {' and '.join(sealed)}{were}"
 
 
 @summarize.register
