@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -106,6 +107,21 @@ def test_each_json_example_parses_and_has_the_real_shape(where: str, text: str,
         assert refused.returncode == document["error"]["exit_code"] == 3
         assert set(document["error"]) == set(real), where
         assert set(document["error"]["lock"]) == set(real["lock"]), where
+    elif "$secret" in document:  # a secret's envelope, as stored and exported
+        key = tmp_path / ".home" / "config" / "sloth-runner" / "secret.key"  # the default
+        key.parent.mkdir(parents=True)
+        made = _sloth(tmp_path, "secrets", "keygen", str(key))
+        assert made.returncode == 0, made.stderr
+        assert _sloth(tmp_path, "stack", "create", "app").returncode == 0
+        written = _sloth(tmp_path, "stack", "state", "set", "app", "--secret", "password=hunter2")
+        assert written.returncode == 0, written.stderr
+        with sqlite3.connect(tmp_path / "stacks.db") as connection:  # as the audit log holds it
+            ((data,),) = connection.execute(
+                "SELECT data FROM state_events WHERE event_type = 'state.set'").fetchall()
+        real = json.loads(data)["value"]
+        assert set(document) == set(real) == {"$secret"}, where
+        assert set(document["$secret"]) == set(real["$secret"]), where
+        assert "hunter2" not in data
     else:
         pytest.fail(f"{where}: a JSON example of an unknown kind")
 
