@@ -71,6 +71,7 @@ def _agrees(text: str, document: Mapping[str, Any]) -> bool:
         return False
     if not isinstance(stored, dict):
         return False
+    stored = mask_deep(stored)  # the fields show a secret as `[secret]`; the state holds it sealed
     return (all(stored.pop(field, None) == document.get(field) for field in _ENVELOPE)
             and stored == document["data"])
 

@@ -296,3 +296,24 @@ def test_bad_secret_settings_are_named(proc: ProcRun, tmp_path: Path, setting: s
     config.write_text(f"stacks:\n  {setting}\n")
     refused = proc("--config", str(config), "stack", "list")
     assert refused.returncode == 2 and setting.split(":", maxsplit=1)[0] in refused.stderr
+
+
+def test_an_export_with_secrets_verifies_offline_and_a_changed_ciphertext_does_not(
+        proc: ProcRun, tmp_path: Path) -> None:
+    env = {"SLOTH_RUNNER_SECRET_KEY": keygen(proc, tmp_path / "k")}
+    ok(proc("stack", "create", "app"))
+    ok(proc("stack", "state", "set", "app", "plain=1", "--secret", f"pw={PLAIN['pw']}", env=env))
+    exported = ok(proc("events", "export"))
+    assert_no_plaintext(exported, "events export")
+    export = tmp_path / "export.jsonl"
+    export.write_text(exported.strip() + "\n")
+    assert "intact" in ok(proc("events", "verify", "--file", str(export)))
+    lines = export.read_text().splitlines()
+    sealed = orjson.loads(lines[-1])
+    assert sealed["data"]["value"] == "[secret]" and '"$secret"' in sealed["state"]
+    ciphertext = orjson.loads(sealed["state"])["value"]["$secret"]["c"]
+    forged = ciphertext[:-4] + ("AAAA" if not ciphertext.endswith("AAAA") else "BBBB")
+    sealed["state"] = sealed["state"].replace(ciphertext, forged)
+    export.write_text("\n".join([*lines[:-1], orjson.dumps(sealed).decode()]) + "\n")
+    broken = proc("events", "verify", "--file", str(export))
+    assert broken.returncode == 1 and f"position {sealed['position']}" in broken.stderr
