@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from domain.timestamps import to_text
 from infrastructure.clock import now
-from infrastructure.sql import Connection
+from infrastructure.sql import Connection, Cursor, Dialect
 
 COMPRESS_FROM = 64 * 1024
 """Documents of this many bytes or more are stored compressed."""
@@ -32,6 +32,12 @@ _DDL = (
 IDENTITY, ZLIB = "utf-8", "zlib+base64"
 
 
+def create_tables(cursor: Cursor, dialect: Dialect) -> None:
+    """Create the documents table where it is missing (with the read models' migration, which
+    holds their write lock: two first commands never create it at once)."""
+    cursor.execute(dialect.ddl(_DDL))
+
+
 @dataclass(frozen=True)
 class Document:
     """A stored document: its bytes and digests."""
@@ -45,10 +51,8 @@ class Document:
 class DocumentStore:
     """Documents in the database's `state_documents` table (on a read-model connection)."""
 
-    def __init__(self, connection: Connection, *, writable: bool = True) -> None:
+    def __init__(self, connection: Connection) -> None:
         self.connection = connection
-        if writable:
-            connection.execute(_DDL)
 
     def put(self, data: bytes, *, sha256: str | None = None) -> Document:
         """Store a document (again: nothing happens) and return its digests.

@@ -303,8 +303,7 @@ class Runtime:
         if self._documents is None:
             from infrastructure.documents import DocumentStore
 
-            self._documents = DocumentStore(self.connection(),
-                                            writable=self._read_only_reason() is None)
+            self._documents = DocumentStore(self.connection())
         return self._documents
 
     def tokens(self) -> TokenService:

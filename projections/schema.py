@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, NamedTuple
 if TYPE_CHECKING:
     from infrastructure.sql import Cursor, Dialect
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 """Bumped whenever a projection's tables or logic change, or the event store gains a table
 (10: the event chain); a mismatch triggers a migration, which also creates the event store's
 missing tables."""
@@ -370,10 +370,13 @@ def migrate(cursor: Cursor, dialect: Dialect) -> list[str]:
             reset_position(cursor, spec)
             reset.append(spec.name)
         create_tables(cursor, spec, dialect)
-    # The hook processor's own state lives beside the read models but is not one of them:
-    # it is created here and never dropped (see infrastructure/hooks/tracking.py).
+    # The hook processor's own state and the stored state documents live beside the read
+    # models but are not among them: they cannot be derived from the log, so they are created
+    # here, with the rest and under the same lock, and never dropped.
+    from infrastructure.documents import create_tables as create_document_tables
     from infrastructure.hooks.tracking import create_tables as create_processor_tables
 
     create_processor_tables(cursor, dialect)
+    create_document_tables(cursor, dialect)
     dialect.set_schema_version(cursor, SCHEMA_VERSION)
     return reset
