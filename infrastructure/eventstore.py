@@ -257,7 +257,10 @@ def check_encryption(store: StackStore, *, encrypted: bool) -> None:
     the library's cipher cannot read the other kind, and mixing them would lose events."""
     from infrastructure.secrets import SecretKeyError, stored_in_plain_text
 
-    first = store.recorder.select_notifications(start=1, limit=1)
+    try:
+        first = store.recorder.select_notifications(start=1, limit=1)
+    except Exception:  # no tables yet, say: the store's first use reports it as it should
+        return
     if not first:
         return
     plain = stored_in_plain_text(first[0].state)
