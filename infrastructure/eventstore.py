@@ -33,7 +33,7 @@ from domain.audit_log import AuditLog
 from domain.stack import Stack
 from domain.stack_memento import StackSnapshot
 from domain.tokens import ApiToken
-from infrastructure.errors import ReadOnlyDatabase
+from infrastructure.errors import DatabaseUnusable, ReadOnlyDatabase
 from infrastructure.mapping import OrjsonTranscoder, PydanticMapper
 from infrastructure.sqlite import BUSY_TIMEOUT_SECONDS, CHOOSE_ANOTHER, DatabaseFile
 
@@ -255,12 +255,14 @@ def open_sqlite_store(database: DatabaseFile, *, create_tables: bool,
 def check_encryption(store: StackStore, *, encrypted: bool) -> None:
     """Refuse a store whose stored events are not as the settings say (plain or encrypted):
     the library's cipher cannot read the other kind, and mixing them would lose events."""
+    from eventsourcing.persistence import PersistenceError
+
     from infrastructure.secrets import SecretKeyError, stored_in_plain_text
 
     try:
         first = store.recorder.select_notifications(start=1, limit=1)
-    except Exception:  # no tables yet, say: the store's first use reports it as it should
-        return
+    except (DatabaseUnusable, PersistenceError):  # no tables yet: the store's first use
+        return  # reports it as it should
     if not first:
         return
     plain = stored_in_plain_text(first[0].state)
